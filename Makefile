@@ -1,0 +1,41 @@
+# The two set-up commands are `make demo` and `make test`; both set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+POETRY_HOME := .tools/poetry
+POETRY := $(POETRY_HOME)/bin/poetry
+POETRY_VERSION := 2.5.1
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint demo benchmark clean
+
+setup: $(STAMP) $(POETRY)
+
+# torch first, pinned exactly: this machine's pip configuration serves the CPU build, a GPU machine's the
+# CUDA build; then the locked set, then the project itself in editable mode.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# Poetry lives in its own environment and uses the in-project .venv for `poetry run`.
+$(POETRY):
+	$(PYTHON) -m venv $(POETRY_HOME)
+	$(POETRY_HOME)/bin/python -m pip install --quiet poetry==$(POETRY_VERSION)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+demo: setup
+	$(POETRY) run python benchmarks/runtime_comparison.py
+
+benchmark: demo
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,68 @@
+"""Command-line flags both roles share (the Bittensor standard ones plus the contest's), and logging."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from bittensor import Wallet
+
+TRACE = 5
+DEFAULT_WALLET_PATH = "~/.bittensor/wallets"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    network: str
+    chain_endpoint: str | None
+    netuid: int
+    data_dir: Path
+
+
+def add_common_flags(parser: argparse.ArgumentParser, default_contest: str) -> None:
+    parser.add_argument("--contest", default=default_contest, help="contest id (default: %(default)s)")
+    parser.add_argument("--netuid", type=int, default=39, help="subnet uid (default: %(default)s)")
+    parser.add_argument(
+        "--subtensor.network",
+        dest="network",
+        default="local",
+        help="finney, test, local (the embedded chain) or a ws:// endpoint (default: %(default)s)",
+    )
+    parser.add_argument("--subtensor.chain_endpoint", dest="chain_endpoint", default=None)
+    parser.add_argument("--wallet.name", dest="wallet_name", default="default")
+    parser.add_argument("--wallet.hotkey", dest="wallet_hotkey", default="default")
+    parser.add_argument("--wallet.path", dest="wallet_path", default=DEFAULT_WALLET_PATH)
+    parser.add_argument(
+        "--data_dir",
+        type=Path,
+        default=Path("data"),
+        help="embedded chain, local repositories, caches and leaderboards (default: %(default)s)",
+    )
+    parser.add_argument("--logging.debug", dest="debug", action="store_true")
+    parser.add_argument("--logging.trace", dest="trace", action="store_true")
+
+
+def network_config(args: argparse.Namespace) -> NetworkConfig:
+    return NetworkConfig(args.network, args.chain_endpoint, args.netuid, args.data_dir)
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    logging.addLevelName(TRACE, "TRACE")
+    level = TRACE if args.trace else logging.DEBUG if args.debug else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("diffusers", "transformers", "urllib3", "httpx", "filelock"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def load_wallet(args: argparse.Namespace) -> Wallet:
+    """The hotkey must already exist (``btcli wallet new_hotkey``); say so in one line if it does not."""
+    wallet = Wallet(
+        name=args.wallet_name, hotkey=args.wallet_hotkey, path=str(Path(args.wallet_path).expanduser())
+    )
+    if not wallet.hotkey_file.exists_on_device():
+        raise SystemExit(
+            f"error: hotkey file {wallet.hotkey_file.path} does not exist (create the wallet first)"
+        )
+    return wallet

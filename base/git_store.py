@@ -1,0 +1,97 @@
+"""Local git repositories as a model store: Hugging Face repositories are git repositories too.
+
+Each repository is a bare repository under the store's root; a revision is a commit sha.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from base.store import OverSizeCap, StoreError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+_SHA = re.compile(r"[0-9a-f]{40}")
+_IDENTITY = ("-c", "user.name=edge-contest", "-c", "user.email=edge-contest@localhost")
+
+
+class GitStore:
+    provider = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _git_dir(self, repository: str) -> Path:
+        if not _NAME.fullmatch(repository) or ".." in repository:
+            raise StoreError(f"bad repository name {repository!r}")
+        return self.root / f"{repository}.git"
+
+    def _git(self, git_dir: Path, *args: str, work_tree: Path | None = None, stdout=subprocess.PIPE) -> str:
+        command = ["git", *_IDENTITY, f"--git-dir={git_dir}"]
+        if work_tree is not None:
+            command.append(f"--work-tree={work_tree}")
+        result = subprocess.run(
+            [*command, *args], cwd=work_tree, stdout=stdout, stderr=subprocess.PIPE, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise StoreError(f"git {args[0]} failed for {git_dir.name}: {result.stderr.strip()}")
+        return result.stdout or ""
+
+    def _existing(self, repository: str) -> Path:
+        git_dir = self._git_dir(repository)
+        if not git_dir.is_dir():
+            raise StoreError(f"repository {repository!r} does not exist in {self.root}")
+        return git_dir
+
+    def push(self, folder: Path, repository: str, message: str) -> str:
+        git_dir = self._git_dir(repository)
+        if not git_dir.is_dir():
+            git_dir.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(git_dir)], check=True
+            )
+        self._git(git_dir, "add", "--all", "--force", ".", work_tree=folder)
+        self._git(git_dir, "commit", "--quiet", "--allow-empty", "-m", message, work_tree=folder)
+        return self.head_revision(repository)
+
+    def head_revision(self, repository: str) -> str:
+        return self._git(self._existing(repository), "rev-parse", "HEAD").strip()
+
+    def _commit(self, repository: str, revision: str) -> Path:
+        git_dir = self._existing(repository)
+        if not _SHA.fullmatch(revision):
+            raise StoreError(f"revision must be a full commit sha, got {revision!r}")
+        try:
+            self._git(git_dir, "cat-file", "-e", f"{revision}^{{commit}}")
+        except StoreError:
+            raise StoreError(f"revision {revision} does not exist in {repository!r}") from None
+        return git_dir
+
+    def size(self, repository: str, revision: str) -> int:
+        listing = self._git(self._commit(repository, revision), "ls-tree", "-r", "-l", revision)
+        return sum(int(line.split()[3]) for line in listing.splitlines() if line.split()[3] != "-")
+
+    def fetch(self, repository: str, revision: str, destination: Path, max_bytes: int) -> Path:
+        git_dir = self._commit(repository, revision)
+        size = self.size(repository, revision)
+        if size > max_bytes:
+            raise OverSizeCap(f"{repository}@{revision[:12]} is {size} bytes, over the cap of {max_bytes}")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
+            archive = Path(scratch) / "revision.tar"
+            with archive.open("wb") as handle:
+                self._git(git_dir, "archive", "--format=tar", revision, stdout=handle)
+            staged = Path(scratch) / "checkout"
+            staged.mkdir()
+            try:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(staged, filter="data")
+            except tarfile.FilterError as error:
+                raise StoreError(f"{repository}@{revision[:12]}: {error}") from None
+            shutil.rmtree(destination, ignore_errors=True)
+            staged.rename(destination)
+        return destination

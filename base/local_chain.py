@@ -1,0 +1,179 @@
+"""An embedded chain in one SQLite file, so a whole contest runs on one machine.
+
+Blocks advance with wall time (12 s a block, like Bittensor) plus any explicit advance, so tests can
+move time forward. Commitments and weights are signed with the hotkey and verified on write, the way
+extrinsics are on a real chain; a hotkey must be registered on the subnet first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import struct
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from bittensor import Wallet
+from bittensor_core import Keypair
+
+from base.chain import ChainCommitment, ChainError, Neuron, WeightsSet
+
+SECONDS_PER_BLOCK = 12.0
+MAX_COMMITMENT_BYTES = 128
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS neurons (
+    netuid INTEGER NOT NULL, uid INTEGER NOT NULL, hotkey TEXT NOT NULL, stake REAL NOT NULL,
+    validator_permit INTEGER NOT NULL, PRIMARY KEY (netuid, uid), UNIQUE (netuid, hotkey));
+CREATE TABLE IF NOT EXISTS commitments (
+    netuid INTEGER NOT NULL, hotkey TEXT NOT NULL, block INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (netuid, hotkey));
+CREATE TABLE IF NOT EXISTS weights (
+    netuid INTEGER NOT NULL, validator TEXT NOT NULL, block INTEGER NOT NULL, uids TEXT NOT NULL,
+    weights TEXT NOT NULL, version_key INTEGER NOT NULL);
+"""
+
+
+def _signed_payload(kind: str, netuid: int, body: bytes) -> bytes:
+    return kind.encode() + struct.pack(">H", netuid) + body
+
+
+def _verify(hotkey: str, payload: bytes, signature: bytes) -> None:
+    if not Keypair(ss58_address=hotkey).verify(payload, signature):
+        raise ChainError(f"bad signature from {hotkey}")
+
+
+class LocalChain:
+    def __init__(self, path: Path, chain_id: str = "edge-local") -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('genesis_time', ?)", (repr(time.time()),))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('block_offset', '0')")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('chain_id', ?)", (chain_id,))
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level="IMMEDIATE")
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def _meta(self, db: sqlite3.Connection, key: str) -> str:
+        return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+    def _block(self, db: sqlite3.Connection) -> int:
+        elapsed = time.time() - float(self._meta(db, "genesis_time"))
+        return int(elapsed // SECONDS_PER_BLOCK) + int(self._meta(db, "block_offset"))
+
+    def current_block(self) -> int:
+        with self._connect() as db:
+            return self._block(db)
+
+    def advance(self, blocks: int) -> int:
+        """Move the chain forward by ``blocks``; returns the new current block."""
+        with self._connect() as db:
+            offset = int(self._meta(db, "block_offset")) + blocks
+            db.execute("UPDATE meta SET value = ? WHERE key = 'block_offset'", (str(offset),))
+            return self._block(db)
+
+    def block_hash(self, block: int) -> bytes:
+        with self._connect() as db:
+            if block < 0 or block > self._block(db):
+                raise ChainError(f"block {block} does not exist yet")
+            chain_id = self._meta(db, "chain_id")
+            genesis = self._meta(db, "genesis_time")
+        return hashlib.sha256(f"{chain_id}:{genesis}:{block}".encode()).digest()
+
+    def register(self, hotkey: str, netuid: int, stake: float = 0.0, validator_permit: bool = False) -> int:
+        """Give a hotkey a uid on the subnet (the next free one); registering again keeps its uid."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT uid FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey)
+            ).fetchone()
+            if row:
+                db.execute(
+                    "UPDATE neurons SET stake = ?, validator_permit = ? WHERE netuid = ? AND uid = ?",
+                    (stake, int(validator_permit), netuid, row[0]),
+                )
+                return row[0]
+            uid = db.execute("SELECT COALESCE(MAX(uid) + 1, 0) FROM neurons WHERE netuid = ?", (netuid,))
+            uid = uid.fetchone()[0]
+            db.execute(
+                "INSERT INTO neurons VALUES (?, ?, ?, ?, ?)",
+                (netuid, uid, hotkey, stake, int(validator_permit)),
+            )
+            return uid
+
+    def neurons(self, netuid: int) -> list[Neuron]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT uid, hotkey, stake, validator_permit FROM neurons WHERE netuid = ? ORDER BY uid",
+                (netuid,),
+            ).fetchall()
+        return [Neuron(uid, hotkey, stake, bool(permit)) for uid, hotkey, stake, permit in rows]
+
+    def _require_registered(self, db: sqlite3.Connection, netuid: int, hotkey: str) -> None:
+        found = db.execute("SELECT 1 FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey))
+        if not found.fetchone():
+            raise ChainError(f"hotkey {hotkey} is not registered on subnet {netuid}")
+
+    def commit(self, wallet: Wallet, netuid: int, data: bytes) -> int:
+        if len(data) > MAX_COMMITMENT_BYTES:
+            raise ChainError(f"commitment is {len(data)} bytes, over {MAX_COMMITMENT_BYTES}")
+        hotkey = wallet.hotkey.ss58_address
+        payload = _signed_payload("commit", netuid, data)
+        _verify(hotkey, payload, wallet.hotkey.sign(payload))
+        with self._connect() as db:
+            self._require_registered(db, netuid, hotkey)
+            block = self._block(db)
+            db.execute(
+                "INSERT OR REPLACE INTO commitments VALUES (?, ?, ?, ?)", (netuid, hotkey, block, data)
+            )
+            return block
+
+    def commitments(self, netuid: int) -> list[ChainCommitment]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT hotkey, block, data FROM commitments WHERE netuid = ? ORDER BY block, hotkey",
+                (netuid,),
+            ).fetchall()
+        return [ChainCommitment(hotkey, block, bytes(data)) for hotkey, block, data in rows]
+
+    def set_weights(
+        self, wallet: Wallet, netuid: int, uids: Sequence[int], weights: Sequence[float], version_key: int
+    ) -> int:
+        if len(uids) != len(weights):
+            raise ChainError("uids and weights differ in length")
+        hotkey = wallet.hotkey.ss58_address
+        body = json.dumps([list(uids), list(weights), version_key]).encode()
+        payload = _signed_payload("weights", netuid, body)
+        _verify(hotkey, payload, wallet.hotkey.sign(payload))
+        with self._connect() as db:
+            self._require_registered(db, netuid, hotkey)
+            block = self._block(db)
+            db.execute(
+                "INSERT INTO weights VALUES (?, ?, ?, ?, ?, ?)",
+                (netuid, hotkey, block, json.dumps(list(uids)), json.dumps(list(weights)), version_key),
+            )
+            return block
+
+    def weights(self, netuid: int) -> list[WeightsSet]:
+        """Every weight vector set on the subnet, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT validator, block, uids, weights, version_key FROM weights"
+                " WHERE netuid = ? ORDER BY rowid",
+                (netuid,),
+            ).fetchall()
+        return [
+            WeightsSet(validator, block, tuple(json.loads(uids)), tuple(json.loads(weights)), version_key)
+            for validator, block, uids, weights, version_key in rows
+        ]

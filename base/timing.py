@@ -1,0 +1,62 @@
+"""Wall-clock timing of generation calls that may run asynchronously on a GPU.
+
+CUDA kernels are queued, not finished, when a Python call returns, so each timed call is bracketed by a
+device synchronization: the time covers exactly the work of that call.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import torch
+
+from base.device import parse_device
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _no_sync() -> None:
+    """Nothing queued on a cpu: calls have finished when they return."""
+
+
+def synchronizer_for(device: str) -> Callable[[], None]:
+    """A function that waits until ``device`` has finished all queued work."""
+    if parse_device(device).kind == "cpu":
+        return _no_sync
+    return functools.partial(torch.cuda.synchronize, device)
+
+
+@dataclass(frozen=True)
+class TimedCall(Generic[R]):
+    seconds: float
+    result: R
+
+
+def timed(fn: Callable[[], R], synchronize: Callable[[], None]) -> TimedCall[R]:
+    """Time ``fn()``, synchronizing first so that earlier queued work is not counted."""
+    synchronize()
+    start = time.perf_counter()
+    result = fn()
+    synchronize()
+    return TimedCall(seconds=time.perf_counter() - start, result=result)
+
+
+def time_each(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    synchronize: Callable[[], None],
+    warmup_items: Sequence[T] = (),
+) -> list[TimedCall[R]]:
+    """Time ``fn`` on each item separately, after running it untimed on ``warmup_items``.
+
+    Warm-up absorbs one-off costs (kernel selection, compilation, caches) that would otherwise land on the
+    first timed item.
+    """
+    for item in warmup_items:
+        fn(item)
+    return [timed(functools.partial(fn, item), synchronize) for item in items]

@@ -1,0 +1,38 @@
+"""A submission's measurements against the baseline's, on the same inputs and device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from base.similarity import Similarity, compare_images
+from base.stats import Estimate, median_ci, ratio_ci
+from contest.benchmark import BenchmarkResult
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline_time: Estimate
+    submission_time: Estimate
+    speed_ratio: Estimate  # baseline / submission median time: above 1 is faster
+    similarity: Similarity
+    memory_ratio: float  # baseline / submission peak memory
+    energy_ratio: float | None  # baseline / submission joules per image, where both were measured
+    load_ratio: float  # baseline / submission load time
+
+
+def _ratio(baseline: float | None, submission: float | None) -> float | None:
+    if baseline is None or submission is None or submission <= 0:
+        return None
+    return baseline / submission
+
+
+def compare(baseline: BenchmarkResult, submission: BenchmarkResult) -> Comparison:
+    return Comparison(
+        baseline_time=median_ci(baseline.sample_seconds),
+        submission_time=median_ci(submission.sample_seconds),
+        speed_ratio=ratio_ci(baseline.sample_seconds, submission.sample_seconds),
+        similarity=compare_images(baseline.images, submission.images),
+        memory_ratio=baseline.memory.peak_bytes / submission.memory.peak_bytes,
+        energy_ratio=_ratio(baseline.joules_per_image, submission.joules_per_image),
+        load_ratio=baseline.load_seconds / submission.load_seconds,
+    )

@@ -1,0 +1,240 @@
+"""One contest day, end to end: open, collect, fetch, benchmark, score, rank, weigh, publish.
+
+Each step is its own function so the daemon can resume between them; ``run_day`` strings them
+together for a single pass (``validator.py --once``).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bittensor import Wallet
+
+from base import commitment as codec
+from base.chain import Chain
+from base.content_hash import bind_to_hotkey, folder_digest
+from base.inputs import GenerationInput, derive_inputs
+from base.store import Store, StoreError
+from base.worker import WorkerError
+from contest.baseline import ensure_baseline
+from contest.benchmark import BenchmarkRequest, BenchmarkResult, run_benchmark
+from contest.compare import compare
+from contest.definitions import Contest
+from contest.leaderboard import Device, Leaderboard, Submission, metrics_from, write_leaderboard
+from contest.scoring import Entry, Verdict, invalid, rank, score, weights
+from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+
+log = logging.getLogger(__name__)
+WEIGHTS_VERSION_KEY = 1
+
+
+@dataclass(frozen=True)
+class DayOpening:
+    contest_id: str
+    block: int
+    block_hash: bytes
+    opened_at: datetime
+
+    @property
+    def day(self) -> str:
+        return self.opened_at.astimezone(ZoneInfo("America/New_York")).date().isoformat()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A hotkey's commitment on its way through the day; ``reason`` set means it is out."""
+
+    hotkey: str
+    uid: int | None
+    commit_block: int
+    commitment: codec.Commitment | None = None
+    folder: Path | None = None
+    digest: bytes | None = None
+    reason: str | None = None
+    duplicate_of: str | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.reason is None
+
+
+def open_day(chain: Chain, contest: Contest, now: datetime | None = None) -> DayOpening:
+    block = chain.current_block()
+    return DayOpening(contest.id, block, chain.block_hash(block), now or datetime.now(UTC))
+
+
+def day_inputs(opening: DayOpening, contest: Contest) -> tuple[GenerationInput, ...]:
+    return derive_inputs(opening.block_hash, contest.id, contest.timed_samples)
+
+
+def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) -> list[Candidate]:
+    """The latest commitment per registered hotkey made at or before the opening block, for this contest."""
+    uids = {neuron.hotkey: neuron.uid for neuron in chain.neurons(netuid)}
+    candidates = []
+    for entry in chain.commitments(netuid):
+        if entry.block > opening.block or entry.hotkey not in uids:
+            continue
+        candidate = Candidate(entry.hotkey, uids[entry.hotkey], entry.block)
+        try:
+            decoded = codec.decode(entry.data)
+        except codec.InvalidCommitment as error:
+            candidates.append(replace(candidate, reason=f"invalid commitment: {error}"))
+            continue
+        if decoded.contest_id != contest.id:
+            log.debug("skipping %s: committed to contest %s", entry.hotkey, decoded.contest_id)
+            continue
+        candidates.append(replace(candidate, commitment=decoded))
+    return candidates
+
+
+def fetch(candidate: Candidate, stores: Mapping[str, Store], cache_dir: Path, contest: Contest) -> Candidate:
+    """Download the pinned revision and check its content hash against the hotkey's commitment."""
+    if not candidate.alive:
+        return candidate
+    committed = candidate.commitment
+    store = stores.get(committed.provider)
+    if store is None:
+        return replace(
+            candidate, reason=f"provider {committed.provider!r} is not available on this validator"
+        )
+    destination = cache_dir / candidate.hotkey
+    try:
+        folder = store.fetch(
+            committed.repository, committed.revision, destination, contest.max_checkpoint_bytes
+        )
+    except StoreError as error:
+        return replace(candidate, reason=f"download failed: {error}")
+    digest = folder_digest(folder)
+    if bind_to_hotkey(digest, candidate.hotkey) != committed.content_hash:
+        return replace(
+            candidate, folder=folder, reason="content hash does not match the commitment for this hotkey"
+        )
+    return replace(candidate, folder=folder, digest=digest)
+
+
+def mark_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Identical content: the earliest commit block keeps it, later copies are out."""
+    first_by_digest: dict[bytes, Candidate] = {}
+    for candidate in sorted(candidates, key=lambda c: (c.commit_block, c.hotkey)):
+        if candidate.alive and candidate.digest not in first_by_digest:
+            first_by_digest[candidate.digest] = candidate
+    marked = []
+    for candidate in candidates:
+        original = first_by_digest.get(candidate.digest) if candidate.alive else None
+        if original is not None and original.hotkey != candidate.hotkey:
+            candidate = replace(
+                candidate,
+                reason=f"duplicate of {original.hotkey} (committed at block {original.commit_block})",
+                duplicate_of=original.hotkey,
+            )
+        marked.append(candidate)
+    return marked
+
+
+Benchmark = Callable[[BenchmarkRequest], BenchmarkResult]
+
+
+def judge(
+    candidate: Candidate,
+    baseline: BenchmarkResult,
+    inputs: tuple[GenerationInput, ...],
+    contest: Contest,
+    benchmark: Benchmark = run_benchmark,
+) -> tuple[Verdict, BenchmarkResult | None]:
+    if not candidate.alive:
+        return invalid(candidate.reason), None
+    try:
+        inspect_checkpoint(candidate.folder, contest.allowed_runtimes, contest.max_checkpoint_bytes)
+        result = benchmark(BenchmarkRequest(candidate.folder, contest.id, inputs))
+    except CheckpointRefused as error:
+        return invalid(f"refused: {error}"), None
+    except WorkerError as error:
+        return invalid(f"benchmark failed: {str(error).splitlines()[0]}"), None
+    return score(compare(baseline, result), contest), result
+
+
+def run_day(
+    chain: Chain,
+    stores: Mapping[str, Store],
+    contest: Contest,
+    netuid: int,
+    wallet: Wallet,
+    data_dir: Path,
+    benchmark: Benchmark = run_benchmark,
+    progress: Callable[[str], None] = log.info,
+) -> tuple[Leaderboard, Path]:
+    opening = open_day(chain, contest)
+    progress(f"day {opening.day} of {contest.id} opens at block {opening.block}")
+    inputs = day_inputs(opening, contest)
+    cache_dir = data_dir / "validator" / "checkpoints" / f"{contest.id}-{opening.block}"
+    candidates = collect(chain, netuid, contest, opening)
+    progress(f"{len(candidates)} commitments collected")
+    candidates = mark_duplicates([fetch(c, stores, cache_dir, contest) for c in candidates])
+
+    progress("benchmarking the baseline")
+    baseline = benchmark(BenchmarkRequest(ensure_baseline(contest, data_dir), contest.id, inputs))
+    entries, results = [], {}
+    for position, candidate in enumerate(candidates, start=1):
+        progress(f"[{position}/{len(candidates)}] {candidate.hotkey[:10]} ...")
+        verdict, results[candidate.hotkey] = judge(candidate, baseline, inputs, contest, benchmark)
+        entries.append(Entry(candidate.hotkey, candidate.commit_block, verdict))
+        if candidate.folder is not None:
+            shutil.rmtree(candidate.folder, ignore_errors=True)
+
+    ranked = rank(entries)
+    shares = weights(ranked)
+    uids = {c.hotkey: c.uid for c in candidates}
+    weights_block = None
+    if shares:
+        weights_block = chain.set_weights(
+            wallet, netuid, [uids[k] for k in shares], list(shares.values()), WEIGHTS_VERSION_KEY
+        )
+    leaderboard = Leaderboard(
+        contest=contest.id,
+        day=opening.day,
+        opened_at=opening.opened_at.isoformat(),
+        opening_block=opening.block,
+        opening_block_hash="0x" + opening.block_hash.hex(),
+        validator_hotkey=wallet.hotkey.ss58_address,
+        netuid=netuid,
+        device=Device(**baseline.device.as_dict()),
+        baseline=metrics_from(baseline),
+        submissions=_submissions(candidates, entries, ranked, shares, results, baseline),
+        weights_set_at_block=weights_block,
+    )
+    path = data_dir / "leaderboards" / contest.id / f"{opening.day}-{opening.block}.json"
+    return leaderboard, write_leaderboard(leaderboard, path)
+
+
+def _submissions(candidates, entries, ranked, shares, results, baseline) -> list[Submission]:
+    positions = {entry.key: position for position, entry in enumerate(ranked, start=1)}
+    rows = []
+    for candidate, entry in zip(candidates, entries, strict=True):
+        committed = candidate.commitment
+        result = results.get(candidate.hotkey)
+        verdict = entry.verdict
+        rows.append(
+            Submission(
+                hotkey=candidate.hotkey,
+                uid=candidate.uid,
+                repository=committed.repository if committed else None,
+                provider=committed.provider if committed else None,
+                revision=committed.revision if committed else None,
+                commit_block=candidate.commit_block,
+                valid=verdict.valid,
+                reason=verdict.reason,
+                duplicate_of=candidate.duplicate_of,
+                metrics=metrics_from(result, compare(baseline, result)) if result else None,
+                score=verdict.score,
+                score_uncertainty=verdict.uncertainty if verdict.valid else None,
+                rank=positions.get(candidate.hotkey),
+                weight=shares.get(candidate.hotkey, 0.0),
+            )
+        )
+    return sorted(rows, key=lambda row: (row.rank is None, row.rank or 0, row.commit_block))

@@ -1,0 +1,139 @@
+"""A whole contest day on one machine: embedded chain, local repositories, five miners, one validator.
+
+Every miner goes through the real miner CLI; two of them are refused by its self-check, and then
+commit anyway the way an adversary bypassing the CLI would, so the validator's own refusals show too.
+
+    poetry run python -m contest.demo [--data_dir data/demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from bittensor import Wallet
+from safetensors.torch import load_file, save_file
+
+from base import commitment as codec
+from base.content_hash import submission_hash
+from base.git_store import GitStore
+from base.local_chain import LocalChain
+from contest.baseline import ensure_baseline
+from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+
+NETUID = 39
+ROOT = Path(__file__).resolve().parent.parent
+VAE_WEIGHTS = "vae/diffusion_pytorch_model.safetensors"
+
+
+def make_wallet(wallets: Path, name: str) -> Wallet:
+    wallet = Wallet(name=name, hotkey="default", path=str(wallets))
+    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return wallet
+
+
+def drifted_copy(baseline: Path, destination: Path) -> Path:
+    """The baseline with its VAE decoder weights disturbed: fast as the baseline, but it draws otherwise."""
+    shutil.copytree(baseline, destination)
+    weights = load_file(destination / VAE_WEIGHTS)
+    generator = torch.Generator().manual_seed(1)
+    drifted = {
+        name: tensor + 0.5 * torch.randn(tensor.shape, generator=generator) * tensor.std()
+        if name.startswith("decoder.") and tensor.ndim == 4 and tensor.numel() > 1
+        else tensor
+        for name, tensor in weights.items()
+    }
+    save_file(drifted, destination / VAE_WEIGHTS, metadata={"format": "pt"})
+    return destination
+
+
+def pickled_copy(baseline: Path, destination: Path) -> Path:
+    shutil.copytree(baseline, destination)
+    torch.save({"note": "pickles can run code when loaded"}, destination / "unet" / "extra.bin")
+    return destination
+
+
+def run(command: list[str], title: str) -> int:
+    print(f"\n=== {title}\n$ {' '.join(command)}", flush=True)
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
+
+
+def miner(args: argparse.Namespace, wallet: str, repository: str, *extra: str) -> list[str]:
+    return [
+        sys.executable, "miner/miner.py", "--repository", repository, "--netuid", str(NETUID),
+        "--subtensor.network", "local", "--data_dir", str(args.data_dir),
+        "--wallet.name", wallet, "--wallet.hotkey", "default",
+        "--wallet.path", str(args.data_dir / "wallets"),
+        *extra,
+    ]  # fmt: skip
+
+
+def commit_bypassing_cli(
+    chain: LocalChain, store: GitStore, wallet: Wallet, folder: Path, repository: str
+) -> None:
+    revision = store.push(folder, repository, "pushed without the miner CLI")
+    hotkey = wallet.hotkey.ss58_address
+    entry = codec.Commitment(
+        DEFAULT_CONTEST_ID, store.provider, repository, revision, submission_hash(folder, hotkey)
+    )
+    block = chain.commit(wallet, NETUID, entry.encode())
+    print(f"committed {repository}@{revision[:12]} directly at block {block}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data_dir", type=Path, default=Path("data/demo"))
+    args = parser.parse_args()
+    args.data_dir = args.data_dir.resolve()
+    started = time.monotonic()
+    shutil.rmtree(args.data_dir, ignore_errors=True)
+    contest = get_contest(DEFAULT_CONTEST_ID)
+
+    wallets = args.data_dir / "wallets"
+    chain = LocalChain(args.data_dir / "chain.sqlite")
+    names = ("validator", "onnx", "copycat", "drift", "plain", "pickle")
+    keys = {name: make_wallet(wallets, name) for name in names}
+    for name, wallet in keys.items():
+        is_validator = name == "validator"
+        chain.register(wallet.hotkey.ss58_address, NETUID, stake=1000.0 if is_validator else 0.0,
+                       validator_permit=is_validator)  # fmt: skip
+    baseline = ensure_baseline(contest, args.data_dir)
+    store = GitStore(args.data_dir / "repositories")
+    variants = args.data_dir / "variants"
+    print(f"embedded chain at block {chain.current_block()}, baseline {contest.id} at {baseline}", flush=True)
+
+    run(miner(args, "onnx", "demo/onnx-unet"), "miner 1: the ONNX Runtime UNet recipe")
+    chain.advance(1)
+    onnx_copy = store.fetch("demo/onnx-unet", store.head_revision("demo/onnx-unet"), variants / "onnx", 10**9)
+    run(miner(args, "copycat", "copycat/fast-sdxl", "--model_dir", str(onnx_copy), "--no_optimizations"),
+        "miner 2: re-uploads miner 1's checkpoint under another name, later")  # fmt: skip
+    run(miner(args, "plain", "demo/baseline", "--no_optimizations"), "miner 3: the unmodified baseline")
+    drift = drifted_copy(baseline, variants / "drift")
+    run(miner(args, "drift", "demo/drift", "--model_dir", str(drift), "--no_optimizations"),
+        "miner 4: a checkpoint whose images drift (the self-check refuses it)")  # fmt: skip
+    commit_bypassing_cli(chain, store, keys["drift"], drift, "demo/drift")
+    pickle = pickled_copy(baseline, variants / "pickle")
+    run(miner(args, "pickle", "demo/pickle", "--model_dir", str(pickle), "--no_optimizations"),
+        "miner 5: a checkpoint carrying a pickle file (the self-check refuses it)")  # fmt: skip
+    commit_bypassing_cli(chain, store, keys["pickle"], pickle, "demo/pickle")
+
+    chain.advance(1)
+    validator = [
+        sys.executable, "validator/validator.py", "--once", "--netuid", str(NETUID), "--subtensor.network",
+        "local", "--data_dir", str(args.data_dir), "--wallet.name", "validator", "--wallet.hotkey", "default",
+        "--wallet.path", str(wallets),
+    ]  # fmt: skip
+    code = run(validator, "the validator runs the day")
+    print(f"\ndemo finished in {time.monotonic() - started:.0f} s", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""The leaderboard a validator publishes for each contest day: a versioned, schema-checked JSON file.
+
+``leaderboard.schema.json`` beside this module is generated from these models
+(``python -m contest.leaderboard``) and checked against them by the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from base.stats import Estimate, median_ci
+from contest.benchmark import BenchmarkResult
+from contest.compare import Comparison
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Interval(_Model):
+    value: float
+    low: float
+    high: float
+
+
+class Similarity(_Model):
+    minimum: float
+    mean: float
+
+
+class Metrics(_Model):
+    """One checkpoint's measurements; ratios are baseline / submission (above 1 is better)."""
+
+    runtime: str
+    seconds_per_image: Interval
+    speed_ratio: Interval | None = None
+    load_seconds: float
+    load_ratio: float | None = None
+    peak_memory_bytes: int
+    memory_source: str
+    device_used_memory_bytes: int | None = None
+    memory_ratio: float | None = None
+    joules_per_image: float | None = None
+    energy_unavailable_reason: str | None = None
+    energy_ratio: float | None = None
+    similarity: Similarity | None = None
+    harness_share: float | None = None
+
+
+class Device(_Model):
+    kind: str
+    name: str
+    driver: str | None
+    python: str
+    torch: str
+    cuda_runtime: str | None
+    diffusers: str
+    transformers: str
+    onnxruntime: str
+    onnxruntime_providers: list[str]
+
+
+class Submission(_Model):
+    hotkey: str
+    uid: int | None
+    repository: str | None
+    provider: str | None
+    revision: str | None
+    commit_block: int
+    valid: bool
+    reason: str | None = None
+    duplicate_of: str | None = None
+    metrics: Metrics | None = None
+    score: float | None = None
+    score_uncertainty: float | None = None
+    rank: int | None = None
+    weight: float = 0.0
+
+
+class Leaderboard(_Model):
+    schema_version: int = Field(default=SCHEMA_VERSION)
+    contest: str
+    day: str  # the New York calendar date the day opened on
+    opened_at: str  # ISO 8601 UTC
+    opening_block: int
+    opening_block_hash: str
+    validator_hotkey: str
+    netuid: int
+    device: Device
+    baseline: Metrics
+    submissions: list[Submission]
+    weights_set_at_block: int | None = None
+
+
+def interval(estimate: Estimate) -> Interval:
+    return Interval(value=estimate.value, low=estimate.low, high=estimate.high)
+
+
+def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) -> Metrics:
+    """A benchmark result, and its comparison with the baseline where it has one, as leaderboard metrics."""
+    return Metrics(
+        runtime=result.runtime,
+        seconds_per_image=interval(median_ci(result.sample_seconds)),
+        speed_ratio=interval(comparison.speed_ratio) if comparison else None,
+        load_seconds=result.load_seconds,
+        load_ratio=comparison.load_ratio if comparison else None,
+        peak_memory_bytes=result.memory.peak_bytes,
+        memory_source=result.memory.source,
+        device_used_memory_bytes=result.memory.device_used_bytes,
+        memory_ratio=comparison.memory_ratio if comparison else None,
+        joules_per_image=result.joules_per_image,
+        energy_unavailable_reason=result.energy.reason,
+        energy_ratio=comparison.energy_ratio if comparison else None,
+        similarity=(
+            Similarity(minimum=comparison.similarity.minimum, mean=comparison.similarity.mean)
+            if comparison
+            else None
+        ),
+        harness_share=result.harness_share,
+    )
+
+
+def schema() -> dict:
+    return Leaderboard.model_json_schema()
+
+
+def write_leaderboard(leaderboard: Leaderboard, path: Path) -> Path:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
+    ) as handle:
+        handle.write(leaderboard.model_dump_json(indent=2))
+        handle.write("\n")
+    os.replace(handle.name, path)
+    return path
+
+
+def read_leaderboard(path: Path) -> Leaderboard:
+    return Leaderboard.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    SCHEMA_FILE.write_text(json.dumps(schema(), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {SCHEMA_FILE}")

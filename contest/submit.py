@@ -1,0 +1,128 @@
+"""The miner's flow: optimise, self-check, push, commit.
+
+``miner/miner.py`` holds the editable ``optimize()`` and hands it to ``main`` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from base import commitment as codec
+from base.chain import ChainError
+from base.config import add_common_flags, configure_logging, load_wallet, network_config
+from base.content_hash import submission_hash
+from base.inputs import derive_inputs
+from base.network import open_chain, open_stores
+from base.store import StoreError
+from base.worker import WorkerError
+from contest.baseline import ensure_baseline
+from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.selfcheck import self_check
+from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+
+log = logging.getLogger("miner")
+Optimize = Callable[[Path], None]
+
+
+class SubmissionRefused(RuntimeError):
+    """The checkpoint would not pass a validator; nothing was pushed or committed."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="miner.py", description="Optimise the contest's model, check it, push it and commit it on chain."
+    )
+    parser.add_argument("--repository", required=True, help="repository to push to, e.g. user/sdxl-fast")
+    parser.add_argument(
+        "--model_dir",
+        type=Path,
+        default=Path("model"),
+        help="start from this checkpoint if it exists, else from the contest baseline (default: %(default)s)",
+    )
+    parser.add_argument("--no_optimizations", action="store_true", help="do not run optimize()")
+    parser.add_argument(
+        "--no_commit",
+        action="store_true",
+        help="the repository already holds the optimised model: submit its current revision without pushing",
+    )
+    parser.add_argument("--commit_message", default="Optimised checkpoint", help="message of the push")
+    add_common_flags(parser, DEFAULT_CONTEST_ID)
+    return parser
+
+
+def _prepare(args: argparse.Namespace, optimize: Optimize, baseline: Path, work_dir: Path) -> Path:
+    source = args.model_dir if args.model_dir.is_dir() else baseline
+    log.info("starting from %s", source)
+    checkpoint = work_dir / "checkpoint"
+    shutil.copytree(source, checkpoint, ignore=shutil.ignore_patterns(".git"))
+    if not args.no_optimizations:
+        log.info("running optimize()")
+        optimize(checkpoint)
+    return checkpoint
+
+
+def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None:
+    try:
+        inspect_checkpoint(checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
+    except CheckpointRefused as error:
+        raise SubmissionRefused(f"the checkpoint would be refused: {error}") from None
+    log.info("self-check: benchmarking the baseline and the submission as a validator would")
+    inputs = derive_inputs(block_hash, contest.id, contest.timed_samples)
+    try:
+        result = self_check(baseline, checkpoint, contest, inputs)
+    except WorkerError as error:
+        raise SubmissionRefused(f"the checkpoint failed to run: {str(error).splitlines()[0]}") from None
+    print(result.table, flush=True)
+    if not result.verdict.valid:
+        raise SubmissionRefused(f"the checkpoint would be invalid: {result.verdict.reason}")
+    print(f"self-check score {result.verdict.score:+.4f} (±{result.verdict.uncertainty:.4f})", flush=True)
+
+
+def submit(args: argparse.Namespace, optimize: Optimize) -> int:
+    contest = get_contest(args.contest)
+    config = network_config(args)
+    wallet = load_wallet(args)
+    chain = open_chain(config)
+    hotkey = wallet.hotkey.ss58_address
+    if hotkey not in {neuron.hotkey for neuron in chain.neurons(config.netuid)}:
+        raise ChainError(f"hotkey {hotkey} is not registered on subnet {config.netuid}")
+    store = open_stores(config)["local"]
+    baseline = ensure_baseline(contest, config.data_dir)
+    block_hash = chain.block_hash(chain.current_block())
+    with tempfile.TemporaryDirectory(prefix="edge-miner-") as scratch:
+        work_dir = Path(scratch)
+        if args.no_commit:
+            revision = store.head_revision(args.repository)
+            checkpoint = store.fetch(
+                args.repository, revision, work_dir / "checkpoint", contest.max_checkpoint_bytes
+            )
+            _check(checkpoint, baseline, contest, block_hash)
+        else:
+            checkpoint = _prepare(args, optimize, baseline, work_dir)
+            _check(checkpoint, baseline, contest, block_hash)
+            revision = store.push(checkpoint, args.repository, args.commit_message)
+            log.info("pushed %s at %s", args.repository, revision)
+        content_hash = submission_hash(checkpoint, hotkey)
+    commitment = codec.Commitment(contest.id, store.provider, args.repository, revision, content_hash)
+    block = chain.commit(wallet, config.netuid, commitment.encode())
+    print(
+        f"committed {contest.id} {store.provider}:{args.repository}@{revision} "
+        f"hash {content_hash.hex()[:16]} for {hotkey} at block {block}",
+        flush=True,
+    )
+    return 0
+
+
+def main(optimize: Optimize, argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args)
+    try:
+        return submit(args, optimize)
+    except (SubmissionRefused, ChainError, StoreError, codec.InvalidCommitment, ValueError) as error:
+        print(f"error: {error}", flush=True)
+        return 1

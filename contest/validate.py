@@ -1,0 +1,69 @@
+"""The validator: run a contest day now (``--once``) or every day at the contest's opening time."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from base.chain import ChainError
+from base.config import add_common_flags, configure_logging, load_wallet, network_config
+from base.network import open_chain, open_stores
+from contest.day import run_day
+from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
+from contest.report import format_leaderboard
+
+log = logging.getLogger("validator")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="validator.py", description="Judge the contest's submissions each day and set weights."
+    )
+    parser.add_argument("--once", action="store_true", help="run one contest day now, then exit")
+    add_common_flags(parser, DEFAULT_CONTEST_ID)
+    return parser
+
+
+def run_once(args: argparse.Namespace, contest: Contest) -> int:
+    config = network_config(args)
+    wallet = load_wallet(args)
+    leaderboard, path = run_day(
+        open_chain(config),
+        open_stores(config),
+        contest,
+        config.netuid,
+        wallet,
+        config.data_dir,
+        progress=lambda message: print(message, flush=True),
+    )
+    print(format_leaderboard(leaderboard))
+    print(f"leaderboard: {path}", flush=True)
+    return 0
+
+
+def serve(args: argparse.Namespace, contest: Contest) -> int:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    hour, minute = (int(part) for part in contest.opens_at.split(":"))
+    scheduler = BlockingScheduler(timezone=contest.timezone)
+    scheduler.add_job(
+        run_once, CronTrigger(hour=hour, minute=minute, timezone=contest.timezone), args=(args, contest)
+    )
+    log.info("waiting for %s %s to open the next %s day", contest.opens_at, contest.timezone, contest.id)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args)
+    try:
+        contest = get_contest(args.contest)
+        return run_once(args, contest) if args.once else serve(args, contest)
+    except (ChainError, ValueError) as error:
+        print(f"error: {error}", flush=True)
+        return 1

@@ -1,0 +1,25 @@
+"""Miner entry: edit ``optimize()``, then run
+
+    poetry run python miner/miner.py --repository user/repo [--no_optimizations] [--no_commit] ...
+
+Keep this file thin: it runs as a script, so ``miner/`` is first on ``sys.path``; everything else comes
+from the installed packages.
+"""
+
+from pathlib import Path
+
+from contest.submit import main
+from pipelines import recipes
+
+
+def optimize(checkpoint: Path) -> None:
+    """Make the checkpoint in ``checkpoint`` faster or leaner, in place, without changing its images.
+
+    Write files only (safetensors, ONNX, JSON): a validator refuses code and pickles. The recipes in
+    ``pipelines.recipes`` are a start; ``recipes.torch_options`` picks dtype/channels_last/attention.
+    """
+    recipes.onnx_unet(checkpoint)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(optimize))

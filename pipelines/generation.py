@@ -1,0 +1,33 @@
+"""What a runtime is asked to do, and the one contract every runtime implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from base.inputs import GenerationInput
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """The contest's fixed generation parameters; inputs vary, these never do within a contest."""
+
+    width: int
+    height: int
+    steps: int
+    guidance_scale: float
+
+
+class Runtime(Protocol):
+    """``generate(inputs) -> images``: one uint8 HxWx3 image per input, in input order."""
+
+    def generate(self, inputs: Sequence[GenerationInput]) -> list[np.ndarray]: ...
+
+
+def to_uint8(images: np.ndarray) -> list[np.ndarray]:
+    """Pipeline output in [0, 1] floats to uint8 images; NaN becomes 0 so a broken model still compares."""
+    clean = np.nan_to_num(images.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return [frame for frame in (np.clip(clean, 0.0, 1.0) * 255.0).round().astype(np.uint8)]

@@ -1,0 +1,163 @@
+"""The UNet in ONNX Runtime: an export helper for miners and a drop-in UNet for the SDXL pipeline.
+
+Only the UNet moves to ONNX Runtime (it is where the time goes); text encoders and the VAE stay in
+torch, so the pipeline's scheduling, guidance and decoding are the reference code, unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from diffusers import UNet2DConditionModel
+from diffusers.configuration_utils import FrozenDict
+
+from pipelines.manifest import Manifest, OnnxOptions, write_manifest
+
+INPUT_NAMES = ("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids")
+OUTPUT_NAME = "noise_pred"
+OPSET = 17
+GRAPH_OPTIMIZATION = {
+    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+class _ExportableUNet(torch.nn.Module):
+    """Flattens SDXL's ``added_cond_kwargs`` into plain tensor inputs, which ONNX needs."""
+
+    def __init__(self, unet: UNet2DConditionModel) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids):
+        added = {"text_embeds": text_embeds, "time_ids": time_ids}
+        return self.unet(sample, timestep, encoder_hidden_states, added_cond_kwargs=added, return_dict=False)[
+            0
+        ]
+
+
+def export_unet(unet: UNet2DConditionModel, destination: Path, text_embed_dim: int, batch: int = 2) -> Path:
+    """Export in float32 with a dynamic batch axis (guidance doubles the batch)."""
+    unet = unet.eval()
+    config = unet.config
+    latent = config.sample_size
+    example = (
+        torch.randn(batch, config.in_channels, latent, latent),
+        torch.full((batch,), 500.0),
+        torch.randn(batch, 77, config.cross_attention_dim),
+        torch.randn(batch, text_embed_dim),
+        torch.randn(batch, 6),
+    )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    batch_axis = {0: "batch"}
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            _ExportableUNet(unet),
+            example,
+            str(destination),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={name: batch_axis for name in (*INPUT_NAMES, OUTPUT_NAME)},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return destination
+
+
+def choose_providers(preference: Sequence[str], available: Sequence[str]) -> list[str]:
+    """The preferred providers this machine has, in preference order."""
+    chosen = [name for name in preference if name in available]
+    if not chosen:
+        raise RuntimeError(
+            f"none of the execution providers {list(preference)} is available ({list(available)})"
+        )
+    return chosen
+
+
+def open_session(model_file: Path, options: OnnxOptions) -> ort.InferenceSession:
+    session_options = ort.SessionOptions()
+    session_options.graph_optimization_level = GRAPH_OPTIMIZATION[options.graph_optimization]
+    providers = choose_providers(options.providers, ort.get_available_providers())
+    return ort.InferenceSession(str(model_file), sess_options=session_options, providers=providers)
+
+
+class OnnxUNet(torch.nn.Module):
+    """Answers the pipeline's UNet calls from an ONNX Runtime session.
+
+    Carries the original UNet's config and the few attributes the SDXL pipeline reads, so the
+    pipeline code runs unchanged around it.
+    """
+
+    def __init__(
+        self, session: ort.InferenceSession, config: FrozenDict, device: str, dtype: torch.dtype
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.config = config
+        self.add_embedding = SimpleNamespace(
+            linear_1=SimpleNamespace(in_features=config.projection_class_embeddings_input_dim)
+        )
+        self._device = torch.device(device)
+        self._dtype = dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float,
+        encoder_hidden_states: torch.Tensor,
+        added_cond_kwargs: dict[str, torch.Tensor],
+        return_dict: bool = False,
+        **_: object,
+    ) -> tuple[torch.Tensor]:
+        batch = sample.shape[0]
+        timesteps = torch.as_tensor(timestep, dtype=torch.float32).reshape(-1).expand(batch)
+        feeds = {
+            "sample": sample,
+            "timestep": timesteps,
+            "encoder_hidden_states": encoder_hidden_states,
+            "text_embeds": added_cond_kwargs["text_embeds"],
+            "time_ids": added_cond_kwargs["time_ids"],
+        }
+        arrays = {
+            name: np.ascontiguousarray(value.detach().to("cpu", torch.float32).numpy())
+            for name, value in feeds.items()
+        }
+        (noise,) = self.session.run([OUTPUT_NAME], arrays)
+        return (torch.from_numpy(noise).to(self._device, self._dtype),)
+
+
+def load_onnx_unet(folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype) -> OnnxUNet:
+    config = FrozenDict(UNet2DConditionModel.load_config(folder / "unet"))
+    return OnnxUNet(open_session(folder / options.unet_file, options), config, device, dtype)
+
+
+def export_onnx_checkpoint(source: Path, destination: Path) -> Path:
+    """Copy a diffusers checkpoint and replace its UNet weights with an ONNX export of them."""
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".git"))
+    unet = UNet2DConditionModel.from_pretrained(source / "unet", use_safetensors=True, local_files_only=True)
+    text_encoder_config = json.loads((source / "text_encoder_2" / "config.json").read_text(encoding="utf-8"))
+    options = OnnxOptions()
+    export_unet(unet, destination / options.unet_file, text_embed_dim=text_encoder_config["projection_dim"])
+    for weights in (destination / "unet").glob("*.safetensors"):
+        weights.unlink()
+    write_manifest(destination, Manifest(runtime="onnxruntime", onnx=options))
+    return destination

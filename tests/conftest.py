@@ -1,0 +1,20 @@
+"""Checkpoints built once per test session: building is deterministic, so sharing them is safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.onnx_unet import export_onnx_checkpoint
+from pipelines.tiny_sdxl import save_tiny_sdxl
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_sdxl(tmp_path_factory.mktemp("tiny") / "checkpoint", seed=0)
+
+
+@pytest.fixture(scope="session")
+def onnx_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_onnx_checkpoint(tiny_checkpoint, tmp_path_factory.mktemp("onnx") / "checkpoint")

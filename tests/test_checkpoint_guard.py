@@ -1,0 +1,445 @@
+"""The checkpoint guard: a clean SDXL folder passes; each way to smuggle in code or read outside fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+from onnx.external_data_helper import set_external_data
+
+from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+from pipelines.manifest import MANIFEST_NAME, Manifest, OnnxOptions, write_manifest
+
+PICKLE = "pickle files are not accepted"
+ESCAPES = "escapes the checkpoint folder"
+
+
+@pytest.fixture
+def checkpoint(tiny_checkpoint: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny checkpoint, free to mutate."""
+    return Path(shutil.copytree(tiny_checkpoint, tmp_path / "checkpoint"))
+
+
+def refusal(folder: Path, **kwargs: Any) -> CheckpointRefused:
+    with pytest.raises(CheckpointRefused) as caught:
+        inspect_checkpoint(folder, **kwargs)
+    return caught.value
+
+
+def edit_json(path: Path, **changes: Any) -> None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document.update(changes)
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def add_model(domain: str = "") -> onnx.ModelProto:
+    """``y = x + w``: one node, one initializer."""
+    weight = numpy_helper.from_array(np.ones(4, dtype=np.float32), name="w")
+    node = helper.make_node("Add", ["x", "w"], ["y"], domain=domain)
+    graph = helper.make_graph(
+        [node],
+        "add",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        initializer=[weight],
+    )
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    return helper.make_model(graph, opset_imports=opsets, ir_version=10)
+
+
+def with_external_weight(model: onnx.ModelProto, location: str) -> onnx.ModelProto:
+    weight = model.graph.initializer[0]
+    set_external_data(weight, location=location)
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    return model
+
+
+def make_onnx(folder: Path, model: onnx.ModelProto | bytes, unet_file: str = "unet/model.onnx") -> Path:
+    """Turn ``folder`` into an ONNX Runtime checkpoint whose UNet file is ``model``."""
+    path = folder / unet_file
+    path.write_bytes(model if isinstance(model, bytes) else model.SerializeToString())
+    write_manifest(folder, Manifest(runtime="onnxruntime", onnx=OnnxOptions(unet_file=unet_file)))
+    return folder
+
+
+def test_clean_checkpoint_passes_with_the_default_manifest(tiny_checkpoint: Path) -> None:
+    assert inspect_checkpoint(tiny_checkpoint) == Manifest()
+
+
+def test_exported_onnx_checkpoint_passes(onnx_checkpoint: Path) -> None:
+    manifest = inspect_checkpoint(onnx_checkpoint)
+    assert manifest.runtime == "onnxruntime"
+    assert not list((onnx_checkpoint / "unet").glob("*.safetensors"))
+
+
+def test_refusal_message_names_the_file(checkpoint: Path) -> None:
+    (checkpoint / "unet" / "x.bin").write_bytes(b"\x80\x04")
+    error = refusal(checkpoint)
+    assert str(error) == "unet/x.bin: pickle files are not accepted (only safetensors and ONNX weights)"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["unet/diffusion_pytorch_model.bin", "vae/weights.pt", "model.ckpt", "text_encoder/x.pkl", "unet/W.PTH"],
+)
+def test_pickle_files_are_refused(checkpoint: Path, name: str) -> None:
+    (checkpoint / name).write_bytes(b"\x80\x04\x95")
+    error = refusal(checkpoint)
+    assert (error.path, PICKLE in error.reason) == (name, True)
+
+
+@pytest.mark.parametrize("name", ["pipeline.py", "unet/__pycache__/unet.cpython-311.pyc", "vae/fast.so"])
+def test_code_files_are_refused(checkpoint: Path, name: str) -> None:
+    (checkpoint / name).parent.mkdir(exist_ok=True)
+    (checkpoint / name).write_text("print('hello')\n")
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (name, "code files are not accepted")
+
+
+def test_unexpected_file_types_are_refused(checkpoint: Path) -> None:
+    (checkpoint / "vae" / "preview.png").write_bytes(b"\x89PNG")
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("vae/preview.png", "unexpected file type")
+
+
+def test_repository_extras_and_ignored_folders_pass(checkpoint: Path) -> None:
+    for name in (".gitattributes", "README.md", "LICENSE", "LICENSE.txt", "unet/model.onnx.data"):
+        (checkpoint / name).write_text("text\n")
+    for ignored in (".git/hooks/post-checkout.py", ".cache/huggingface/download/unet.bin"):
+        (checkpoint / ignored).parent.mkdir(parents=True)
+        (checkpoint / ignored).write_text("ignored\n")
+    assert inspect_checkpoint(checkpoint) == Manifest()
+
+
+def test_custom_pipeline_class_is_refused(checkpoint: Path) -> None:
+    edit_json(checkpoint / "model_index.json", _class_name="FastSDXLPipeline")
+    error = refusal(checkpoint)
+    assert error.path == "model_index.json"
+    assert "pipeline class 'FastSDXLPipeline' is not accepted" in error.reason
+
+
+@pytest.mark.parametrize(
+    "pair", [["fast_unet", "FastUNet"], ["diffusers", "FastUNet"], ["transformers", "UNet2DConditionModel"]]
+)
+def test_custom_component_class_is_refused(checkpoint: Path, pair: list[str]) -> None:
+    edit_json(checkpoint / "model_index.json", unet=pair)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        "model_index.json",
+        f"custom class {pair[0]}.{pair[1]} is not accepted",
+    )
+
+
+def test_unknown_component_is_refused(checkpoint: Path) -> None:
+    edit_json(checkpoint / "model_index.json", refiner=["diffusers", "UNet2DConditionModel"])
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("model_index.json", "unknown component 'refiner' is not accepted")
+
+
+@pytest.mark.parametrize("key", ["custom_pipeline", "_custom_pipeline"])
+def test_custom_pipeline_key_is_refused(checkpoint: Path, key: str) -> None:
+    edit_json(checkpoint / "model_index.json", **{key: "my/repo"})
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("model_index.json", "remote code is not accepted")
+
+
+def test_custom_class_in_component_config_is_refused(checkpoint: Path) -> None:
+    edit_json(checkpoint / "unet" / "config.json", _class_name="FastUNet")
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        "unet/config.json",
+        "custom class diffusers.FastUNet is not accepted",
+    )
+
+
+def test_auto_map_at_any_depth_is_refused(checkpoint: Path) -> None:
+    edit_json(checkpoint / "unet" / "config.json", extra={"nested": [{"auto_map": {"AutoModel": "x.Y"}}]})
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("unet/config.json", "remote code is not accepted")
+
+
+def test_trust_remote_code_is_refused(checkpoint: Path) -> None:
+    edit_json(checkpoint / "tokenizer" / "tokenizer_config.json", trust_remote_code=True)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("tokenizer/tokenizer_config.json", "remote code is not accepted")
+
+
+@pytest.mark.parametrize("text", ["{", "[" * 100_000, "\xff"])
+def test_invalid_json_is_refused(checkpoint: Path, text: str) -> None:
+    (checkpoint / "vae" / "config.json").write_bytes(text.encode("latin-1"))
+    error = refusal(checkpoint)
+    assert error.path == "vae/config.json"
+    assert error.reason.startswith("invalid JSON: ")
+
+
+def test_unknown_manifest_key_is_refused(checkpoint: Path) -> None:
+    (checkpoint / MANIFEST_NAME).write_text(json.dumps({"runtime": "diffusers", "foo": 1}))
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (MANIFEST_NAME, "unknown manifest key 'foo'")
+
+
+def test_unknown_nested_manifest_key_is_refused(checkpoint: Path) -> None:
+    (checkpoint / MANIFEST_NAME).write_text(json.dumps({"torch": {"compile": "max-autotune"}}))
+    assert refusal(checkpoint).reason == "unknown manifest key 'torch.compile'"
+
+
+def test_bad_runtime_value_is_refused(checkpoint: Path) -> None:
+    (checkpoint / MANIFEST_NAME).write_text(json.dumps({"runtime": "tensorrt"}))
+    error = refusal(checkpoint)
+    assert error.path == MANIFEST_NAME
+    assert error.reason.startswith("invalid manifest value for 'runtime'")
+    assert "'tensorrt'" in error.reason
+
+
+def test_manifest_must_be_an_object(checkpoint: Path) -> None:
+    (checkpoint / MANIFEST_NAME).write_text("[]")
+    error = refusal(checkpoint)
+    assert error.path == MANIFEST_NAME
+    assert error.reason.startswith("the manifest must be a JSON object")
+
+
+def test_runtime_outside_the_contest_is_refused(checkpoint: Path) -> None:
+    assert refusal(checkpoint, allowed_runtimes=("onnxruntime",)).path == "."
+    make_onnx(checkpoint, add_model())
+    error = refusal(checkpoint, allowed_runtimes=("diffusers",))
+    assert error.path == MANIFEST_NAME
+    assert "runtime 'onnxruntime' is not allowed" in error.reason
+
+
+def test_symlink_to_a_file_outside_is_refused(checkpoint: Path) -> None:
+    (checkpoint / "unet" / "notes.txt").symlink_to("/etc/passwd")
+    error = refusal(checkpoint)
+    assert error.path == "unet/notes.txt"
+    assert ESCAPES in error.reason
+
+
+def test_symlinked_folder_escaping_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    shutil.copytree(checkpoint / "vae", outside)
+    shutil.rmtree(checkpoint / "vae")
+    (checkpoint / "vae").symlink_to(outside, target_is_directory=True)
+    error = refusal(checkpoint)
+    assert error.path == "vae"
+    assert ESCAPES in error.reason
+
+
+def test_relative_symlink_climbing_out_is_refused(checkpoint: Path) -> None:
+    (checkpoint / "text_encoder" / "up").symlink_to("../..", target_is_directory=True)
+    error = refusal(checkpoint)
+    assert error.path == "text_encoder/up"
+    assert ESCAPES in error.reason
+
+
+def test_symlink_inside_the_folder_passes(checkpoint: Path) -> None:
+    (checkpoint / "text_encoder" / "notes.md").symlink_to("../model_index.json")
+    assert inspect_checkpoint(checkpoint) == Manifest()
+
+
+def test_broken_symlink_is_refused(checkpoint: Path) -> None:
+    (checkpoint / "unet" / "extra.safetensors").symlink_to("missing.safetensors")
+    assert refusal(checkpoint).reason == "broken symbolic link"
+
+
+def test_missing_model_index_is_refused(checkpoint: Path) -> None:
+    (checkpoint / "model_index.json").unlink()
+    assert refusal(checkpoint).path == "model_index.json"
+
+
+def test_missing_or_non_folder_checkpoint_is_refused(tmp_path: Path) -> None:
+    assert refusal(tmp_path / "absent").path == "."
+    (tmp_path / "file").write_text("x")
+    assert refusal(tmp_path / "file").path == "."
+
+
+def test_size_cap(checkpoint: Path) -> None:
+    total = sum(path.stat().st_size for path in checkpoint.rglob("*") if path.is_file())
+    assert inspect_checkpoint(checkpoint, max_total_bytes=total) == Manifest()
+    error = refusal(checkpoint, max_total_bytes=total - 1)
+    assert (error.path, error.reason) == (".", f"checkpoint is {total} bytes, over the cap of {total - 1}")
+
+
+def test_diffusers_checkpoint_needs_safetensors_weights(checkpoint: Path) -> None:
+    (checkpoint / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("unet", "no safetensors weights for unet")
+
+
+def test_onnx_checkpoint_with_a_small_model_passes(checkpoint: Path) -> None:
+    (checkpoint / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    assert inspect_checkpoint(make_onnx(checkpoint, add_model())).runtime == "onnxruntime"
+
+
+def test_onnx_external_data_inside_the_folder_passes(checkpoint: Path) -> None:
+    (checkpoint / "unet" / "model.onnx.data").write_bytes(np.ones(4, dtype=np.float32).tobytes())
+    make_onnx(checkpoint, with_external_weight(add_model(), "model.onnx.data"))
+    assert inspect_checkpoint(checkpoint).runtime == "onnxruntime"
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("../../outside.bin", "escapes the checkpoint folder"),
+        ("/etc/passwd", "escapes the checkpoint folder"),
+        ("weights.data", "is missing"),
+    ],
+)
+def test_onnx_external_data_must_stay_inside(checkpoint: Path, location: str, reason: str) -> None:
+    (checkpoint.parent / "outside.bin").write_bytes(b"\0" * 16)
+    make_onnx(checkpoint, with_external_weight(add_model(), location))
+    error = refusal(checkpoint)
+    assert error.path == "unet/model.onnx"
+    assert error.reason == f"ONNX external data '{location}' for tensor 'w' {reason}"
+
+
+def test_onnx_custom_operator_domain_is_refused(checkpoint: Path) -> None:
+    make_onnx(checkpoint, add_model(domain="com.example.fast"))
+    error = refusal(checkpoint)
+    assert error.path == "unet/model.onnx"
+    assert error.reason == "custom operator domain 'com.example.fast' (node Add) is not accepted"
+
+
+def test_onnx_custom_domain_in_a_subgraph_is_refused(checkpoint: Path) -> None:
+    inner = add_model(domain="com.example.fast").graph
+    branch = helper.make_graph(list(inner.node), "branch", [], list(inner.output), list(inner.initializer))
+    node = helper.make_node("If", ["cond"], ["y"], then_branch=branch, else_branch=branch)
+    graph = helper.make_graph(
+        [node],
+        "outer",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    make_onnx(checkpoint, helper.make_model(graph))
+    assert "custom operator domain 'com.example.fast'" in refusal(checkpoint).reason
+
+
+def test_unparseable_onnx_model_is_refused(checkpoint: Path) -> None:
+    make_onnx(checkpoint, b"\xff\xfe not a protobuf")
+    error = refusal(checkpoint)
+    assert error.path == "unet/model.onnx"
+    assert error.reason.startswith("not a valid ONNX model")
+
+
+@pytest.mark.parametrize(
+    ("unet_file", "path", "reason"),
+    [
+        ("unet/absent.onnx", "unet/absent.onnx", "ONNX model file is missing"),
+        ("../model.onnx", MANIFEST_NAME, "onnx.unet_file '../model.onnx' escapes the checkpoint folder"),
+        ("unet/config.json", MANIFEST_NAME, "onnx.unet_file 'unet/config.json' must name a .onnx file"),
+    ],
+)
+def test_onnx_unet_file_must_be_an_onnx_file_inside(
+    checkpoint: Path, unet_file: str, path: str, reason: str
+) -> None:
+    (checkpoint.parent / "model.onnx").write_bytes(add_model().SerializeToString())
+    write_manifest(checkpoint, Manifest(runtime="onnxruntime", onnx=OnnxOptions(unet_file=unet_file)))
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (path, reason)
+
+
+@pytest.fixture(scope="module")
+def fuzz_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy for every fuzzed manifest, with a valid ONNX UNet so ONNX manifests can pass too."""
+    folder = Path(shutil.copytree(tiny_checkpoint, tmp_path_factory.mktemp("fuzz") / "checkpoint"))
+    (folder / "unet" / "model.onnx").write_bytes(add_model().SerializeToString())
+    return folder
+
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def mostly(valid: st.SearchStrategy[Any], invalid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``valid`` three times in four, so fuzzed manifests pass often enough to reach the ONNX checks."""
+    return st.integers(0, 3).flatmap(lambda draw: valid if draw else invalid)
+
+
+TORCH = st.fixed_dictionaries(
+    {},
+    optional={
+        "dtype": mostly(st.sampled_from(["float32", "float16", "bfloat16", None]), st.just("float64")),
+        "channels_last": mostly(st.booleans(), JSON_VALUES),
+        "attention": mostly(st.sampled_from(["sdpa", "eager"]), st.just("flash")),
+    },
+)
+UNET_FILES = st.sampled_from(
+    ["../x.onnx", "/etc/passwd", "unet/missing.onnx", "unet\0.onnx", "", "unet", "unet/config.json"]
+)
+ONNX = st.fixed_dictionaries(
+    {},
+    optional={
+        "unet_file": mostly(st.just("unet/model.onnx"), UNET_FILES | st.text(max_size=16)),
+        "providers": st.lists(
+            st.sampled_from(["CPUExecutionProvider", "CUDAExecutionProvider", "Mine"]), max_size=3
+        ),
+        "graph_optimization": mostly(
+            st.sampled_from(["disabled", "basic", "extended", "all"]), st.just("max")
+        ),
+    },
+)
+MANIFESTS = mostly(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "format_version": mostly(st.just(1), st.sampled_from([2, "1", None])),
+            "runtime": mostly(
+                st.sampled_from(["diffusers", "onnxruntime"]), st.just("tensorrt") | JSON_VALUES
+            ),
+            "torch": mostly(TORCH, JSON_VALUES),
+            "onnx": mostly(ONNX | st.none(), JSON_VALUES),
+        },
+    ),
+    st.dictionaries(st.sampled_from(["runtime", "foo", "auto_map"]) | st.text(max_size=8), JSON_VALUES)
+    | JSON_VALUES,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=MANIFESTS)
+def test_fuzzed_manifests_are_accepted_or_refused_nothing_else(fuzz_checkpoint: Path, document: Any) -> None:
+    (fuzz_checkpoint / MANIFEST_NAME).write_text(json.dumps(document), encoding="utf-8")
+    try:
+        manifest = inspect_checkpoint(fuzz_checkpoint)
+    except CheckpointRefused as error:
+        assert error.reason
+    else:
+        assert manifest == Manifest.model_validate(document)
+
+
+def test_special_files_are_refused(checkpoint: Path) -> None:
+    os.mkfifo(checkpoint / "vae" / "pipe.json")
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("vae/pipe.json", "not a regular file")
+
+
+def test_unreadable_folder_is_refused(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.walk skips folders it cannot list unless told otherwise; simulated, as root reads every folder."""
+    scandir = os.scandir
+
+    def denied(path: str) -> Any:
+        if Path(path).name == "vae":
+            raise PermissionError(13, "Permission denied", path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("vae", "cannot be read: Permission denied")

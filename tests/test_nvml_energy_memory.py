@@ -1,0 +1,295 @@
+import ctypes
+import sys
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from base.energy import CPU_REASON, EnergyReading, open_energy_meter
+from base.memory import CPU_SOURCE, CUDA_SOURCE, open_memory_probe
+from base.nvml import load_nvml
+
+MIB = 1024**2
+GIB = 1024**3
+
+
+class StandInNVMLError(Exception):
+    pass
+
+
+class StandInNotSupported(StandInNVMLError):
+    pass
+
+
+class StandInLibraryNotFound(StandInNVMLError):
+    pass
+
+
+class StandInNvml:
+    """Mimics pynvml for one device; the test moves the energy counter and used memory by hand."""
+
+    NVMLError = StandInNVMLError
+
+    def __init__(self, init_error: Exception | None = None, energy_error: Exception | None = None) -> None:
+        self.init_error = init_error
+        self.energy_error = energy_error
+        self.memory_error: Exception | None = None
+        self.initialized = 0
+        self.handle_indices: list[int] = []
+        self.energy_millijoules = 5_000_000
+        self.used_bytes = 1 * GIB
+        self.memory_reads_at: dict[int, threading.Event] = {}
+
+    def nvmlInit(self) -> None:
+        if self.init_error is not None:
+            raise self.init_error
+        self.initialized += 1
+
+    def nvmlShutdown(self) -> None:
+        self.initialized -= 1
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> tuple[str, int]:
+        self.handle_indices.append(index)
+        return ("handle", index)
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: object) -> int:
+        if self.energy_error is not None:
+            raise self.energy_error
+        return self.energy_millijoules
+
+    def nvmlDeviceGetMemoryInfo(self, handle: object) -> SimpleNamespace:
+        if self.memory_error is not None:
+            raise self.memory_error
+        used = self.used_bytes
+        if used in self.memory_reads_at:
+            self.memory_reads_at[used].set()
+        return SimpleNamespace(used=used, total=80 * GIB)
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return "550.54.15"
+
+    def nvmlDeviceGetName(self, handle: object) -> str:
+        return "Stand-in GPU"
+
+
+class Untouchable:
+    """Fails the test on any use: for paths that must not reach NVML or torch.cuda."""
+
+    NVMLError = StandInNVMLError
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"{name} must not be used here")
+
+
+class StandInCudaMemory:
+    def __init__(self, peak: int) -> None:
+        self.peak = peak
+        self.calls: list[tuple[str, int]] = []
+
+    def reset_peak_memory_stats(self, device_index: int) -> None:
+        self.calls.append(("reset", device_index))
+
+    def max_memory_allocated(self, device_index: int) -> int:
+        self.calls.append(("max", device_index))
+        return self.peak
+
+
+def real_nvml_library_present() -> bool:
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        return False
+    return True
+
+
+needs_no_nvml = pytest.mark.skipif(real_nvml_library_present(), reason="this machine has an NVIDIA driver")
+
+
+# --- load_nvml
+
+
+def test_load_nvml_initializes_a_working_module() -> None:
+    nvml = StandInNvml()
+    assert load_nvml(nvml) == (nvml, None)
+    assert nvml.initialized == 1
+
+
+def test_load_nvml_reports_why_init_failed() -> None:
+    module, reason = load_nvml(StandInNvml(init_error=StandInLibraryNotFound("no libnvidia-ml")))
+    assert module is None
+    assert reason == "NVML unavailable: StandInLibraryNotFound: no libnvidia-ml"
+
+
+def test_load_nvml_does_not_swallow_unrelated_errors() -> None:
+    with pytest.raises(KeyError):
+        load_nvml(StandInNvml(init_error=KeyError("bug")))
+
+
+@needs_no_nvml
+def test_load_nvml_imports_the_real_pynvml_and_reports_the_missing_driver() -> None:
+    sys.modules.pop("pynvml", None)
+    module, reason = load_nvml()
+    assert module is None
+    assert "pynvml" in sys.modules
+    assert reason is not None and "NVMLError_LibraryNotFound" in reason
+
+
+# --- energy
+
+
+def test_energy_is_the_counter_delta_in_joules() -> None:
+    nvml = StandInNvml()
+    meter = open_energy_meter("cuda:1", nvml_module=nvml)
+    meter.start()
+    nvml.energy_millijoules += 4_250
+    assert meter.stop() == EnergyReading(joules=4.25, reason=None)
+    assert nvml.handle_indices == [1]
+    assert nvml.initialized == 0
+
+
+def test_energy_meter_measures_each_window_separately() -> None:
+    nvml = StandInNvml()
+    meter = open_energy_meter("cuda", device_index=2, nvml_module=nvml)
+    meter.start()
+    nvml.energy_millijoules += 1_000
+    first = meter.stop()
+    nvml.energy_millijoules += 50_000  # between windows: not counted
+    meter.start()
+    nvml.energy_millijoules += 3_000
+    assert (first.joules, meter.stop().joules) == (1.0, 3.0)
+    assert nvml.handle_indices == [2, 2]
+    assert nvml.initialized == 0
+
+
+def test_energy_without_nvml_gives_the_reason() -> None:
+    meter = open_energy_meter("cuda", nvml_module=StandInNvml(init_error=StandInLibraryNotFound("gone")))
+    meter.start()
+    reading = meter.stop()
+    assert reading.joules is None
+    assert reading.reason is not None and "StandInLibraryNotFound: gone" in reading.reason
+
+
+def test_energy_counter_not_supported_gives_the_reason() -> None:
+    nvml = StandInNvml(energy_error=StandInNotSupported("Not Supported"))
+    meter = open_energy_meter("cuda", nvml_module=nvml)
+    meter.start()
+    reading = meter.stop()
+    assert reading.joules is None
+    assert reading.reason is not None and "StandInNotSupported: Not Supported" in reading.reason
+    assert nvml.initialized == 0
+
+
+def test_energy_counter_failing_at_stop_gives_the_reason() -> None:
+    nvml = StandInNvml()
+    meter = open_energy_meter("cuda", nvml_module=nvml)
+    meter.start()
+    nvml.energy_error = StandInNotSupported("lost")
+    reading = meter.stop()
+    assert reading == EnergyReading(
+        joules=None, reason="NVML energy counter unavailable: StandInNotSupported: lost"
+    )
+    assert nvml.initialized == 0
+
+
+def test_energy_on_cpu_never_touches_nvml() -> None:
+    meter = open_energy_meter("cpu", nvml_module=Untouchable())
+    meter.start()
+    assert meter.stop() == EnergyReading(joules=None, reason=CPU_REASON)
+    assert CPU_REASON == "energy is measured only on cuda devices (NVML); device is cpu"
+
+
+@needs_no_nvml
+def test_energy_with_the_real_pynvml_here_gives_the_reason() -> None:
+    meter = open_energy_meter("cuda")
+    meter.start()
+    reading = meter.stop()
+    assert reading.joules is None
+    assert reading.reason is not None and "NVMLError_LibraryNotFound" in reading.reason
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_stop_without_start_is_an_error(device: str) -> None:
+    energy = open_energy_meter(device, nvml_module=StandInNvml())
+    memory = open_memory_probe(device, nvml_module=StandInNvml(), cuda_api=StandInCudaMemory(0))
+    with pytest.raises(RuntimeError, match="without start"):
+        energy.stop()
+    with pytest.raises(RuntimeError, match="without start"):
+        memory.stop()
+
+
+def test_unknown_device_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        open_energy_meter("gpu")
+    with pytest.raises(ValueError):
+        open_memory_probe("tpu:0")
+
+
+# --- memory
+
+
+def test_cuda_memory_reports_allocator_peak_and_polled_device_peak() -> None:
+    nvml = StandInNvml()
+    cuda = StandInCudaMemory(peak=3 * GIB)
+    probe = open_memory_probe("cuda:1", nvml_module=nvml, sample_interval_s=0.001, cuda_api=cuda)
+    polled_at_peak = threading.Event()
+    nvml.memory_reads_at[9 * GIB] = polled_at_peak
+    probe.start()
+    assert cuda.calls == [("reset", 1)]
+    nvml.used_bytes = 9 * GIB  # only the polling thread can see this value
+    assert polled_at_peak.wait(timeout=10), "the sampler never polled"
+    nvml.used_bytes = 2 * GIB
+    reading = probe.stop()
+    assert reading.peak_bytes == 3 * GIB
+    assert reading.source == CUDA_SOURCE
+    assert reading.device_used_bytes == 9 * GIB
+    assert cuda.calls == [("reset", 1), ("max", 1)]
+    assert nvml.handle_indices == [1]
+    assert nvml.initialized == 0
+
+
+def test_cuda_memory_reads_device_use_once_more_at_stop() -> None:
+    nvml = StandInNvml()
+    probe = open_memory_probe("cuda", nvml_module=nvml, sample_interval_s=3600, cuda_api=StandInCudaMemory(1))
+    probe.start()
+    nvml.used_bytes = 5 * GIB
+    assert probe.stop().device_used_bytes == 5 * GIB
+
+
+def test_cuda_memory_without_nvml_has_no_device_use() -> None:
+    nvml = StandInNvml(init_error=StandInLibraryNotFound("gone"))
+    probe = open_memory_probe("cuda", nvml_module=nvml, cuda_api=StandInCudaMemory(peak=7))
+    probe.start()
+    reading = probe.stop()
+    assert (reading.peak_bytes, reading.source, reading.device_used_bytes) == (7, CUDA_SOURCE, None)
+
+
+def test_cuda_memory_with_a_failed_nvml_read_has_no_device_use() -> None:
+    nvml = StandInNvml()
+    probe = open_memory_probe("cuda", nvml_module=nvml, sample_interval_s=3600, cuda_api=StandInCudaMemory(7))
+    probe.start()
+    nvml.memory_error = StandInNotSupported("lost")
+    assert probe.stop().device_used_bytes is None
+    assert nvml.initialized == 0
+
+
+def test_cpu_memory_never_touches_nvml_or_cuda() -> None:
+    probe = open_memory_probe("cpu", nvml_module=Untouchable(), cuda_api=Untouchable())  # type: ignore[arg-type]
+    probe.start()
+    reading = probe.stop()
+    assert reading.source == CPU_SOURCE
+    assert reading.peak_bytes > 0
+    assert reading.device_used_bytes is None
+
+
+def test_cpu_memory_peak_covers_each_window_only() -> None:
+    probe = open_memory_probe("cpu")
+    probe.start()
+    array = np.ones(200 * MIB, dtype=np.uint8)  # written, so every page is resident
+    with_array = probe.stop()
+    del array
+    probe.start()
+    after_release = probe.stop()
+    assert with_array.peak_bytes >= 200 * MIB
+    # A process-lifetime peak (ru_maxrss) would not drop once the array is gone.
+    assert with_array.peak_bytes - after_release.peak_bytes >= 190 * MIB
