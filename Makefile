@@ -33,9 +33,11 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 demo: setup
-	$(POETRY) run python benchmarks/runtime_comparison.py
+	$(POETRY) run python -m contest.demo
 
-benchmark: demo
+benchmark: setup
+	$(POETRY) run python benchmarks/runtime_comparison.py
+	$(POETRY) run python benchmarks/contest_scaling.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis

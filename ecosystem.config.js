@@ -1,11 +1,13 @@
 // PM2 process file for a validator: `pm2 start ecosystem.config.js`.
-// Edit only the arguments below: your wallet, hotkey, subnet and network.
+// Edit only the arguments below: your wallet, hotkey, subnet and network ("local" is the embedded chain
+// under --data_dir; the real subnet is "finney" with --netuid 39).
 const validatorArgs = [
   "run", "python", "validator/validator.py",
   "--netuid", "39",
-  "--subtensor.network", "finney",
+  "--subtensor.network", "local",
   "--wallet.name", "default",
   "--wallet.hotkey", "default",
+  "--data_dir", "data",
   "--logging.debug",
 ];
 

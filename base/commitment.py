@@ -108,12 +108,3 @@ def decode(data: bytes) -> Commitment:
         raise InvalidCommitment(f"{len(data) - reader.offset} unexpected trailing bytes")
     return Commitment(contest_id, PROVIDERS[provider_code], repository, revision, content_hash)
 
-
-def from_chain_text(text: str) -> bytes:
-    """Chains hand raw commitment fields back as utf-8 text, or as 0x-hex when not utf-8."""
-    if text.startswith("0x"):
-        try:
-            return bytes.fromhex(text[2:])
-        except ValueError:
-            raise InvalidCommitment("commitment is neither utf-8 nor 0x-hex") from None
-    return text.encode("utf-8")

@@ -58,11 +58,7 @@ def configure_logging(args: argparse.Namespace) -> None:
 
 def load_wallet(args: argparse.Namespace) -> Wallet:
     """The hotkey must already exist (``btcli wallet new_hotkey``); say so in one line if it does not."""
-    wallet = Wallet(
-        name=args.wallet_name, hotkey=args.wallet_hotkey, path=str(Path(args.wallet_path).expanduser())
-    )
+    wallet = Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=str(Path(args.wallet_path).expanduser()))
     if not wallet.hotkey_file.exists_on_device():
-        raise SystemExit(
-            f"error: hotkey file {wallet.hotkey_file.path} does not exist (create the wallet first)"
-        )
+        raise SystemExit(f"error: hotkey file {wallet.hotkey_file.path} does not exist (create the wallet first)")
     return wallet

@@ -51,9 +51,7 @@ class GitStore:
         git_dir = self._git_dir(repository)
         if not git_dir.is_dir():
             git_dir.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(git_dir)], check=True
-            )
+            subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(git_dir)], check=True)
         self._git(git_dir, "add", "--all", "--force", ".", work_tree=folder)
         self._git(git_dir, "commit", "--quiet", "--allow-empty", "-m", message, work_tree=folder)
         return self.head_revision(repository)

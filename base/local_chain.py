@@ -95,9 +95,7 @@ class LocalChain:
     def register(self, hotkey: str, netuid: int, stake: float = 0.0, validator_permit: bool = False) -> int:
         """Give a hotkey a uid on the subnet (the next free one); registering again keeps its uid."""
         with self._connect() as db:
-            row = db.execute(
-                "SELECT uid FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey)
-            ).fetchone()
+            row = db.execute("SELECT uid FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey)).fetchone()
             if row:
                 db.execute(
                     "UPDATE neurons SET stake = ?, validator_permit = ? WHERE netuid = ? AND uid = ?",
@@ -134,9 +132,7 @@ class LocalChain:
         with self._connect() as db:
             self._require_registered(db, netuid, hotkey)
             block = self._block(db)
-            db.execute(
-                "INSERT OR REPLACE INTO commitments VALUES (?, ?, ?, ?)", (netuid, hotkey, block, data)
-            )
+            db.execute("INSERT OR REPLACE INTO commitments VALUES (?, ?, ?, ?)", (netuid, hotkey, block, data))
             return block
 
     def commitments(self, netuid: int) -> list[ChainCommitment]:
@@ -169,8 +165,7 @@ class LocalChain:
         """Every weight vector set on the subnet, oldest first."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT validator, block, uids, weights, version_key FROM weights"
-                " WHERE netuid = ? ORDER BY rowid",
+                "SELECT validator, block, uids, weights, version_key FROM weights WHERE netuid = ? ORDER BY rowid",
                 (netuid,),
             ).fetchall()
         return [

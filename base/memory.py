@@ -84,9 +84,7 @@ class _UsedMemorySampler:
         return None if self._failed else self._peak
 
 
-def _start_sampler(
-    device_index: int, nvml_module: object | None, interval_s: float
-) -> _UsedMemorySampler | None:
+def _start_sampler(device_index: int, nvml_module: object | None, interval_s: float) -> _UsedMemorySampler | None:
     nvml, _ = load_nvml(nvml_module)
     if nvml is None:
         return None

@@ -14,9 +14,7 @@ from base.store import Store
 def open_chain(config: NetworkConfig) -> Chain:
     if config.network == "local" and config.chain_endpoint is None:
         return LocalChain(config.data_dir / "chain.sqlite")
-    raise ChainError(
-        f"network {config.network!r}: only the embedded 'local' chain is available in this version"
-    )
+    raise ChainError(f"network {config.network!r}: only the embedded 'local' chain is available in this version")
 
 
 def open_stores(config: NetworkConfig) -> Mapping[str, Store]:

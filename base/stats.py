@@ -60,9 +60,7 @@ def _median_ratio(baseline: np.ndarray, submission: np.ndarray, axis: int = -1) 
     return np.median(baseline, axis=axis) / np.median(submission, axis=axis)
 
 
-def median_ci(
-    samples: Sequence[float], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> Estimate:
+def median_ci(samples: Sequence[float], confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> Estimate:
     """Median of ``samples`` with a percentile bootstrap interval, reproducible for a given ``seed``."""
     values = _checked(samples, "samples")
     result = bootstrap(
@@ -83,17 +81,25 @@ def ratio_ci(
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
+    paired: bool = False,
 ) -> Estimate:
-    """``median(baseline) / median(submission)``: above 1 means the submission is faster.
+    """How many times faster the submission is than the baseline: above 1 means faster.
 
-    The two sets of durations come from separate runs, so each is resampled independently. Durations must
-    be positive, so that every resampled ratio is finite.
+    Durations measured in alternation (``paired``: the i-th of each taken back to back) give one ratio
+    per pair, and the estimate is the median of those ratios with a bootstrap interval over pairs: the
+    machine's slow drift and bursts of noise hit both halves of a pair alike and cancel. Separate runs
+    give ``median(baseline) / median(submission)``, each sample resampled independently. Durations must
+    be positive, so that every ratio is finite.
     """
     base = _checked(baseline, "baseline")
     sub = _checked(submission, "submission")
     for name, values in (("baseline", base), ("submission", sub)):
         if (values <= 0).any():
             raise ValueError(f"{name} durations must be positive, got {values[values <= 0].tolist()}")
+    if paired:
+        if base.size != sub.size:
+            raise ValueError(f"paired samples differ in length: {base.size} and {sub.size}")
+        return median_ci(base / sub, confidence, resamples, seed)
     result = bootstrap(
         (_resamplable(base), _resamplable(sub)),
         _median_ratio,

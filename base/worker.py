@@ -1,17 +1,20 @@
-"""Run one job in a fresh worker process that the caller can time out and kill.
+"""Worker processes that the caller can time out and kill.
 
-A fresh process per checkpoint keeps submissions apart (a crash, a leak or a hang stays in the worker)
-and makes process-level measurements such as peak RSS belong to that checkpoint alone.
+A ``Worker`` builds one object in a fresh spawned process and serves method calls on it, each bounded
+by a timeout. A fresh process per checkpoint keeps submissions apart (a crash, a leak or a hang stays
+in the worker) and makes process-level measurements such as peak RSS belong to that checkpoint alone;
+keeping it alive lets two checkpoints be measured in alternation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import TypeVar
+from typing import Any, TypeVar
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -22,59 +25,118 @@ OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_D
 
 
 class WorkerError(RuntimeError):
-    """The job raised inside the worker; the message carries the worker's traceback."""
+    """The call raised inside the worker; the message carries the worker's traceback."""
 
 
 class WorkerTimeout(WorkerError):
-    """The job ran past its limit and the worker was killed."""
+    """The call ran past its limit and the worker was killed."""
 
 
 class WorkerCrashed(WorkerError):
     """The worker died without answering (a signal, the OOM killer, a hard exit)."""
 
 
-def _serve(job: Callable[[A], R], argument: A, answer: Connection) -> None:
+def _failure(error: BaseException) -> tuple[str, str]:
+    return ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+
+
+def _serve(factory: Callable[[A], Any], argument: A, channel: Connection) -> None:
     try:
-        result = job(argument)
+        target = factory(argument)
     except BaseException as error:  # everything goes back to the parent as text
-        answer.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
-    else:
-        answer.send(("ok", result))
-    finally:
-        answer.close()
+        channel.send(_failure(error))
+        return
+    channel.send(("ok", None))
+    while True:
+        try:
+            request = channel.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        method, arguments = request
+        try:
+            channel.send(("ok", getattr(target, method)(*arguments)))
+        except BaseException as error:
+            channel.send(_failure(error))
+
+
+class Worker:
+    """``factory(argument)`` built in a spawned process; ``factory`` must be importable (module level)."""
+
+    def __init__(self, factory: Callable[[A], Any], argument: A, start_timeout_s: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._channel, child_end = context.Pipe()
+        saved = {name: os.environ.get(name) for name in OFFLINE_ENVIRONMENT}
+        os.environ.update(OFFLINE_ENVIRONMENT)
+        try:
+            self._process = context.Process(target=_serve, args=(factory, argument, child_end), daemon=True)
+            self._process.start()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        child_end.close()
+        try:
+            self._answer(start_timeout_s, "start")
+        except BaseException:
+            self.close()
+            raise
+
+    def _answer(self, timeout_s: float, what: str) -> Any:
+        if not self._channel.poll(timeout_s):
+            self._process.kill()
+            self._process.join()
+            raise WorkerTimeout(f"{what} exceeded its {timeout_s:.0f} s limit and the worker was killed")
+        try:
+            status, payload = self._channel.recv()
+        except (EOFError, OSError):
+            self._process.join(timeout=10)
+            raise WorkerCrashed(f"worker died during {what} (exit code {self._process.exitcode})") from None
+        if status == "error":
+            raise WorkerError(payload)
+        return payload
+
+    def call(self, method: str, *arguments: object, timeout_s: float) -> Any:
+        if not self._process.is_alive():
+            self._process.join(timeout=10)
+            raise WorkerCrashed(f"worker is gone (exit code {self._process.exitcode})")
+        try:
+            self._channel.send((method, arguments))
+        except OSError:
+            self._process.join(timeout=10)
+            raise WorkerCrashed(f"worker is gone (exit code {self._process.exitcode})") from None
+        return self._answer(timeout_s, method)
+
+    def close(self) -> None:
+        """Ask the worker to finish; kill it if it does not within a few seconds."""
+        if self._process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self._channel.send(None)
+            self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._channel.close()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class _Job:
+    def __init__(self, spec: tuple[Callable[[Any], Any], Any]) -> None:
+        self.job, self.argument = spec
+
+    def run(self) -> Any:
+        return self.job(self.argument)
 
 
 def run_in_worker(job: Callable[[A], R], argument: A, timeout_s: float) -> R:
-    """``job(argument)`` in a spawned process; ``job`` must be a module-level function."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    saved = {name: os.environ.get(name) for name in OFFLINE_ENVIRONMENT}
-    os.environ.update(OFFLINE_ENVIRONMENT)
-    try:
-        process = context.Process(target=_serve, args=(job, argument, sender), daemon=True)
-        process.start()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    sender.close()
-    try:
-        if not receiver.poll(timeout_s):
-            process.kill()
-            raise WorkerTimeout(f"worker exceeded its {timeout_s:.0f} s limit and was killed")
-        try:
-            status, payload = receiver.recv()
-        except EOFError:
-            process.join()
-            raise WorkerCrashed(f"worker died without answering (exit code {process.exitcode})") from None
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        receiver.close()
-    if status == "error":
-        raise WorkerError(payload)
-    return payload
+    """``job(argument)`` once in a fresh worker; ``job`` must be a module-level function."""
+    with Worker(_Job, (job, argument), start_timeout_s=timeout_s) as worker:
+        return worker.call("run", timeout_s=timeout_s)

@@ -1,13 +1,15 @@
-"""The benchmark: one checkpoint on the day's inputs, measured the same way for miner and validator.
+"""The benchmark, the same for the miner's self-check and the validator.
 
-``benchmark_checkpoint`` is the body that runs inside a worker process; ``run_benchmark`` spawns that
-worker and adds the wall time the harness spent around it.
+Each checkpoint is loaded once in its own worker process (``CheckpointSession``); the parent then
+asks the baseline's worker and the submission's worker for one image each, in alternation (ABBA), so
+both are timed under the same machine conditions and slow drift of the machine cancels out.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,30 +18,87 @@ from base.device import DeviceInfo, probe_device
 from base.energy import EnergyReading, open_energy_meter
 from base.inputs import GenerationInput
 from base.memory import MemoryReading, open_memory_probe
-from base.timing import synchronizer_for, time_each, timed
-from base.worker import run_in_worker
-from contest.definitions import get_contest
+from base.timing import synchronizer_for, timed
+from base.worker import Worker
+from contest.definitions import Contest, get_contest
 from pipelines.checkpoint_guard import inspect_checkpoint
 from pipelines.loader import load_runtime
 
+MIN_IMAGE_LIMIT_S = 30.0
+IMAGE_LIMIT_FACTOR = 20.0
+
 
 @dataclass(frozen=True)
-class BenchmarkRequest:
+class SessionRequest:
     checkpoint: Path
     contest_id: str
-    inputs: tuple[GenerationInput, ...]
+    warmup: tuple[GenerationInput, ...]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    runtime: str
+    load_seconds: float  # from the start of loading to the first finished image
+    warm_image_seconds: float  # the last warm-up image: a first idea of the time per image
+
+
+@dataclass(frozen=True)
+class TimedImage:
+    seconds: float
+    image: np.ndarray
+    energy: EnergyReading
+
+
+@dataclass(frozen=True)
+class Finished:
+    memory: MemoryReading
+    device: DeviceInfo
+
+
+class CheckpointSession:
+    """Lives in the worker: inspects and loads the checkpoint, then generates on request."""
+
+    def __init__(self, request: SessionRequest) -> None:
+        if not request.warmup:
+            raise ValueError("a benchmark needs at least one warm-up input")
+        contest = get_contest(request.contest_id)
+        manifest = inspect_checkpoint(request.checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
+        self.device = contest.device
+        self.synchronize = synchronizer_for(self.device)
+        self.memory = open_memory_probe(self.device)
+        self.memory.start()
+        started = time.perf_counter()
+        self.runtime = load_runtime(
+            request.checkpoint, manifest, contest.generation, self.device, default_dtype=contest.default_dtype
+        )
+        warm = timed(lambda: self.runtime.generate(request.warmup[:1]), self.synchronize)
+        load_seconds = time.perf_counter() - started
+        for item in request.warmup[1:]:
+            warm = timed(lambda item=item: self.runtime.generate([item]), self.synchronize)
+        self._loaded = Loaded(manifest.runtime, load_seconds, warm.seconds)
+
+    def loaded(self) -> Loaded:
+        return self._loaded
+
+    def generate(self, item: GenerationInput) -> TimedImage:
+        meter = open_energy_meter(self.device)
+        meter.start()
+        call = timed(lambda: self.runtime.generate([item])[0], self.synchronize)
+        return TimedImage(call.seconds, call.result, meter.stop())
+
+    def finish(self) -> Finished:
+        return Finished(self.memory.stop(), probe_device(self.device))
 
 
 @dataclass(frozen=True)
 class BenchmarkResult:
     runtime: str
-    load_seconds: float  # from the start of loading to the first finished image
+    load_seconds: float
     sample_seconds: tuple[float, ...]
     images: tuple[np.ndarray, ...]
     memory: MemoryReading
-    energy: EnergyReading  # over the whole timed window
+    energy: EnergyReading  # summed over the timed images
     device: DeviceInfo
-    wall_seconds: float | None = None  # the whole worker round trip, set by ``run_benchmark``
 
     @property
     def joules_per_image(self) -> float | None:
@@ -49,54 +108,74 @@ class BenchmarkResult:
     def timed_seconds(self) -> float:
         return float(sum(self.sample_seconds))
 
-    @property
-    def harness_share(self) -> float | None:
-        """Share of the wall time spent outside timed generation (spawn, imports, load, warm-up)."""
-        if not self.wall_seconds:
-            return None
-        return max(0.0, 1.0 - self.timed_seconds / self.wall_seconds)
+
+def _total_energy(images: Sequence[TimedImage]) -> EnergyReading:
+    missing = next((timed.energy for timed in images if timed.energy.joules is None), None)
+    if missing is not None:
+        return missing
+    return EnergyReading(joules=sum(timed.energy.joules for timed in images), reason=None)
 
 
-def benchmark_checkpoint(request: BenchmarkRequest) -> BenchmarkResult:
-    """Inspect, load, warm up, then time each input; runs in the worker process."""
-    contest = get_contest(request.contest_id)
-    if not request.inputs:
-        raise ValueError("a benchmark needs at least one input")
-    manifest = inspect_checkpoint(request.checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
-    device = contest.device
-    synchronize = synchronizer_for(device)
-    memory = open_memory_probe(device)
-    memory.start()
+class CheckpointWorker:
+    """The parent's handle on one checkpoint's worker process."""
 
-    started = time.perf_counter()
-    runtime = load_runtime(
-        request.checkpoint, manifest, contest.generation, device, default_dtype=contest.default_dtype
-    )
-    warmup = request.inputs[: max(1, contest.warmup_samples)]
-    timed(lambda: runtime.generate(warmup[:1]), synchronize)
-    load_seconds = time.perf_counter() - started
-    for item in warmup[1:]:
-        runtime.generate([item])
+    def __init__(self, checkpoint: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> None:
+        warmup = tuple(inputs[: max(1, contest.warmup_samples)])
+        self._worker = Worker(CheckpointSession, SessionRequest(checkpoint, contest.id, warmup), contest.load_timeout_s)
+        try:
+            self.loaded: Loaded = self._worker.call("loaded", timeout_s=30)
+        except BaseException:
+            self._worker.close()
+            raise
 
-    energy = open_energy_meter(device)
-    energy.start()
-    calls = time_each(lambda item: runtime.generate([item])[0], request.inputs, synchronize)
-    energy_reading = energy.stop()
-    return BenchmarkResult(
-        runtime=manifest.runtime,
-        load_seconds=load_seconds,
-        sample_seconds=tuple(call.seconds for call in calls),
-        images=tuple(call.result for call in calls),
-        memory=memory.stop(),
-        energy=energy_reading,
-        device=probe_device(device),
-    )
+    def image_limit_s(self) -> float:
+        """A per-image limit for others, from this (the baseline's) warm time per image."""
+        return max(MIN_IMAGE_LIMIT_S, IMAGE_LIMIT_FACTOR * self.loaded.warm_image_seconds)
+
+    def generate(self, item: GenerationInput, timeout_s: float) -> TimedImage:
+        return self._worker.call("generate", item, timeout_s=timeout_s)
+
+    def result(self, images: Sequence[TimedImage], finished: Finished) -> BenchmarkResult:
+        return BenchmarkResult(
+            runtime=self.loaded.runtime,
+            load_seconds=self.loaded.load_seconds,
+            sample_seconds=tuple(timed.seconds for timed in images),
+            images=tuple(timed.image for timed in images),
+            memory=finished.memory,
+            energy=_total_energy(images),
+            device=finished.device,
+        )
+
+    def finish(self) -> Finished:
+        return self._worker.call("finish", timeout_s=60)
+
+    def close(self) -> None:
+        self._worker.close()
+
+    def __enter__(self) -> CheckpointWorker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
-def run_benchmark(request: BenchmarkRequest) -> BenchmarkResult:
-    """Benchmark in a fresh worker process, bounded by the contest's load limit plus a per-image allowance."""
-    contest = get_contest(request.contest_id)
-    limit_s = contest.load_timeout_s * 2 + 60.0 * len(request.inputs)
-    started = time.perf_counter()
-    result = run_in_worker(benchmark_checkpoint, request, timeout_s=limit_s)
-    return replace(result, wall_seconds=time.perf_counter() - started)
+def measure_alternately(
+    baseline: CheckpointWorker,
+    submission: CheckpointWorker,
+    inputs: Sequence[GenerationInput],
+    image_limit_s: float,
+) -> tuple[list[TimedImage], list[TimedImage]]:
+    """One image each per input, in ABBA order, so neither side always goes first."""
+    pairs: tuple[list[TimedImage], list[TimedImage]] = ([], [])
+    for index, item in enumerate(inputs):
+        order = (0, 1) if index % 4 in (0, 3) else (1, 0)
+        for side in order:
+            worker = (baseline, submission)[side]
+            pairs[side].append(worker.generate(item, timeout_s=image_limit_s))
+    return pairs
+
+
+def measure_alone(
+    worker: CheckpointWorker, inputs: Sequence[GenerationInput], image_limit_s: float
+) -> list[TimedImage]:
+    return [worker.generate(item, timeout_s=image_limit_s) for item in inputs]

@@ -26,11 +26,12 @@ def _ratio(baseline: float | None, submission: float | None) -> float | None:
     return baseline / submission
 
 
-def compare(baseline: BenchmarkResult, submission: BenchmarkResult) -> Comparison:
+def compare(baseline: BenchmarkResult, submission: BenchmarkResult, paired: bool = True) -> Comparison:
+    """``paired``: the i-th images of both were timed back to back (``measure_alternately``)."""
     return Comparison(
         baseline_time=median_ci(baseline.sample_seconds),
         submission_time=median_ci(submission.sample_seconds),
-        speed_ratio=ratio_ci(baseline.sample_seconds, submission.sample_seconds),
+        speed_ratio=ratio_ci(baseline.sample_seconds, submission.sample_seconds, paired=paired),
         similarity=compare_images(baseline.images, submission.images),
         memory_ratio=baseline.memory.peak_bytes / submission.memory.peak_bytes,
         energy_ratio=_ratio(baseline.joules_per_image, submission.joules_per_image),

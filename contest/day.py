@@ -1,7 +1,7 @@
 """One contest day, end to end: open, collect, fetch, benchmark, score, rank, weigh, publish.
 
-Each step is its own function so the daemon can resume between them; ``run_day`` strings them
-together for a single pass (``validator.py --once``).
+Each step is its own function; ``run_day`` strings them together for a single pass
+(``validator.py --once``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ from base.chain import Chain
 from base.content_hash import bind_to_hotkey, folder_digest
 from base.inputs import GenerationInput, derive_inputs
 from base.store import Store, StoreError
-from base.worker import WorkerError
 from contest.baseline import ensure_baseline
-from contest.benchmark import BenchmarkRequest, BenchmarkResult, run_benchmark
-from contest.compare import compare
 from contest.definitions import Contest
+from contest.judging import Judgement, judge
 from contest.leaderboard import Device, Leaderboard, Submission, metrics_from, write_leaderboard
-from contest.scoring import Entry, Verdict, invalid, rank, score, weights
-from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+from contest.scoring import Entry, invalid, rank, weights
 
 log = logging.getLogger(__name__)
 WEIGHTS_VERSION_KEY = 1
@@ -100,21 +97,15 @@ def fetch(candidate: Candidate, stores: Mapping[str, Store], cache_dir: Path, co
     committed = candidate.commitment
     store = stores.get(committed.provider)
     if store is None:
-        return replace(
-            candidate, reason=f"provider {committed.provider!r} is not available on this validator"
-        )
+        return replace(candidate, reason=f"provider {committed.provider!r} is not available on this validator")
     destination = cache_dir / candidate.hotkey
     try:
-        folder = store.fetch(
-            committed.repository, committed.revision, destination, contest.max_checkpoint_bytes
-        )
+        folder = store.fetch(committed.repository, committed.revision, destination, contest.max_checkpoint_bytes)
     except StoreError as error:
         return replace(candidate, reason=f"download failed: {error}")
     digest = folder_digest(folder)
     if bind_to_hotkey(digest, candidate.hotkey) != committed.content_hash:
-        return replace(
-            candidate, folder=folder, reason="content hash does not match the commitment for this hotkey"
-        )
+        return replace(candidate, folder=folder, reason="content hash does not match the commitment for this hotkey")
     return replace(candidate, folder=folder, digest=digest)
 
 
@@ -137,28 +128,6 @@ def mark_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
     return marked
 
 
-Benchmark = Callable[[BenchmarkRequest], BenchmarkResult]
-
-
-def judge(
-    candidate: Candidate,
-    baseline: BenchmarkResult,
-    inputs: tuple[GenerationInput, ...],
-    contest: Contest,
-    benchmark: Benchmark = run_benchmark,
-) -> tuple[Verdict, BenchmarkResult | None]:
-    if not candidate.alive:
-        return invalid(candidate.reason), None
-    try:
-        inspect_checkpoint(candidate.folder, contest.allowed_runtimes, contest.max_checkpoint_bytes)
-        result = benchmark(BenchmarkRequest(candidate.folder, contest.id, inputs))
-    except CheckpointRefused as error:
-        return invalid(f"refused: {error}"), None
-    except WorkerError as error:
-        return invalid(f"benchmark failed: {str(error).splitlines()[0]}"), None
-    return score(compare(baseline, result), contest), result
-
-
 def run_day(
     chain: Chain,
     stores: Mapping[str, Store],
@@ -166,7 +135,6 @@ def run_day(
     netuid: int,
     wallet: Wallet,
     data_dir: Path,
-    benchmark: Benchmark = run_benchmark,
     progress: Callable[[str], None] = log.info,
 ) -> tuple[Leaderboard, Path]:
     opening = open_day(chain, contest)
@@ -176,17 +144,18 @@ def run_day(
     candidates = collect(chain, netuid, contest, opening)
     progress(f"{len(candidates)} commitments collected")
     candidates = mark_duplicates([fetch(c, stores, cache_dir, contest) for c in candidates])
-
-    progress("benchmarking the baseline")
-    baseline = benchmark(BenchmarkRequest(ensure_baseline(contest, data_dir), contest.id, inputs))
-    entries, results = [], {}
-    for position, candidate in enumerate(candidates, start=1):
-        progress(f"[{position}/{len(candidates)}] {candidate.hotkey[:10]} ...")
-        verdict, results[candidate.hotkey] = judge(candidate, baseline, inputs, contest, benchmark)
-        entries.append(Entry(candidate.hotkey, candidate.commit_block, verdict))
-        if candidate.folder is not None:
-            shutil.rmtree(candidate.folder, ignore_errors=True)
-
+    try:
+        judged = judge(
+            ensure_baseline(contest, data_dir),
+            {c.hotkey: c.folder for c in candidates if c.alive},
+            contest,
+            inputs,
+            progress,
+        )
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    judgements = {c.hotkey: judged.judgements.get(c.hotkey) or Judgement(invalid(c.reason)) for c in candidates}
+    entries = [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in candidates]
     ranked = rank(entries)
     shares = weights(ranked)
     uids = {c.hotkey: c.uid for c in candidates}
@@ -203,22 +172,28 @@ def run_day(
         opening_block_hash="0x" + opening.block_hash.hex(),
         validator_hotkey=wallet.hotkey.ss58_address,
         netuid=netuid,
-        device=Device(**baseline.device.as_dict()),
-        baseline=metrics_from(baseline),
-        submissions=_submissions(candidates, entries, ranked, shares, results, baseline),
+        device=Device(**judged.baseline.device.as_dict()),
+        baseline=metrics_from(judged.baseline),
+        submissions=_submissions(candidates, judgements, ranked, shares),
         weights_set_at_block=weights_block,
+        harness_share=judged.harness_share,
     )
     path = data_dir / "leaderboards" / contest.id / f"{opening.day}-{opening.block}.json"
     return leaderboard, write_leaderboard(leaderboard, path)
 
 
-def _submissions(candidates, entries, ranked, shares, results, baseline) -> list[Submission]:
+def _submissions(
+    candidates: Sequence[Candidate],
+    judgements: Mapping[str, Judgement],
+    ranked: Sequence[Entry],
+    shares: Mapping[str, float],
+) -> list[Submission]:
     positions = {entry.key: position for position, entry in enumerate(ranked, start=1)}
     rows = []
-    for candidate, entry in zip(candidates, entries, strict=True):
+    for candidate in candidates:
         committed = candidate.commitment
-        result = results.get(candidate.hotkey)
-        verdict = entry.verdict
+        judgement = judgements[candidate.hotkey]
+        verdict = judgement.verdict
         rows.append(
             Submission(
                 hotkey=candidate.hotkey,
@@ -230,7 +205,7 @@ def _submissions(candidates, entries, ranked, shares, results, baseline) -> list
                 valid=verdict.valid,
                 reason=verdict.reason,
                 duplicate_of=candidate.duplicate_of,
-                metrics=metrics_from(result, compare(baseline, result)) if result else None,
+                metrics=metrics_from(judgement.result, judgement.comparison) if judgement.result else None,
                 score=verdict.score,
                 score_uncertainty=verdict.uncertainty if verdict.valid else None,
                 rank=positions.get(candidate.hotkey),

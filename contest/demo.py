@@ -73,22 +73,16 @@ def miner(args: argparse.Namespace, wallet: str, repository: str, *extra: str) -
     ]  # fmt: skip
 
 
-def commit_bypassing_cli(
-    chain: LocalChain, store: GitStore, wallet: Wallet, folder: Path, repository: str
-) -> None:
+def commit_bypassing_cli(chain: LocalChain, store: GitStore, wallet: Wallet, folder: Path, repository: str) -> None:
     revision = store.push(folder, repository, "pushed without the miner CLI")
     hotkey = wallet.hotkey.ss58_address
-    entry = codec.Commitment(
-        DEFAULT_CONTEST_ID, store.provider, repository, revision, submission_hash(folder, hotkey)
-    )
+    entry = codec.Commitment(DEFAULT_CONTEST_ID, store.provider, repository, revision, submission_hash(folder, hotkey))
     block = chain.commit(wallet, NETUID, entry.encode())
     print(f"committed {repository}@{revision[:12]} directly at block {block}", flush=True)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, default=Path("data/demo"))
     args = parser.parse_args()
     args.data_dir = args.data_dir.resolve()

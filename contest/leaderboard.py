@@ -52,7 +52,6 @@ class Metrics(_Model):
     energy_unavailable_reason: str | None = None
     energy_ratio: float | None = None
     similarity: Similarity | None = None
-    harness_share: float | None = None
 
 
 class Device(_Model):
@@ -98,6 +97,7 @@ class Leaderboard(_Model):
     baseline: Metrics
     submissions: list[Submission]
     weights_set_at_block: int | None = None
+    harness_share: float  # share of the day's benchmark wall time spent outside timed generation
 
 
 def interval(estimate: Estimate) -> Interval:
@@ -120,11 +120,8 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
         energy_unavailable_reason=result.energy.reason,
         energy_ratio=comparison.energy_ratio if comparison else None,
         similarity=(
-            Similarity(minimum=comparison.similarity.minimum, mean=comparison.similarity.mean)
-            if comparison
-            else None
+            Similarity(minimum=comparison.similarity.minimum, mean=comparison.similarity.mean) if comparison else None
         ),
-        harness_share=result.harness_share,
     )
 
 
@@ -135,9 +132,7 @@ def schema() -> dict:
 def write_leaderboard(leaderboard: Leaderboard, path: Path) -> Path:
     """Write atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
-    ) as handle:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
         handle.write(leaderboard.model_dump_json(indent=2))
         handle.write("\n")
     os.replace(handle.name, path)

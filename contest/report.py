@@ -1,13 +1,14 @@
-"""Plain-text tables of benchmark comparisons, the same for the miner's self-check and the validator."""
+"""Plain-text tables, the same for the miner's self-check and the validator."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from base.stats import Estimate
+from base.stats import Estimate, median_ci
 from contest.benchmark import BenchmarkResult
 from contest.compare import Comparison
-from contest.leaderboard import Leaderboard
+from contest.leaderboard import Interval, Leaderboard
 
 MIB = 1024 * 1024
 
@@ -19,63 +20,51 @@ class ReportRow:
     comparison: Comparison
 
 
-def _estimate(estimate: Estimate, scale: float = 1.0, digits: int = 1) -> str:
+def _interval(estimate: Estimate | Interval, scale: float = 1.0, digits: int = 1) -> str:
     return (
-        f"{estimate.value * scale:.{digits}f} "
-        f"[{estimate.low * scale:.{digits}f}, {estimate.high * scale:.{digits}f}]"
+        f"{estimate.value * scale:.{digits}f} [{estimate.low * scale:.{digits}f}, {estimate.high * scale:.{digits}f}]"
     )
 
 
-def _energy(result: BenchmarkResult) -> str:
-    joules = result.joules_per_image
-    return f"{joules:.2f} J" if joules is not None else "n/a"
-
-
-def format_table(rows: list[ReportRow]) -> str:
-    header = (
-        "name",
-        "runtime",
-        "median ms/img [95% CI]",
-        "speed ratio [95% CI]",
-        "SSIM min/mean",
-        "peak MiB",
-        "energy/img",
-        "load s",
-        "harness share",
-    )
-    lines = [header]
-    for row in rows:
-        result, comparison = row.result, row.comparison
-        share = result.harness_share
-        lines.append(
-            (
-                row.name,
-                result.runtime,
-                _estimate(comparison.submission_time, 1000.0),
-                _estimate(comparison.speed_ratio, digits=3),
-                f"{comparison.similarity.minimum:.4f}/{comparison.similarity.mean:.4f}",
-                f"{result.memory.peak_bytes / MIB:.0f}",
-                _energy(result),
-                f"{result.load_seconds:.2f}",
-                "n/a" if share is None else f"{share:.0%}",
-            )
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    rendered = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines
-    ]
+def _render(lines: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    rendered = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines]
     rendered.insert(1, "  ".join("-" * width for width in widths))
-    notes = {row.result.energy.reason for row in rows if row.result.energy.reason}
-    return "\n".join(rendered + [f"energy: {reason}" for reason in sorted(notes)])
+    return rendered
+
+
+def _row(name: str, result: BenchmarkResult, comparison: Comparison | None) -> tuple[str, ...]:
+    joules = result.joules_per_image
+    return (
+        name,
+        result.runtime,
+        _interval(comparison.submission_time if comparison else median_ci(result.sample_seconds), 1000.0),
+        _interval(comparison.speed_ratio, digits=3) if comparison else "-",
+        f"{comparison.similarity.minimum:.4f}/{comparison.similarity.mean:.4f}" if comparison else "-",
+        f"{result.memory.peak_bytes / MIB:.0f}",
+        "n/a" if joules is None else f"{joules:.2f} J",
+        f"{result.load_seconds:.2f}",
+    )
+
+
+def format_table(baseline: BenchmarkResult, rows: Sequence[ReportRow], harness_share: float | None = None) -> str:
+    """The baseline, then each submission against the baseline it was measured in alternation with."""
+    header = ("name", "runtime", "median ms/img [95% CI]", "speed ratio [95% CI]", "SSIM min/mean", "peak MiB")
+    lines = [(*header, "energy/img", "load s"), _row("baseline", baseline, None)]
+    lines += [_row(row.name, row.result, row.comparison) for row in rows]
+    rendered = _render(lines)
+    if baseline.energy.reason:
+        rendered.append(f"energy: {baseline.energy.reason}")
+    if harness_share is not None:
+        rendered.append(f"harness share (wall time outside timed generation): {harness_share:.0%}")
+    return "\n".join(rendered)
 
 
 def format_leaderboard(leaderboard: Leaderboard) -> str:
     """The day's ranking, then every submission that is out and why."""
-    header = ("rank", "uid", "hotkey", "repository", "score", "speed ratio [95% CI]", "SSIM min", "weight")
-    lines = [header]
+    lines = [("rank", "uid", "hotkey", "repository", "score", "speed ratio [95% CI]", "SSIM min", "weight")]
     for row in leaderboard.submissions:
         metrics = row.metrics
-        speed = metrics.speed_ratio if metrics else None
         lines.append(
             (
                 str(row.rank) if row.rank else "-",
@@ -83,15 +72,10 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
                 row.hotkey[:12],
                 row.repository or "-",
                 "invalid" if row.score is None else f"{row.score:+.4f}",
-                f"{speed.value:.3f} [{speed.low:.3f}, {speed.high:.3f}]" if speed else "-",
+                _interval(metrics.speed_ratio, digits=3) if metrics and metrics.speed_ratio else "-",
                 f"{metrics.similarity.minimum:.4f}" if metrics and metrics.similarity else "-",
                 f"{row.weight:.4f}",
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    rendered = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines
-    ]
-    rendered.insert(1, "  ".join("-" * width for width in widths))
     reasons = [f"  {row.hotkey[:12]}: {row.reason}" for row in leaderboard.submissions if row.reason]
-    return "\n".join(rendered + (["out:", *reasons] if reasons else []))
+    return "\n".join(_render(lines) + (["out:", *reasons] if reasons else []))

@@ -44,8 +44,7 @@ def score(comparison: Comparison, contest: Contest) -> Verdict:
         return Verdict(
             None,
             0.0,
-            f"similarity {comparison.similarity.minimum:.4f} is below the threshold "
-            f"{contest.similarity_threshold:.2f}",
+            f"similarity {comparison.similarity.minimum:.4f} is below the threshold {contest.similarity_threshold:.2f}",
         )
     weights = contest.metric_weights
     factors = [

@@ -1,4 +1,4 @@
-"""The miner's self-check: the validator's own benchmark, comparison and scoring, on one submission."""
+"""The miner's self-check: the validator's own judging, on one submission."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.inputs import GenerationInput
-from contest.benchmark import BenchmarkRequest, run_benchmark
-from contest.compare import compare
 from contest.definitions import Contest
+from contest.judging import judge
 from contest.report import ReportRow, format_table
-from contest.scoring import Verdict, score
+from contest.scoring import Verdict
+
+SUBMISSION = "submission"
 
 
 @dataclass(frozen=True)
@@ -19,13 +20,10 @@ class SelfCheck:
     table: str
 
 
-def self_check(
-    baseline: Path, submission: Path, contest: Contest, inputs: tuple[GenerationInput, ...]
-) -> SelfCheck:
-    baseline_result = run_benchmark(BenchmarkRequest(baseline, contest.id, inputs))
-    submission_result = run_benchmark(BenchmarkRequest(submission, contest.id, inputs))
-    rows = [
-        ReportRow("baseline", baseline_result, compare(baseline_result, baseline_result)),
-        ReportRow("submission", submission_result, comparison := compare(baseline_result, submission_result)),
-    ]
-    return SelfCheck(score(comparison, contest), format_table(rows))
+def self_check(baseline: Path, submission: Path, contest: Contest, inputs: tuple[GenerationInput, ...]) -> SelfCheck:
+    judged = judge(baseline, {SUBMISSION: submission}, contest, inputs)
+    judgement = judged.judgements[SUBMISSION]
+    if judgement.result is None:
+        return SelfCheck(judgement.verdict, "")
+    rows = [ReportRow(SUBMISSION, judgement.result, judgement.comparison)]
+    return SelfCheck(judgement.verdict, format_table(judged.baseline, rows, judged.harness_share))

@@ -98,9 +98,7 @@ def submit(args: argparse.Namespace, optimize: Optimize) -> int:
         work_dir = Path(scratch)
         if args.no_commit:
             revision = store.head_revision(args.repository)
-            checkpoint = store.fetch(
-                args.repository, revision, work_dir / "checkpoint", contest.max_checkpoint_bytes
-            )
+            checkpoint = store.fetch(args.repository, revision, work_dir / "checkpoint", contest.max_checkpoint_bytes)
             _check(checkpoint, baseline, contest, block_hash)
         else:
             checkpoint = _prepare(args, optimize, baseline, work_dir)

@@ -49,9 +49,7 @@ def serve(args: argparse.Namespace, contest: Contest) -> int:
 
     hour, minute = (int(part) for part in contest.opens_at.split(":"))
     scheduler = BlockingScheduler(timezone=contest.timezone)
-    scheduler.add_job(
-        run_once, CronTrigger(hour=hour, minute=minute, timezone=contest.timezone), args=(args, contest)
-    )
+    scheduler.add_job(run_once, CronTrigger(hour=hour, minute=minute, timezone=contest.timezone), args=(args, contest))
     log.info("waiting for %s %s to open the next %s day", contest.opens_at, contest.timezone, contest.id)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()

@@ -49,9 +49,7 @@ SCHEDULERS = frozenset(
 )
 ALLOWED_CLASSES: dict[str, frozenset[str]] = {
     "diffusers": frozenset({"UNet2DConditionModel", "AutoencoderKL", "AutoencoderTiny"}) | SCHEDULERS,
-    "transformers": frozenset(
-        {"CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer", "CLIPTokenizerFast"}
-    ),
+    "transformers": frozenset({"CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer", "CLIPTokenizerFast"}),
 }
 SDXL_COMPONENTS = frozenset(
     {

@@ -41,9 +41,7 @@ class _ExportableUNet(torch.nn.Module):
 
     def forward(self, sample, timestep, encoder_hidden_states, text_embeds, time_ids):
         added = {"text_embeds": text_embeds, "time_ids": time_ids}
-        return self.unet(sample, timestep, encoder_hidden_states, added_cond_kwargs=added, return_dict=False)[
-            0
-        ]
+        return self.unet(sample, timestep, encoder_hidden_states, added_cond_kwargs=added, return_dict=False)[0]
 
 
 def export_unet(unet: UNet2DConditionModel, destination: Path, text_embed_dim: int, batch: int = 2) -> Path:
@@ -79,9 +77,7 @@ def choose_providers(preference: Sequence[str], available: Sequence[str]) -> lis
     """The preferred providers this machine has, in preference order."""
     chosen = [name for name in preference if name in available]
     if not chosen:
-        raise RuntimeError(
-            f"none of the execution providers {list(preference)} is available ({list(available)})"
-        )
+        raise RuntimeError(f"none of the execution providers {list(preference)} is available ({list(available)})")
     return chosen
 
 
@@ -99,9 +95,7 @@ class OnnxUNet(torch.nn.Module):
     pipeline code runs unchanged around it.
     """
 
-    def __init__(
-        self, session: ort.InferenceSession, config: FrozenDict, device: str, dtype: torch.dtype
-    ) -> None:
+    def __init__(self, session: ort.InferenceSession, config: FrozenDict, device: str, dtype: torch.dtype) -> None:
         super().__init__()
         self.session = session
         self.config = config
@@ -138,8 +132,7 @@ class OnnxUNet(torch.nn.Module):
             "time_ids": added_cond_kwargs["time_ids"],
         }
         arrays = {
-            name: np.ascontiguousarray(value.detach().to("cpu", torch.float32).numpy())
-            for name, value in feeds.items()
+            name: np.ascontiguousarray(value.detach().to("cpu", torch.float32).numpy()) for name, value in feeds.items()
         }
         (noise,) = self.session.run([OUTPUT_NAME], arrays)
         return (torch.from_numpy(noise).to(self._device, self._dtype),)

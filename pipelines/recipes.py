@@ -21,7 +21,5 @@ def onnx_unet(folder: Path) -> None:
 def torch_options(folder: Path, options: TorchOptions) -> None:
     """Choose torch options (dtype, channels_last, attention) for a diffusers checkpoint."""
     manifest_file = folder / MANIFEST_NAME
-    manifest = (
-        Manifest.model_validate_json(manifest_file.read_text()) if manifest_file.exists() else Manifest()
-    )
+    manifest = Manifest.model_validate_json(manifest_file.read_text()) if manifest_file.exists() else Manifest()
     write_manifest(folder, manifest.model_copy(update={"torch": options}))

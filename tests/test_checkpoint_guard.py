@@ -337,9 +337,7 @@ def test_unparseable_onnx_model_is_refused(checkpoint: Path) -> None:
         ("unet/config.json", MANIFEST_NAME, "onnx.unet_file 'unet/config.json' must name a .onnx file"),
     ],
 )
-def test_onnx_unet_file_must_be_an_onnx_file_inside(
-    checkpoint: Path, unet_file: str, path: str, reason: str
-) -> None:
+def test_onnx_unet_file_must_be_an_onnx_file_inside(checkpoint: Path, unet_file: str, path: str, reason: str) -> None:
     (checkpoint.parent / "model.onnx").write_bytes(add_model().SerializeToString())
     write_manifest(checkpoint, Manifest(runtime="onnxruntime", onnx=OnnxOptions(unet_file=unet_file)))
     error = refusal(checkpoint)
@@ -355,11 +353,7 @@ def fuzz_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFact
 
 
 JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=12)
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12)
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
@@ -388,12 +382,8 @@ ONNX = st.fixed_dictionaries(
     {},
     optional={
         "unet_file": mostly(st.just("unet/model.onnx"), UNET_FILES | st.text(max_size=16)),
-        "providers": st.lists(
-            st.sampled_from(["CPUExecutionProvider", "CUDAExecutionProvider", "Mine"]), max_size=3
-        ),
-        "graph_optimization": mostly(
-            st.sampled_from(["disabled", "basic", "extended", "all"]), st.just("max")
-        ),
+        "providers": st.lists(st.sampled_from(["CPUExecutionProvider", "CUDAExecutionProvider", "Mine"]), max_size=3),
+        "graph_optimization": mostly(st.sampled_from(["disabled", "basic", "extended", "all"]), st.just("max")),
     },
 )
 MANIFESTS = mostly(
@@ -401,15 +391,12 @@ MANIFESTS = mostly(
         {},
         optional={
             "format_version": mostly(st.just(1), st.sampled_from([2, "1", None])),
-            "runtime": mostly(
-                st.sampled_from(["diffusers", "onnxruntime"]), st.just("tensorrt") | JSON_VALUES
-            ),
+            "runtime": mostly(st.sampled_from(["diffusers", "onnxruntime"]), st.just("tensorrt") | JSON_VALUES),
             "torch": mostly(TORCH, JSON_VALUES),
             "onnx": mostly(ONNX | st.none(), JSON_VALUES),
         },
     ),
-    st.dictionaries(st.sampled_from(["runtime", "foo", "auto_map"]) | st.text(max_size=8), JSON_VALUES)
-    | JSON_VALUES,
+    st.dictionaries(st.sampled_from(["runtime", "foo", "auto_map"]) | st.text(max_size=8), JSON_VALUES) | JSON_VALUES,
 )
 
 

@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture
@@ -45,9 +43,7 @@ def test_missing_wallet_is_one_clear_line(setup) -> None:
     data_dir, _ = setup
     result = run("miner/miner.py", "--repository", "me/model", *flags(data_dir, "--wallet.hotkey", "nobody"))
     assert result.returncode != 0
-    assert (
-        "hotkey file" in (result.stdout + result.stderr) and "does not exist" in result.stderr + result.stdout
-    )
+    assert "hotkey file" in (result.stdout + result.stderr) and "does not exist" in result.stderr + result.stdout
 
 
 def test_unknown_contest_lists_the_known_ones(setup) -> None:
@@ -59,9 +55,7 @@ def test_unknown_contest_lists_the_known_ones(setup) -> None:
 
 def test_no_commit_on_a_missing_repository_commits_nothing(setup) -> None:
     data_dir, chain = setup
-    chain.register(
-        Wallet(name="miner", hotkey="default", path=str(data_dir / "wallets")).hotkey.ss58_address, 7
-    )
+    chain.register(Wallet(name="miner", hotkey="default", path=str(data_dir / "wallets")).hotkey.ss58_address, 7)
     result = run("miner/miner.py", "--repository", "me/absent", "--no_commit", *flags(data_dir))
     assert result.returncode == 1
     assert "repository 'me/absent' does not exist" in result.stdout

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from base.commitment import MAX_BYTES, Commitment, InvalidCommitment, decode, from_chain_text
+from base.commitment import MAX_BYTES, Commitment, InvalidCommitment, decode
 
 contest_ids = st.from_regex(r"[a-z0-9][a-z0-9-]{0,12}", fullmatch=True)
 name_part = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True).filter(lambda s: ".." not in s)
@@ -40,9 +40,7 @@ def test_arbitrary_bytes_decode_or_raise_invalid_commitment(data: bytes) -> None
 
 @settings(max_examples=300)
 @given(commitments, st.integers(min_value=0, max_value=200), st.binary(min_size=1, max_size=3))
-def test_corrupted_commitments_never_raise_anything_else(
-    commitment: Commitment, at: int, noise: bytes
-) -> None:
+def test_corrupted_commitments_never_raise_anything_else(commitment: Commitment, at: int, noise: bytes) -> None:
     data = bytearray(commitment.encode())
     position = at % len(data)
     data[position : position + len(noise)] = noise
@@ -86,11 +84,3 @@ def test_too_long_repository_is_refused_with_the_size() -> None:
     with pytest.raises(InvalidCommitment, match="over the chain's 128"):
         Commitment("tiny-sdxl-cpu", "local", long_name, "ab" * 20, bytes(32)).encode()
 
-
-def test_chain_text_forms_map_back_to_bytes() -> None:
-    data = example().encode()
-    assert from_chain_text("0x" + data.hex()) == data
-    ascii_only = Commitment("tiny-sdxl-cpu", "local", "alice/fast", "11" * 20, b"\x01" * 32).encode()
-    assert from_chain_text(ascii_only.decode("utf-8")) == ascii_only
-    with pytest.raises(InvalidCommitment):
-        from_chain_text("0xnothex")

@@ -15,9 +15,7 @@ def make_folder(root: Path, files: dict[str, bytes]) -> Path:
 
 def test_push_then_fetch_exact_revisions(tmp_path: Path) -> None:
     store = GitStore(tmp_path / "store")
-    first = store.push(
-        make_folder(tmp_path / "v1", {"a.json": b"1", "unet/w.safetensors": b"x" * 100}), "me/m", "v1"
-    )
+    first = store.push(make_folder(tmp_path / "v1", {"a.json": b"1", "unet/w.safetensors": b"x" * 100}), "me/m", "v1")
     second = store.push(make_folder(tmp_path / "v2", {"a.json": b"2"}), "me/m", "v2")
     assert first != second and len(first) == 40
     assert store.head_revision("me/m") == second
@@ -46,9 +44,7 @@ def test_size_cap_refuses_before_copying(tmp_path: Path) -> None:
         ("../etc", "0" * 40, "bad repository name"),
     ],
 )
-def test_bad_references_are_clear_errors(
-    tmp_path: Path, repository: str, revision: str, message: str
-) -> None:
+def test_bad_references_are_clear_errors(tmp_path: Path, repository: str, revision: str, message: str) -> None:
     store = GitStore(tmp_path / "store")
     store.push(make_folder(tmp_path / "v", {"a.json": b"1"}), "me/m", "v1")
     with pytest.raises(StoreError, match=message):

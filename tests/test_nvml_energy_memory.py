@@ -186,9 +186,7 @@ def test_energy_counter_failing_at_stop_gives_the_reason() -> None:
     meter.start()
     nvml.energy_error = StandInNotSupported("lost")
     reading = meter.stop()
-    assert reading == EnergyReading(
-        joules=None, reason="NVML energy counter unavailable: StandInNotSupported: lost"
-    )
+    assert reading == EnergyReading(joules=None, reason="NVML energy counter unavailable: StandInNotSupported: lost")
     assert nvml.initialized == 0
 
 

@@ -31,9 +31,7 @@ def test_same_seed_builds_byte_identical_files(tiny_checkpoint: Path, tmp_path: 
 def test_different_seed_builds_different_weights(tiny_checkpoint: Path, tmp_path: Path) -> None:
     other = file_hashes(save_tiny_sdxl(tmp_path / "other", seed=1))
     same = file_hashes(tiny_checkpoint)
-    assert (
-        other["unet/diffusion_pytorch_model.safetensors"] != same["unet/diffusion_pytorch_model.safetensors"]
-    )
+    assert other["unet/diffusion_pytorch_model.safetensors"] != same["unet/diffusion_pytorch_model.safetensors"]
     assert other["model_index.json"] == same["model_index.json"]
 
 

@@ -22,3 +22,28 @@ def sleep_forever(_: object) -> None:
 
 def die_hard(code: int) -> None:
     os._exit(code)
+
+
+class Counter:
+    """A stateful object served by a persistent worker."""
+
+    def __init__(self, start: int) -> None:
+        if start < 0:
+            raise ValueError("negative start")
+        self.value = start
+
+    def add(self, amount: int) -> int:
+        self.value += amount
+        return self.value
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def hang(self) -> None:
+        time.sleep(3600)
+
+    def exit(self, code: int) -> None:
+        os._exit(code)
+
+    def fail(self) -> None:
+        raise RuntimeError("call failed")

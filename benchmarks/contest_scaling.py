@@ -1,0 +1,73 @@
+"""A validator's contest day with 1, 2, 4 and 8 submissions on the embedded chain.
+
+Prints the day's wall time per submission and the share of it spent outside timed generation
+(worker spawns, imports, loads, warm-ups, downloads, hashing), i.e. what the harness costs.
+
+    poetry run python benchmarks/contest_scaling.py [--counts 1 2 4 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bittensor import Wallet
+
+from base import commitment as codec
+from base.content_hash import submission_hash
+from base.git_store import GitStore
+from base.local_chain import LocalChain
+from contest.baseline import ensure_baseline
+from contest.day import run_day
+from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+
+NETUID = 1
+
+
+def wallet(root: Path, name: str, chain: LocalChain) -> Wallet:
+    made = Wallet(name=name, hotkey="default", path=str(root / "wallets"))
+    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    chain.register(made.hotkey.ss58_address, NETUID, stake=1.0, validator_permit=name == "validator")
+    return made
+
+
+def contest_day(count: int, baseline: Path, root: Path) -> tuple[float, float]:
+    contest = get_contest(DEFAULT_CONTEST_ID)
+    chain = LocalChain(root / "chain.sqlite")
+    store = GitStore(root / "repositories")
+    validator = wallet(root, "validator", chain)
+    for index in range(count):
+        miner = wallet(root, f"miner{index}", chain)
+        folder = root / "variants" / str(index)
+        shutil.copytree(baseline, folder)
+        (folder / "README.md").write_text(f"submission {index}\n")  # distinct content, same model
+        revision = store.push(folder, f"miner{index}/model", "submission")
+        digest = submission_hash(folder, miner.hotkey.ss58_address)
+        commitment = codec.Commitment(contest.id, "local", f"miner{index}/model", revision, digest)
+        chain.commit(miner, NETUID, commitment.encode())
+    chain.advance(1)
+    started = time.perf_counter()
+    leaderboard, _ = run_day(chain, {"local": store}, contest, NETUID, validator, root, progress=lambda _: None)
+    wall = time.perf_counter() - started
+    assert len(leaderboard.submissions) == count and all(s.valid for s in leaderboard.submissions)
+    return wall, leaderboard.harness_share
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--counts", type=int, nargs="+", default=[1, 2, 4, 8])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="edge-scaling-") as scratch:
+        root = Path(scratch)
+        baseline = ensure_baseline(get_contest(DEFAULT_CONTEST_ID), root)
+        print(f"{'submissions':>11}  {'day wall s':>10}  {'s per submission':>16}  {'harness share':>13}")
+        for count in args.counts:
+            wall, share = contest_day(count, baseline, root / f"day-{count}")
+            print(f"{count:>11}  {wall:>10.1f}  {wall / count:>16.1f}  {share:>13.0%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Judge submissions against the baseline: measure each in alternation with it, compare, score.
+
+The validator judges a day's submissions with this; the miner's self-check judges its one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from base.inputs import GenerationInput
+from base.worker import WorkerError
+from contest.benchmark import (
+    BenchmarkResult,
+    CheckpointWorker,
+    TimedImage,
+    measure_alone,
+    measure_alternately,
+)
+from contest.compare import Comparison, compare
+from contest.definitions import Contest
+from contest.scoring import Verdict, invalid, score
+from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    result: BenchmarkResult | None = None
+    comparison: Comparison | None = None
+
+
+@dataclass(frozen=True)
+class Judged:
+    baseline: BenchmarkResult
+    judgements: dict[str, Judgement]
+    timed_seconds: float  # every timed image of every worker
+    wall_seconds: float
+
+    @property
+    def harness_share(self) -> float:
+        """Share of the wall time spent outside timed generation (spawns, imports, loads, warm-ups)."""
+        return max(0.0, 1.0 - self.timed_seconds / self.wall_seconds)
+
+
+def _measure(
+    baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]
+) -> tuple[list[TimedImage], BenchmarkResult]:
+    inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes)
+    with CheckpointWorker(folder, contest, inputs) as submission:
+        baseline_images, images = measure_alternately(baseline, submission, inputs, baseline.image_limit_s())
+        return baseline_images, submission.result(images, submission.finish())
+
+
+def judge(
+    baseline_folder: Path,
+    submissions: Mapping[str, Path],
+    contest: Contest,
+    inputs: Sequence[GenerationInput],
+    progress: Callable[[str], None] = log.info,
+) -> Judged:
+    """Benchmark the baseline and every submission; a failing submission is invalid, never fatal."""
+    started = time.perf_counter()
+    measured: dict[str, tuple[list[TimedImage], BenchmarkResult]] = {}
+    judgements: dict[str, Judgement] = {}
+    with CheckpointWorker(baseline_folder, contest, inputs) as baseline:
+        for position, (key, folder) in enumerate(submissions.items(), start=1):
+            progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
+            try:
+                measured[key] = _measure(baseline, folder, contest, inputs)
+            except CheckpointRefused as error:
+                judgements[key] = Judgement(invalid(f"refused: {error}"))
+            except WorkerError as error:
+                judgements[key] = Judgement(invalid(f"benchmark failed: {str(error).splitlines()[0]}"))
+        alone = [] if measured else measure_alone(baseline, inputs, baseline.image_limit_s())
+        finished = baseline.finish()
+        baseline_images = next(iter(measured.values()))[0] if measured else alone
+        baseline_result = baseline.result(baseline_images, finished)
+        timed_seconds = sum(t.seconds for t in alone)
+        timed_seconds += sum(
+            sum(t.seconds for t in images) + result.timed_seconds for images, result in measured.values()
+        )
+        for key, (pair_images, result) in measured.items():
+            comparison = compare(baseline.result(pair_images, finished), result)
+            judgements[key] = Judgement(score(comparison, contest), result, comparison)
+    ordered = {key: judgements[key] for key in submissions}
+    return Judged(baseline_result, ordered, timed_seconds, time.perf_counter() - started)
