@@ -107,4 +107,3 @@ def decode(data: bytes) -> Commitment:
     if reader.offset != len(data):
         raise InvalidCommitment(f"{len(data) - reader.offset} unexpected trailing bytes")
     return Commitment(contest_id, PROVIDERS[provider_code], repository, revision, content_hash)
-

@@ -3,7 +3,7 @@
 A/A shows the harness's own noise (the speed ratio's interval must contain 1.0); the ONNX row shows
 what a real optimisation looks like through the same judging code the contest uses.
 
-    poetry run python benchmarks/runtime_comparison.py [--samples 30] [--work-dir DIR]
+    poetry run python benchmarks/runtime_comparison.py [--samples 120] [--work-dir DIR]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ FIXED_BLOCK_HASH = "0x" + "5eed" * 16
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contest", default=DEFAULT_CONTEST_ID)
-    parser.add_argument("--samples", type=int, default=30, help="timed images per checkpoint")
+    parser.add_argument("--samples", type=int, default=120, help="timed images per checkpoint")
     parser.add_argument("--block-hash", default=FIXED_BLOCK_HASH, help="seed of the inputs (32 bytes, hex)")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep checkpoints here (default: temporary)")
     args = parser.parse_args()

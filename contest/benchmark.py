@@ -121,7 +121,8 @@ class CheckpointWorker:
 
     def __init__(self, checkpoint: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> None:
         warmup = tuple(inputs[: max(1, contest.warmup_samples)])
-        self._worker = Worker(CheckpointSession, SessionRequest(checkpoint, contest.id, warmup), contest.load_timeout_s)
+        request = SessionRequest(checkpoint, contest.id, warmup)
+        self._worker = Worker(CheckpointSession, request, contest.load_timeout_s, preload=[__name__])
         try:
             self.loaded: Loaded = self._worker.call("loaded", timeout_s=30)
         except BaseException:

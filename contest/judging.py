@@ -79,12 +79,9 @@ def judge(
                 judgements[key] = Judgement(invalid(f"benchmark failed: {str(error).splitlines()[0]}"))
         alone = [] if measured else measure_alone(baseline, inputs, baseline.image_limit_s())
         finished = baseline.finish()
-        baseline_images = next(iter(measured.values()))[0] if measured else alone
-        baseline_result = baseline.result(baseline_images, finished)
-        timed_seconds = sum(t.seconds for t in alone)
-        timed_seconds += sum(
-            sum(t.seconds for t in images) + result.timed_seconds for images, result in measured.values()
-        )
+        every_baseline_image = alone + [timed for images, _ in measured.values() for timed in images]
+        baseline_result = baseline.result(every_baseline_image, finished)
+        timed_seconds = baseline_result.timed_seconds + sum(result.timed_seconds for _, result in measured.values())
         for key, (pair_images, result) in measured.items():
             comparison = compare(baseline.result(pair_images, finished), result)
             judgements[key] = Judgement(score(comparison, contest), result, comparison)

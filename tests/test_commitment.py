@@ -83,4 +83,3 @@ def test_too_long_repository_is_refused_with_the_size() -> None:
     long_name = "a" * 30 + "/" + "b" * 40
     with pytest.raises(InvalidCommitment, match="over the chain's 128"):
         Commitment("tiny-sdxl-cpu", "local", long_name, "ab" * 20, bytes(32)).encode()
-
