@@ -37,10 +37,7 @@ class DayOpening:
     block: int
     block_hash: bytes
     opened_at: datetime
-
-    @property
-    def day(self) -> str:
-        return self.opened_at.astimezone(ZoneInfo("America/New_York")).date().isoformat()
+    day: str  # the calendar date in the contest's time zone
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,9 @@ class Candidate:
 
 def open_day(chain: Chain, contest: Contest, now: datetime | None = None) -> DayOpening:
     block = chain.current_block()
-    return DayOpening(contest.id, block, chain.block_hash(block), now or datetime.now(UTC))
+    opened_at = now or datetime.now(UTC)
+    day = opened_at.astimezone(ZoneInfo(contest.timezone)).date().isoformat()
+    return DayOpening(contest.id, block, chain.block_hash(block), opened_at, day)
 
 
 def day_inputs(opening: DayOpening, contest: Contest) -> tuple[GenerationInput, ...]:

@@ -8,29 +8,7 @@ import pytest
 import torch
 
 from base.device import DeviceSpec, parse_device, probe_device
-
-
-class StandInNVMLError(Exception):
-    pass
-
-
-class StandInNvml:
-    NVMLError = StandInNVMLError
-
-    def __init__(self, init_error: Exception | None = None) -> None:
-        self.init_error = init_error
-        self.initialized = 0
-
-    def nvmlInit(self) -> None:
-        if self.init_error is not None:
-            raise self.init_error
-        self.initialized += 1
-
-    def nvmlShutdown(self) -> None:
-        self.initialized -= 1
-
-    def nvmlSystemGetDriverVersion(self) -> str:
-        return "550.54.15"
+from tests.nvml_standin import StandInNvml, StandInNVMLError
 
 
 def test_cpu_probe_describes_this_machine() -> None:
