@@ -9,14 +9,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup test lint demo benchmark clean
 
+# The environment and the private Poetry are independent: build them side by side.
+MAKEFLAGS += --jobs=2 --output-sync=target
+
 setup: $(STAMP) $(POETRY)
 
-# torch first, pinned exactly: this machine's pip configuration serves the CPU build, a GPU machine's the
-# CUDA build; then the locked set, then the project itself in editable mode.
+# torch first, pinned exactly and with its own dependencies: this machine's pip configuration serves the
+# CPU build, a GPU machine's the CUDA build; then the locked set as it is (it is complete, so no
+# resolving), then the project itself in editable mode.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -1,0 +1,21 @@
+"""When contest days open: a cron trigger at the contest's local opening time, daylight saving included."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apscheduler.triggers.cron import CronTrigger
+
+from contest.definitions import Contest
+
+
+def opening_trigger(contest: Contest) -> CronTrigger:
+    hour, minute = (int(part) for part in contest.opens_at.split(":"))
+    return CronTrigger(hour=hour, minute=minute, timezone=contest.timezone)
+
+
+def next_opening(contest: Contest, after: datetime) -> datetime:
+    """The first opening strictly after ``after`` (an aware datetime), in the contest's time zone."""
+    if after.tzinfo is None:
+        raise ValueError("after must be timezone-aware")
+    return opening_trigger(contest).get_next_fire_time(None, after)
