@@ -11,9 +11,6 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import onnxruntime
-import torch
-
 from base.nvml import load_nvml, shutdown_nvml
 
 _DEVICE = re.compile(r"(?P<kind>cpu|cuda)(?::(?P<index>\d+))?")
@@ -89,6 +86,10 @@ def _driver_version(nvml_module: object | None) -> str | None:
 
 def probe_device(device: str, nvml_module: object | None = None) -> DeviceInfo:
     """Describe ``device`` (``cpu``, ``cuda`` or ``cuda:N``) and the software stack running on it."""
+    # Imported here: processes that only receive a DeviceInfo (the validator's parent) need not load them.
+    import onnxruntime
+    import torch
+
     spec = parse_device(device)
     if spec.kind == "cuda":
         if not torch.cuda.is_available():

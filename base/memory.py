@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import torch
-
 from base.device import parse_device
 from base.nvml import load_nvml, shutdown_nvml
 
@@ -39,9 +37,13 @@ class CudaMemoryApi(Protocol):
 
 class TorchCudaMemory:
     def reset_peak_memory_stats(self, device_index: int) -> None:
+        import torch  # here, so that code which only reads MemoryReadings never loads torch
+
         torch.cuda.reset_peak_memory_stats(device_index)
 
     def max_memory_allocated(self, device_index: int) -> int:
+        import torch
+
         return int(torch.cuda.max_memory_allocated(device_index))
 
 

@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import torch
-
 from base.device import parse_device
 
 T = TypeVar("T")
@@ -28,6 +26,8 @@ def synchronizer_for(device: str) -> Callable[[], None]:
     """A function that waits until ``device`` has finished all queued work."""
     if parse_device(device).kind == "cpu":
         return _no_sync
+    import torch  # only cuda needs it; cpu timing must not load torch for nothing
+
     return functools.partial(torch.cuda.synchronize, device)
 
 

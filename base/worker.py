@@ -9,6 +9,7 @@ keeping it alive lets two checkpoints be measured in alternation.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import traceback
@@ -40,9 +41,16 @@ def _failure(error: BaseException) -> tuple[str, str]:
     return ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
 
 
-def _serve(factory: Callable[[A], Any], argument: A, channel: Connection) -> None:
+def _resolve(factory: Callable[[A], Any] | str) -> Callable[[A], Any]:
+    if not isinstance(factory, str):
+        return factory
+    module, _, name = factory.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _serve(factory: Callable[[A], Any] | str, argument: A, channel: Connection) -> None:
     try:
-        target = factory(argument)
+        target = _resolve(factory)(argument)
     except BaseException as error:  # everything goes back to the parent as text
         channel.send(_failure(error))
         return
@@ -62,7 +70,10 @@ def _serve(factory: Callable[[A], Any], argument: A, channel: Connection) -> Non
 
 
 class Worker:
-    """``factory(argument)`` built in a fresh process; ``factory`` must be importable (module level).
+    """``factory(argument)`` built in a fresh process.
+
+    ``factory`` is a module-level callable, or ``"module:name"`` so that the parent need not import
+    the (heavy) module itself.
 
     Workers fork from a server process that has imported ``preload`` once (the first worker starts
     it), so each worker starts in a fraction of a second instead of importing torch anew; the server
@@ -70,7 +81,11 @@ class Worker:
     """
 
     def __init__(
-        self, factory: Callable[[A], Any], argument: A, start_timeout_s: float, preload: Sequence[str] = ()
+        self,
+        factory: Callable[[A], Any] | str,
+        argument: A,
+        start_timeout_s: float,
+        preload: Sequence[str] = (),
     ) -> None:
         context = multiprocessing.get_context("forkserver")
         if preload:

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 from contest.definitions import Contest
-from pipelines.tiny_sdxl import save_tiny_sdxl
 
 
 def ensure_baseline(contest: Contest, cache_dir: Path) -> Path:
@@ -19,6 +18,8 @@ def ensure_baseline(contest: Contest, cache_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
         staged = Path(scratch) / "checkpoint"
         if reference.source == "tiny-sdxl":
+            from pipelines.tiny_sdxl import save_tiny_sdxl  # diffusers loads only when a build is needed
+
             save_tiny_sdxl(staged, seed=reference.seed, image_size=contest.generation.width)
         else:
             from huggingface_hub import snapshot_download

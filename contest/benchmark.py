@@ -1,29 +1,27 @@
-"""The benchmark, the same for the miner's self-check and the validator.
+"""The benchmark, the same for the miner's self-check and the validator: the parent's side.
 
-Each checkpoint is loaded once in its own worker process (``CheckpointSession``); the parent then
-asks the baseline's worker and the submission's worker for one image each, in alternation (ABBA), so
-both are timed under the same machine conditions and slow drift of the machine cancels out.
+Each checkpoint is loaded once in its own worker process (``contest.session.CheckpointSession``); the
+parent then asks the baseline's worker and the submission's worker for one image each, in alternation
+(ABBA), so both are timed under the same machine conditions and slow drift of the machine cancels out.
+The parent never loads a model, so it never imports torch.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from base.device import DeviceInfo, probe_device
-from base.energy import EnergyReading, open_energy_meter
+from base.device import DeviceInfo
+from base.energy import EnergyReading
 from base.inputs import GenerationInput
-from base.memory import MemoryReading, open_memory_probe
-from base.timing import synchronizer_for, timed
+from base.memory import MemoryReading
 from base.worker import Worker
-from contest.definitions import Contest, get_contest
-from pipelines.checkpoint_guard import inspect_checkpoint
-from pipelines.loader import load_runtime
+from contest.definitions import Contest
 
+SESSION = "contest.session:CheckpointSession"
 MIN_IMAGE_LIMIT_S = 30.0
 IMAGE_LIMIT_FACTOR = 20.0
 
@@ -53,41 +51,6 @@ class TimedImage:
 class Finished:
     memory: MemoryReading
     device: DeviceInfo
-
-
-class CheckpointSession:
-    """Lives in the worker: inspects and loads the checkpoint, then generates on request."""
-
-    def __init__(self, request: SessionRequest) -> None:
-        if not request.warmup:
-            raise ValueError("a benchmark needs at least one warm-up input")
-        contest = get_contest(request.contest_id)
-        manifest = inspect_checkpoint(request.checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
-        self.device = contest.device
-        self.synchronize = synchronizer_for(self.device)
-        self.memory = open_memory_probe(self.device)
-        self.memory.start()
-        started = time.perf_counter()
-        self.runtime = load_runtime(
-            request.checkpoint, manifest, contest.generation, self.device, default_dtype=contest.default_dtype
-        )
-        warm = timed(lambda: self.runtime.generate(request.warmup[:1]), self.synchronize)
-        load_seconds = time.perf_counter() - started
-        for item in request.warmup[1:]:
-            warm = timed(lambda item=item: self.runtime.generate([item]), self.synchronize)
-        self._loaded = Loaded(manifest.runtime, load_seconds, warm.seconds)
-
-    def loaded(self) -> Loaded:
-        return self._loaded
-
-    def generate(self, item: GenerationInput) -> TimedImage:
-        meter = open_energy_meter(self.device)
-        meter.start()
-        call = timed(lambda: self.runtime.generate([item])[0], self.synchronize)
-        return TimedImage(call.seconds, call.result, meter.stop())
-
-    def finish(self) -> Finished:
-        return Finished(self.memory.stop(), probe_device(self.device))
 
 
 @dataclass(frozen=True)
@@ -122,7 +85,7 @@ class CheckpointWorker:
     def __init__(self, checkpoint: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> None:
         warmup = tuple(inputs[: max(1, contest.warmup_samples)])
         request = SessionRequest(checkpoint, contest.id, warmup)
-        self._worker = Worker(CheckpointSession, request, contest.load_timeout_s, preload=[__name__])
+        self._worker = Worker(SESSION, request, contest.load_timeout_s, preload=[SESSION.split(":")[0]])
         try:
             self.loaded: Loaded = self._worker.call("loaded", timeout_s=30)
         except BaseException:

@@ -9,7 +9,6 @@ from the installed packages.
 from pathlib import Path
 
 from contest.submit import main
-from pipelines import recipes
 
 
 def optimize(checkpoint: Path) -> None:
@@ -18,6 +17,8 @@ def optimize(checkpoint: Path) -> None:
     Write files only (safetensors, ONNX, JSON): a validator refuses code and pickles. The recipes in
     ``pipelines.recipes`` are a start; ``recipes.torch_options`` picks dtype/channels_last/attention.
     """
+    from pipelines import recipes  # imported here: a run with --no_optimizations need not load torch
+
     recipes.onnx_unet(checkpoint)
 
 

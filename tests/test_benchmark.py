@@ -6,8 +6,9 @@ import pytest
 from base.energy import EnergyReading
 from base.inputs import GenerationInput
 from base.stats import ratio_ci
-from contest.benchmark import CheckpointSession, SessionRequest, TimedImage, measure_alternately
+from contest.benchmark import SessionRequest, TimedImage, measure_alternately
 from contest.definitions import get_contest
+from contest.session import CheckpointSession
 from pipelines.checkpoint_guard import CheckpointRefused
 
 CONTEST = get_contest("tiny-sdxl-cpu")

@@ -1,0 +1,53 @@
+"""The worker's side of the benchmark: inspect, load and warm up one checkpoint, then generate on request.
+
+Runs only inside a worker process (see ``contest.benchmark``), which is why it alone imports the models.
+"""
+
+from __future__ import annotations
+
+import time
+
+from base.device import probe_device
+from base.energy import open_energy_meter
+from base.inputs import GenerationInput
+from base.memory import open_memory_probe
+from base.timing import synchronizer_for, timed
+from contest.benchmark import Finished, Loaded, SessionRequest, TimedImage
+from contest.definitions import get_contest
+from pipelines.checkpoint_guard import inspect_checkpoint
+from pipelines.loader import load_runtime
+
+
+class CheckpointSession:
+    """Lives in the worker: inspects and loads the checkpoint, then generates on request."""
+
+    def __init__(self, request: SessionRequest) -> None:
+        if not request.warmup:
+            raise ValueError("a benchmark needs at least one warm-up input")
+        contest = get_contest(request.contest_id)
+        manifest = inspect_checkpoint(request.checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
+        self.device = contest.device
+        self.synchronize = synchronizer_for(self.device)
+        self.memory = open_memory_probe(self.device)
+        self.memory.start()
+        started = time.perf_counter()
+        self.runtime = load_runtime(
+            request.checkpoint, manifest, contest.generation, self.device, default_dtype=contest.default_dtype
+        )
+        warm = timed(lambda: self.runtime.generate(request.warmup[:1]), self.synchronize)
+        load_seconds = time.perf_counter() - started
+        for item in request.warmup[1:]:
+            warm = timed(lambda item=item: self.runtime.generate([item]), self.synchronize)
+        self._loaded = Loaded(manifest.runtime, load_seconds, warm.seconds)
+
+    def loaded(self) -> Loaded:
+        return self._loaded
+
+    def generate(self, item: GenerationInput) -> TimedImage:
+        meter = open_energy_meter(self.device)
+        meter.start()
+        call = timed(lambda: self.runtime.generate([item])[0], self.synchronize)
+        return TimedImage(call.seconds, call.result, meter.stop())
+
+    def finish(self) -> Finished:
+        return Finished(self.memory.stop(), probe_device(self.device))
