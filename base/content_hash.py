@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-IGNORED_TOP_LEVEL = frozenset({".git", ".cache"})
+IGNORED_TOP_LEVEL = frozenset({".git", ".cache"})  # git metadata and huggingface_hub download state
 CHUNK = 1 << 20
 
 

@@ -6,6 +6,7 @@ lacks the counter, the reading is None with the reason instead of an estimate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +88,9 @@ def open_energy_meter(device: str, device_index: int = 0, nvml_module: object | 
         return EnergyMeter(device_index=None, nvml_module=nvml_module)
     index = device_index if spec.index is None else spec.index
     return EnergyMeter(device_index=index, nvml_module=nvml_module)
+
+
+def total_energy(readings: Sequence[EnergyReading]) -> EnergyReading:
+    """The sum of several windows; unmeasured if any window was, with that window's reason."""
+    missing = next((reading for reading in readings if reading.joules is None), None)
+    return missing or EnergyReading(joules=sum(reading.joules for reading in readings), reason=None)

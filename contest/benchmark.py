@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from base.device import DeviceInfo
-from base.energy import EnergyReading
+from base.energy import EnergyReading, total_energy
 from base.inputs import GenerationInput
 from base.memory import MemoryReading
 from base.worker import Worker
@@ -54,11 +54,22 @@ class Finished:
 
 
 @dataclass(frozen=True)
+class Timings:
+    """What is kept of a run of timed images once their similarity is known: the images are dropped."""
+
+    sample_seconds: tuple[float, ...]
+    energy: EnergyReading  # summed over the images
+
+    @classmethod
+    def of(cls, images: Sequence[TimedImage]) -> Timings:
+        return cls(tuple(timed.seconds for timed in images), total_energy([timed.energy for timed in images]))
+
+
+@dataclass(frozen=True)
 class BenchmarkResult:
     runtime: str
     load_seconds: float
     sample_seconds: tuple[float, ...]
-    images: tuple[np.ndarray, ...]
     memory: MemoryReading
     energy: EnergyReading  # summed over the timed images
     device: DeviceInfo
@@ -70,13 +81,6 @@ class BenchmarkResult:
     @property
     def timed_seconds(self) -> float:
         return float(sum(self.sample_seconds))
-
-
-def _total_energy(images: Sequence[TimedImage]) -> EnergyReading:
-    missing = next((timed.energy for timed in images if timed.energy.joules is None), None)
-    if missing is not None:
-        return missing
-    return EnergyReading(joules=sum(timed.energy.joules for timed in images), reason=None)
 
 
 class CheckpointWorker:
@@ -99,14 +103,13 @@ class CheckpointWorker:
     def generate(self, item: GenerationInput, timeout_s: float) -> TimedImage:
         return self._worker.call("generate", item, timeout_s=timeout_s)
 
-    def result(self, images: Sequence[TimedImage], finished: Finished) -> BenchmarkResult:
+    def result(self, timings: Timings, finished: Finished) -> BenchmarkResult:
         return BenchmarkResult(
             runtime=self.loaded.runtime,
             load_seconds=self.loaded.load_seconds,
-            sample_seconds=tuple(timed.seconds for timed in images),
-            images=tuple(timed.image for timed in images),
+            sample_seconds=timings.sample_seconds,
             memory=finished.memory,
-            energy=_total_energy(images),
+            energy=timings.energy,
             device=finished.device,
         )
 

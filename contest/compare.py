@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from base.similarity import Similarity, compare_images
+from base.similarity import Similarity
 from base.stats import Estimate, median_ci, ratio_ci
 from contest.benchmark import BenchmarkResult
 
@@ -26,13 +26,15 @@ def _ratio(baseline: float | None, submission: float | None) -> float | None:
     return baseline / submission
 
 
-def compare(baseline: BenchmarkResult, submission: BenchmarkResult, paired: bool = True) -> Comparison:
+def compare(
+    baseline: BenchmarkResult, submission: BenchmarkResult, similarity: Similarity, paired: bool = True
+) -> Comparison:
     """``paired``: the i-th images of both were timed back to back (``measure_alternately``)."""
     return Comparison(
         baseline_time=median_ci(baseline.sample_seconds),
         submission_time=median_ci(submission.sample_seconds),
         speed_ratio=ratio_ci(baseline.sample_seconds, submission.sample_seconds, paired=paired),
-        similarity=compare_images(baseline.images, submission.images),
+        similarity=similarity,
         memory_ratio=baseline.memory.peak_bytes / submission.memory.peak_bytes,
         energy_ratio=_ratio(baseline.joules_per_image, submission.joules_per_image),
         load_ratio=baseline.load_seconds / submission.load_seconds,

@@ -11,15 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from base.energy import total_energy
 from base.inputs import GenerationInput
+from base.similarity import Similarity, compare_images
 from base.worker import WorkerError
-from contest.benchmark import (
-    BenchmarkResult,
-    CheckpointWorker,
-    TimedImage,
-    measure_alone,
-    measure_alternately,
-)
+from contest.benchmark import BenchmarkResult, CheckpointWorker, Timings, measure_alone, measure_alternately
 from contest.compare import Comparison, compare
 from contest.definitions import Contest
 from contest.scoring import Verdict, invalid, score
@@ -48,13 +44,22 @@ class Judged:
         return max(0.0, 1.0 - self.timed_seconds / self.wall_seconds)
 
 
-def _measure(
-    baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]
-) -> tuple[list[TimedImage], BenchmarkResult]:
+@dataclass(frozen=True)
+class _Pair:
+    """A submission measured in alternation with the baseline; images are compared at once, then dropped."""
+
+    baseline: Timings
+    result: BenchmarkResult
+    similarity: Similarity
+
+
+def _measure(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> _Pair:
     inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes)
     with CheckpointWorker(folder, contest, inputs) as submission:
         baseline_images, images = measure_alternately(baseline, submission, inputs, baseline.image_limit_s())
-        return baseline_images, submission.result(images, submission.finish())
+        similarity = compare_images([t.image for t in baseline_images], [t.image for t in images])
+        result = submission.result(Timings.of(images), submission.finish())
+    return _Pair(Timings.of(baseline_images), result, similarity)
 
 
 def judge(
@@ -66,7 +71,7 @@ def judge(
 ) -> Judged:
     """Benchmark the baseline and every submission; a failing submission is invalid, never fatal."""
     started = time.perf_counter()
-    measured: dict[str, tuple[list[TimedImage], BenchmarkResult]] = {}
+    measured: dict[str, _Pair] = {}
     judgements: dict[str, Judgement] = {}
     with CheckpointWorker(baseline_folder, contest, inputs) as baseline:
         for position, (key, folder) in enumerate(submissions.items(), start=1):
@@ -77,13 +82,19 @@ def judge(
                 judgements[key] = Judgement(invalid(f"refused: {error}"))
             except WorkerError as error:
                 judgements[key] = Judgement(invalid(f"benchmark failed: {str(error).splitlines()[0]}"))
-        alone = [] if measured else measure_alone(baseline, inputs, baseline.image_limit_s())
+        runs = [pair.baseline for pair in measured.values()]
+        runs = runs or [Timings.of(measure_alone(baseline, inputs, baseline.image_limit_s()))]
         finished = baseline.finish()
-        every_baseline_image = alone + [timed for images, _ in measured.values() for timed in images]
-        baseline_result = baseline.result(every_baseline_image, finished)
-        timed_seconds = baseline_result.timed_seconds + sum(result.timed_seconds for _, result in measured.values())
-        for key, (pair_images, result) in measured.items():
-            comparison = compare(baseline.result(pair_images, finished), result)
-            judgements[key] = Judgement(score(comparison, contest), result, comparison)
+        baseline_result = baseline.result(_joined(runs), finished)
+        timed_seconds = baseline_result.timed_seconds + sum(pair.result.timed_seconds for pair in measured.values())
+        for key, pair in measured.items():
+            comparison = compare(baseline.result(pair.baseline, finished), pair.result, pair.similarity)
+            judgements[key] = Judgement(score(comparison, contest), pair.result, comparison)
     ordered = {key: judgements[key] for key in submissions}
     return Judged(baseline_result, ordered, timed_seconds, time.perf_counter() - started)
+
+
+def _joined(runs: Sequence[Timings]) -> Timings:
+    """The baseline over the whole day: every image it timed, in every pair."""
+    seconds = tuple(value for run in runs for value in run.sample_seconds)
+    return Timings(seconds, total_energy([run.energy for run in runs]))

@@ -77,7 +77,8 @@ def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None
         result = self_check(baseline, checkpoint, contest, inputs)
     except WorkerError as error:
         raise SubmissionRefused(f"the checkpoint failed to run: {str(error).splitlines()[0]}") from None
-    print(result.table, flush=True)
+    if result.table:
+        print(result.table, flush=True)
     if not result.verdict.valid:
         raise SubmissionRefused(f"the checkpoint would be invalid: {result.verdict.reason}")
     print(f"self-check score {result.verdict.score:+.4f} (±{result.verdict.uncertainty:.4f})", flush=True)

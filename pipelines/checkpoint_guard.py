@@ -19,11 +19,11 @@ from typing import Any
 import onnx
 from pydantic import ValidationError
 
+from base.content_hash import IGNORED_TOP_LEVEL
 from pipelines.manifest import MANIFEST_NAME, Manifest, OnnxOptions, manifest_from_json
 
 MODEL_INDEX = "model_index.json"
 PIPELINE_CLASS = "StableDiffusionXLPipeline"
-IGNORED_TOP_LEVEL = frozenset({".git", ".cache"})  # git metadata and huggingface_hub download state
 MAX_JSON_BYTES = 64 * 1024**2
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"})

@@ -232,3 +232,12 @@ def test_cpu_memory_peak_covers_each_window_only() -> None:
     assert with_array.peak_bytes >= 200 * MIB
     # A process-lifetime peak (ru_maxrss) would not drop once the array is gone.
     assert with_array.peak_bytes - after_release.peak_bytes >= 190 * MIB
+
+
+def test_total_energy_adds_windows_or_keeps_the_first_reason() -> None:
+    from base.energy import total_energy
+
+    measured = [EnergyReading(joules=1.5, reason=None), EnergyReading(joules=2.0, reason=None)]
+    assert total_energy(measured) == EnergyReading(joules=3.5, reason=None)
+    gap = EnergyReading(joules=None, reason="counter not supported")
+    assert total_energy([*measured, gap]) == gap
