@@ -83,7 +83,7 @@ _CONTESTS = (
         default_dtype="float32",
         generation=GenerationSettings(width=128, height=128, steps=8, guidance_scale=5.0),
         timed_samples=12,
-        warmup_samples=2,
+        warmup_samples=4,
         allowed_runtimes=("diffusers", "onnxruntime"),
         metric_weights=MetricWeights(time=1.0, memory=0.1, load=0.05),
         similarity_threshold=0.85,

@@ -68,3 +68,8 @@ def test_a_worker_dying_mid_call_is_a_crash() -> None:
         pytest.raises(WorkerCrashed, match="exit code 3"),
     ):
         worker.call("exit", 3, timeout_s=30)
+
+
+def test_workers_start_with_fixed_allocator_thresholds() -> None:
+    threshold = run_in_worker(worker_jobs.echo_environment, "MALLOC_MMAP_THRESHOLD_", timeout_s=60)
+    assert threshold is not None and int(threshold) >= 64 * 1024 * 1024
