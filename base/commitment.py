@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from base.store import is_repository_name, is_revision
+
 MAX_BYTES = 128
 VERSION = 1
 PROVIDERS = ("local", "huggingface")
@@ -18,8 +20,6 @@ REVISION_BYTES = 20
 HASH_BYTES = 32
 
 _CONTEST_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
-_REVISION = re.compile(r"[0-9a-f]{40}")
 
 
 class InvalidCommitment(ValueError):
@@ -39,9 +39,9 @@ class Commitment:
             raise InvalidCommitment(f"bad contest id {self.contest_id!r}")
         if self.provider not in PROVIDERS:
             raise InvalidCommitment(f"unknown provider {self.provider!r}; known: {', '.join(PROVIDERS)}")
-        if not _REPOSITORY.fullmatch(self.repository) or ".." in self.repository:
+        if not is_repository_name(self.repository):
             raise InvalidCommitment(f"bad repository name {self.repository!r}")
-        if not _REVISION.fullmatch(self.revision):
+        if not is_revision(self.revision):
             raise InvalidCommitment(f"revision must be a full 40-character commit sha, got {self.revision!r}")
         if len(self.content_hash) != HASH_BYTES:
             raise InvalidCommitment(f"content hash must be {HASH_BYTES} bytes")

@@ -5,17 +5,14 @@ Each repository is a bare repository under the store's root; a revision is a com
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
-from base.store import OverSizeCap, StoreError
+from base.store import OverSizeCap, StoreError, is_repository_name, is_revision
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
-_SHA = re.compile(r"[0-9a-f]{40}")
 _IDENTITY = ("-c", "user.name=edge-contest", "-c", "user.email=edge-contest@localhost")
 
 
@@ -26,7 +23,7 @@ class GitStore:
         self.root = root
 
     def _git_dir(self, repository: str) -> Path:
-        if not _NAME.fullmatch(repository) or ".." in repository:
+        if not is_repository_name(repository):
             raise StoreError(f"bad repository name {repository!r}")
         return self.root / f"{repository}.git"
 
@@ -61,7 +58,7 @@ class GitStore:
 
     def _commit(self, repository: str, revision: str) -> Path:
         git_dir = self._existing(repository)
-        if not _SHA.fullmatch(revision):
+        if not is_revision(revision):
             raise StoreError(f"revision must be a full commit sha, got {revision!r}")
         try:
             self._git(git_dir, "cat-file", "-e", f"{revision}^{{commit}}")

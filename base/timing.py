@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from base.device import parse_device
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -44,19 +43,3 @@ def timed(fn: Callable[[], R], synchronize: Callable[[], None]) -> TimedCall[R]:
     result = fn()
     synchronize()
     return TimedCall(seconds=time.perf_counter() - start, result=result)
-
-
-def time_each(
-    fn: Callable[[T], R],
-    items: Sequence[T],
-    synchronize: Callable[[], None],
-    warmup_items: Sequence[T] = (),
-) -> list[TimedCall[R]]:
-    """Time ``fn`` on each item separately, after running it untimed on ``warmup_items``.
-
-    Warm-up absorbs one-off costs (kernel selection, compilation, caches) that would otherwise land on the
-    first timed item.
-    """
-    for item in warmup_items:
-        fn(item)
-    return [timed(functools.partial(fn, item), synchronize) for item in items]

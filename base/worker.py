@@ -18,7 +18,6 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 A = TypeVar("A")
-R = TypeVar("R")
 
 # The environment the worker server starts with, read once at process start:
 # - huggingface_hub/transformers read the offline flags at import: a worker never reaches the network;
@@ -160,17 +159,3 @@ class Worker:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-class _Job:
-    def __init__(self, spec: tuple[Callable[[Any], Any], Any]) -> None:
-        self.job, self.argument = spec
-
-    def run(self) -> Any:
-        return self.job(self.argument)
-
-
-def run_in_worker(job: Callable[[A], R], argument: A, timeout_s: float) -> R:
-    """``job(argument)`` once in a fresh worker; ``job`` must be a module-level function."""
-    with Worker(_Job, (job, argument), start_timeout_s=timeout_s) as worker:
-        return worker.call("run", timeout_s=timeout_s)

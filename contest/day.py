@@ -153,6 +153,11 @@ def run_day(
         )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
+    device = judged.baseline.device
+    if contest.device_name and device.name != contest.device_name:
+        log.warning(
+            "this %s is not the contest's device (%s): results are not comparable", device.name, contest.device_name
+        )
     judgements = {c.hotkey: judged.judgements.get(c.hotkey) or Judgement(invalid(c.reason)) for c in candidates}
     entries = [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in candidates]
     ranked = rank(entries)
@@ -171,7 +176,7 @@ def run_day(
         opening_block_hash="0x" + opening.block_hash.hex(),
         validator_hotkey=wallet.hotkey.ss58_address,
         netuid=netuid,
-        device=Device(**judged.baseline.device.as_dict()),
+        device=Device(**device.as_dict()),
         baseline=metrics_from(judged.baseline),
         submissions=_submissions(candidates, judgements, ranked, shares),
         weights_set_at_block=weights_block,

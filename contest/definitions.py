@@ -5,7 +5,7 @@ Both contests share every code path; only these values differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
@@ -51,7 +51,6 @@ class Contest:
     load_timeout_s: float
     opens_at: str = "12:00"
     timezone: str = "America/New_York"
-    notes: tuple[str, ...] = field(default=())
 
 
 _CONTESTS = (
@@ -72,7 +71,6 @@ _CONTESTS = (
         similarity_threshold=0.85,
         max_checkpoint_bytes=30 * 1024**3,
         load_timeout_s=600.0,
-        notes=("the baseline revision is resolved to a commit sha when a day opens",),
     ),
     Contest(
         id="tiny-sdxl-cpu",

@@ -108,7 +108,7 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
     """A benchmark result, and its comparison with the baseline where it has one, as leaderboard metrics."""
     return Metrics(
         runtime=result.runtime,
-        seconds_per_image=interval(median_ci(result.sample_seconds)),
+        seconds_per_image=interval(comparison.submission_time if comparison else median_ci(result.sample_seconds)),
         speed_ratio=interval(comparison.speed_ratio) if comparison else None,
         load_seconds=result.load_seconds,
         load_ratio=comparison.load_ratio if comparison else None,

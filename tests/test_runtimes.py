@@ -73,3 +73,17 @@ def test_broken_outputs_become_comparable_images() -> None:
     (image,) = to_uint8(raw)
     assert image.dtype == np.uint8
     assert image.tolist() == [[[0, 255, 0]]]
+
+
+def test_torch_options_recipe_writes_a_manifest_the_loader_honours(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from pipelines import recipes
+
+    folder = tmp_path / "checkpoint"
+    shutil.copytree(tiny_checkpoint, folder)
+    recipes.torch_options(folder, TorchOptions(channels_last=True, attention="eager"))
+    manifest = manifest_from_json((folder / "edge_checkpoint.json").read_text())
+    assert manifest.runtime == "diffusers" and manifest.torch.channels_last and manifest.torch.attention == "eager"
+    runtime = load_runtime(folder, manifest, SETTINGS, "cpu", "float32")
+    assert runtime.pipeline.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)

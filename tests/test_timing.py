@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from base.timing import TimedCall, synchronizer_for, time_each, timed
+from base.timing import synchronizer_for, timed
 
 
 def test_timed_synchronizes_around_the_call_and_returns_its_result() -> None:
@@ -17,35 +17,6 @@ def test_timed_synchronizes_around_the_call_and_returns_its_result() -> None:
     assert events == ["sync", "call", "sync"]
     assert result.result == "image"
     assert result.seconds >= 0
-
-
-def test_time_each_warms_up_untimed_then_times_each_item_in_order() -> None:
-    events: list[object] = []
-
-    def generate(item: int) -> int:
-        events.append(("call", item))
-        return item * 10
-
-    calls = time_each(generate, [1, 2, 3], lambda: events.append("sync"), warmup_items=[7, 8])
-    assert events == [
-        ("call", 7),
-        ("call", 8),
-        "sync",
-        ("call", 1),
-        "sync",
-        "sync",
-        ("call", 2),
-        "sync",
-        "sync",
-        ("call", 3),
-        "sync",
-    ]
-    assert [call.result for call in calls] == [10, 20, 30]
-    assert all(isinstance(call, TimedCall) for call in calls)
-
-
-def test_time_each_without_items_times_nothing() -> None:
-    assert time_each(lambda item: item, [], lambda: None) == []
 
 
 def test_timed_covers_the_whole_call() -> None:

@@ -1,31 +1,11 @@
-"""Module-level jobs for the worker tests: a spawned worker can only run importable functions."""
+"""A class for the worker tests: a worker builds objects from importable (module-level) factories."""
 
 import os
 import time
 
 
-def echo_environment(name: str) -> str | None:
-    return os.environ.get(name)
-
-
-def square(value: int) -> int:
-    return value * value
-
-
-def fail(message: str) -> None:
-    raise ValueError(message)
-
-
-def sleep_forever(_: object) -> None:
-    time.sleep(3600)
-
-
-def die_hard(code: int) -> None:
-    os._exit(code)
-
-
 class Counter:
-    """A stateful object served by a persistent worker."""
+    """A stateful object served by a worker."""
 
     def __init__(self, start: int) -> None:
         if start < 0:
@@ -38,6 +18,9 @@ class Counter:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def environment(self, name: str) -> str | None:
+        return os.environ.get(name)
 
     def hang(self) -> None:
         time.sleep(3600)
