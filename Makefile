@@ -5,11 +5,13 @@ BIN := $(VENV)/bin
 POETRY_HOME := .tools/poetry
 POETRY := $(POETRY_HOME)/bin/poetry
 POETRY_VERSION := 2.5.1
+OLAH := .tools/olah/bin/olah-cli
+OLAH_VERSION := 0.5.4
 STAMP := $(VENV)/.installed
 
 .PHONY: setup test lint demo benchmark clean
 
-# The environment and the private Poetry are independent: build them side by side.
+# The environment, the private Poetry and the test server are independent: build them side by side.
 MAKEFLAGS += --jobs=2 --output-sync=target
 
 setup: $(STAMP) $(POETRY)
@@ -29,7 +31,13 @@ $(POETRY):
 	$(PYTHON) -m venv $(POETRY_HOME)
 	$(POETRY_HOME)/bin/python -m pip install --quiet poetry==$(POETRY_VERSION)
 
-test: setup
+# olah, a local Hugging Face-compatible server the store tests download from, in its own environment:
+# it is a test fixture, not part of the product.
+$(OLAH):
+	$(PYTHON) -m venv .tools/olah
+	.tools/olah/bin/python -m pip install --quiet olah==$(OLAH_VERSION)
+
+test: setup $(OLAH)
 	$(BIN)/python -m pytest
 
 lint: setup

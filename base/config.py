@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,13 @@ class NetworkConfig:
     chain_endpoint: str | None
     netuid: int
     data_dir: Path
+    store: str
+    huggingface_endpoint: str | None
+
+    @property
+    def embedded_chain(self) -> bool:
+        """``--subtensor.network local`` without an endpoint is the chain in ``data_dir``, not a node."""
+        return self.network == "local" and self.chain_endpoint is None
 
 
 def add_common_flags(parser: argparse.ArgumentParser, default_contest: str) -> None:
@@ -30,10 +38,29 @@ def add_common_flags(parser: argparse.ArgumentParser, default_contest: str) -> N
         default="local",
         help="finney, test, local (the embedded chain) or a ws:// endpoint (default: %(default)s)",
     )
-    parser.add_argument("--subtensor.chain_endpoint", dest="chain_endpoint", default=None)
+    parser.add_argument(
+        "--subtensor.chain_endpoint",
+        dest="chain_endpoint",
+        default=None,
+        help="a subtensor node's ws:// endpoint; with it, 'local' means that node instead of the embedded chain",
+    )
     parser.add_argument("--wallet.name", dest="wallet_name", default="default")
     parser.add_argument("--wallet.hotkey", dest="wallet_hotkey", default="default")
     parser.add_argument("--wallet.path", dest="wallet_path", default=DEFAULT_WALLET_PATH)
+    parser.add_argument(
+        "--store",
+        choices=("huggingface", "local"),
+        default=None,
+        help="where the miner pushes: Hugging Face, or git repositories in data_dir "
+        "(default: local on the embedded chain, huggingface otherwise)",
+    )
+    parser.add_argument(
+        "--huggingface.endpoint",
+        dest="huggingface_endpoint",
+        default=os.environ.get("HF_ENDPOINT"),
+        help="Hugging Face Hub address (default: $HF_ENDPOINT, else the public Hub); the token comes from "
+        "$HF_TOKEN or `hf auth login`",
+    )
     parser.add_argument(
         "--data_dir",
         type=Path,
@@ -45,7 +72,11 @@ def add_common_flags(parser: argparse.ArgumentParser, default_contest: str) -> N
 
 
 def network_config(args: argparse.Namespace) -> NetworkConfig:
-    return NetworkConfig(args.network, args.chain_endpoint, args.netuid, args.data_dir)
+    embedded = args.network == "local" and args.chain_endpoint is None
+    store = args.store or ("local" if embedded else "huggingface")
+    return NetworkConfig(
+        args.network, args.chain_endpoint, args.netuid, args.data_dir, store, args.huggingface_endpoint
+    )
 
 
 def configure_logging(args: argparse.Namespace) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-IGNORED_TOP_LEVEL = frozenset({".git", ".cache"})  # git metadata and huggingface_hub download state
+# Git metadata (a Hugging Face repository always carries its own .gitattributes) and huggingface_hub's
+# download state: none of it is part of what a checkpoint draws.
+IGNORED_TOP_LEVEL = frozenset({".git", ".gitattributes", ".cache"})
 CHUNK = 1 << 20
 
 

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from base.chain import Chain, ChainError
+from base.bittensor_chain import BittensorChain, resolve
+from base.chain import Chain
 from base.config import NetworkConfig
 from base.git_store import GitStore
+from base.huggingface_store import HuggingFaceStore
 from base.local_chain import LocalChain
 from base.store import Store
 
 
 def open_chain(config: NetworkConfig) -> Chain:
-    if config.network == "local" and config.chain_endpoint is None:
+    if config.embedded_chain:
         return LocalChain(config.data_dir / "chain.sqlite")
-    raise ChainError(f"network {config.network!r}: only the embedded 'local' chain is available in this version")
+    return BittensorChain(resolve(config.network, config.chain_endpoint))
 
 
 def open_stores(config: NetworkConfig) -> Mapping[str, Store]:
-    return {"local": GitStore(config.data_dir / "repositories")}
+    """Every provider a commitment may name; a validator fetches from whichever one the miner used."""
+    return {
+        "local": GitStore(config.data_dir / "repositories"),
+        "huggingface": HuggingFaceStore(config.huggingface_endpoint),
+    }

@@ -48,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no_commit",
         action="store_true",
-        help="the repository already holds the optimised model: submit its current revision without pushing",
+        help="the repository already holds the optimised model: submit it without pushing",
+    )
+    parser.add_argument(
+        "--revision",
+        default=None,
+        help="with --no_commit, the commit sha to submit (default: the one the main branch points at now)",
     )
     parser.add_argument("--commit_message", default="Optimised checkpoint", help="message of the push")
     add_common_flags(parser, DEFAULT_CONTEST_ID)
@@ -85,6 +90,8 @@ def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None
 
 
 def submit(args: argparse.Namespace, optimize: Optimize) -> int:
+    if args.revision and not args.no_commit:
+        raise ValueError("--revision names an existing commit: it goes with --no_commit")
     contest = get_contest(args.contest)
     config = network_config(args)
     wallet = load_wallet(args)
@@ -92,13 +99,13 @@ def submit(args: argparse.Namespace, optimize: Optimize) -> int:
     hotkey = wallet.hotkey.ss58_address
     if hotkey not in {neuron.hotkey for neuron in chain.neurons(config.netuid)}:
         raise ChainError(f"hotkey {hotkey} is not registered on subnet {config.netuid}")
-    store = open_stores(config)["local"]
+    store = open_stores(config)[config.store]
     baseline = ensure_baseline(contest, config.data_dir)
     block_hash = chain.block_hash(chain.current_block())
     with tempfile.TemporaryDirectory(prefix="edge-miner-") as scratch:
         work_dir = Path(scratch)
         if args.no_commit:
-            revision = store.head_revision(args.repository)
+            revision = args.revision or store.head_revision(args.repository)
             checkpoint = store.fetch(args.repository, revision, work_dir / "checkpoint", contest.max_checkpoint_bytes)
             _check(checkpoint, baseline, contest, block_hash)
         else:

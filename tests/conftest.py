@@ -1,6 +1,20 @@
-"""Checkpoints built once per test session: building is deterministic, so sharing them is safe."""
+"""Checkpoints built once per test session: building is deterministic, so sharing them is safe.
+
+The tests run in a home of their own: the bittensor SDK fixes its ``~/.bittensor`` paths when it is
+imported, and huggingface_hub reads its token and cache under ``~``.
+"""
 
 from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+os.environ["HOME"] = tempfile.mkdtemp(prefix="edge-tests-home-")
+atexit.register(shutil.rmtree, os.environ["HOME"], ignore_errors=True)
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HF_ENDPOINT", None)
 
 from pathlib import Path
 

@@ -1,0 +1,129 @@
+"""The ``Chain`` interface on a Bittensor subnet, through the bittensor 11 SDK.
+
+Reads go through the SDK's typed reads (``identity.commitments``, ``subnets.metagraph``,
+``block_info``), commitments through the generated ``Commitments.set_commitment`` call signed by the
+hotkey, and weights through the SDK's ``SetWeights`` intent, which conforms and quantises them to the
+subnet's limits and picks plaintext or timelocked commit-reveal from the subnet's settings. Transport
+failures are retried with exponential back-off; what is left after that, and anything the chain
+refuses, becomes a one-line ``ChainError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
+
+import bittensor as bt
+from bittensor.result import BittensorError, ExtrinsicResult, RpcConnectionError
+from bittensor.settings import resolve_endpoint
+
+from base.chain import ChainCommitment, ChainError, Neuron
+from base.retry import DEFAULT_RETRY, RetryPolicy
+
+T = TypeVar("T")
+
+# A process may answer an endpoint with a Substrate implementation it holds instead of a websocket:
+# the SDK's own seam (``bt.Subtensor(network, substrate=...)``) lifted to the endpoint, so the CLIs
+# run unchanged against an in-process chain.
+_ATTACHED_SUBSTRATES: dict[str, object] = {}
+
+
+@contextlib.contextmanager
+def attached_substrate(endpoint: str, substrate: object) -> Iterator[None]:
+    _ATTACHED_SUBSTRATES[endpoint] = substrate
+    try:
+        yield
+    finally:
+        _ATTACHED_SUBSTRATES.pop(endpoint, None)
+
+
+def resolve(network: str, chain_endpoint: str | None) -> str:
+    """The websocket endpoint for ``--subtensor.network``/``--subtensor.chain_endpoint``."""
+    if chain_endpoint:
+        return chain_endpoint
+    try:
+        return resolve_endpoint(network)[1]
+    except ValueError:
+        raise ChainError(f"unknown network {network!r}: use finney, test, local or a ws:// endpoint") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class BittensorChain:
+    def __init__(self, endpoint: str, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        self.endpoint = endpoint
+        self._retry = retry
+        substrate = _ATTACHED_SUBSTRATES.get(endpoint)
+        self._subtensor = bt.Subtensor(endpoint, substrate=substrate, fallback_endpoints=[], archive_endpoints=[])
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        retrying = self._retry.retrying(RpcConnectionError, what)
+        try:
+            return retrying(action)
+        except RpcConnectionError as error:
+            raise ChainError(f"{what}: cannot reach the chain at {self.endpoint}: {_first_line(error)}") from None
+        except BittensorError as error:
+            raise ChainError(f"{what}: {_first_line(error)}") from None
+
+    def current_block(self) -> int:
+        return self._call("reading the current block", lambda: self._subtensor.block)
+
+    def block_hash(self, block: int) -> bytes:
+        info = self._call(f"reading block {block}", lambda: self._subtensor.block_info(block))
+        if info is None or not info.hash:
+            raise ChainError(f"block {block} is not known to {self.endpoint}")
+        return bytes.fromhex(info.hash.removeprefix("0x"))
+
+    def neurons(self, netuid: int) -> list[Neuron]:
+        what = f"reading the metagraph of subnet {netuid}"
+        metagraph = self._call(what, lambda: self._subtensor.subnets.metagraph(netuid))
+        if metagraph is None:
+            raise ChainError(f"subnet {netuid} does not exist on {self.endpoint}")
+        return [
+            Neuron(neuron.uid, neuron.hotkey, neuron.total_stake.amount, neuron.validator_permit)
+            for neuron in metagraph.neurons
+        ]
+
+    def commitments(self, netuid: int) -> list[ChainCommitment]:
+        what = f"reading the commitments of subnet {netuid}"
+        rows = self._call(what, lambda: self._subtensor.identity.commitments(netuid))
+        # The SDK hands back UTF-8 text when the bytes decode as such, else 0x-hex. Contest commitments
+        # start with a version byte below 0x20, so their text form never starts with "0x".
+        return [
+            ChainCommitment(row["hotkey"], int(row["block"]), _commitment_bytes(row["commitment"]))
+            for row in rows
+            if row.get("commitment")
+        ]
+
+    def _submitted(self, what: str, submit: Callable[[], ExtrinsicResult]) -> int:
+        result = self._call(what, submit)
+        if not result.success:
+            raise ChainError(f"{what}: the chain refused it: {result.message}")
+        if result.extrinsic_id:
+            return int(result.extrinsic_id.split("-")[0])
+        return self.current_block()
+
+    def commit(self, wallet: bt.Wallet, netuid: int, data: bytes) -> int:
+        call = bt.calls.Commitments.set_commitment(netuid, {"fields": [{f"Raw{len(data)}": data}]})
+        return self._submitted(
+            f"committing on subnet {netuid}", lambda: self._subtensor.submit_call(call, wallet, signer="hotkey")
+        )
+
+    def set_weights(
+        self, wallet: bt.Wallet, netuid: int, uids: Sequence[int], weights: Sequence[float], version_key: int
+    ) -> int:
+        intent = bt.SetWeights(netuid=netuid, uids=list(uids), weights=list(weights), version_key=version_key)
+        return self._submitted(
+            f"setting weights on subnet {netuid}", lambda: self._subtensor.execute(intent, wallet, retries=2)
+        )
+
+
+def _commitment_bytes(text: str) -> bytes:
+    if text.startswith("0x"):
+        with contextlib.suppress(ValueError):
+            return bytes.fromhex(text[2:])
+    return text.encode("utf-8")

@@ -1,0 +1,388 @@
+"""An in-process implementation of the bittensor SDK's ``Substrate`` protocol, for tests.
+
+``bt.Subtensor(network, substrate=InProcessSubstrate())`` runs the SDK's own call builders, intents
+(weights are conformed, quantised and routed to plaintext or timelocked commit-reveal by the SDK),
+signing and read decoders against it. It answers storage reads and runtime calls in the decoded
+form a node's RPC backend hands back, and applies the extrinsics the contest submits the way the
+subtensor pallets do: the signature must verify, the hotkey must be registered, commitments are
+``Raw<n>`` fields of at most 128 bytes, weights need a validator permit and a recent enough version
+key. Every submitted extrinsic lands in its own block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from bittensor import calls
+from bittensor.balance import Balance
+from bittensor.result import ChainError, ExtrinsicResult, RpcConnectionError
+from bittensor_core import Keypair
+
+MAX_COMMITMENT_FIELD_BYTES = 128
+RAO_PER_TAO = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ComposedCall:
+    module: str
+    function: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Registration:
+    hotkey: str
+    coldkey: str
+    stake_tao: float
+    validator_permit: bool
+
+
+@dataclass
+class Extrinsic:
+    signer: str
+    call: ComposedCall
+    block: int
+    success: bool
+    error: str | None
+
+
+@dataclass
+class Subnet:
+    neurons: list[Registration] = field(default_factory=list)
+    commitments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    weights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    last_update: dict[int, int] = field(default_factory=dict)
+    timelocked_commits: list[dict[str, Any]] = field(default_factory=list)
+    commit_reveal: bool = False
+    weights_version_key: int = 0
+    tempo: int = 360
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, str):
+        return "0x" + bytes.fromhex(value.removeprefix("0x")).hex()
+    return "0x" + bytes(value).hex()
+
+
+class InProcessSubstrate:
+    """Chain state in memory; ``reachable``/``fail_reads`` inject the transport faults a node can show."""
+
+    block_seconds = 12.0
+
+    def __init__(self, genesis_block: int = 1000) -> None:
+        self.token_symbols: dict[int, str] = {}
+        self.block = genesis_block
+        self.subnets: dict[int, Subnet] = {}
+        self.extrinsics: list[Extrinsic] = []
+        self.nonces: dict[str, int] = {}
+        self.reachable = True
+        self.fail_reads = 0
+        self.reads = 0
+
+    # Test set-up ------------------------------------------------------------------------------------
+
+    def subnet(self, netuid: int) -> Subnet:
+        return self.subnets.setdefault(netuid, Subnet())
+
+    def register(
+        self, netuid: int, hotkey: str, *, coldkey: str | None = None, stake_tao: float = 0.0, validator: bool = False
+    ) -> int:
+        neurons = self.subnet(netuid).neurons
+        neurons.append(Registration(hotkey, coldkey or hotkey, stake_tao, validator))
+        return len(neurons) - 1
+
+    def advance(self, blocks: int) -> None:
+        self.block += blocks
+
+    def commits_of(self, signer: str, function: str) -> list[Extrinsic]:
+        return [e for e in self.extrinsics if e.signer == signer and e.call.function == function]
+
+    # Display metadata and lifecycle ----------------------------------------------------------------
+
+    def balance(self, rao: int, netuid: int = 0) -> Balance:
+        return Balance(int(rao), netuid, self.token_symbols.get(netuid))
+
+    async def connect(self) -> None:
+        if not self.reachable:
+            raise RpcConnectionError("[Errno 111] Connect call failed")
+
+    async def close(self) -> None:
+        return None
+
+    def _read(self) -> None:
+        self.reads += 1
+        if not self.reachable:
+            raise RpcConnectionError("the connection closed")
+        if self.fail_reads:
+            self.fail_reads -= 1
+            raise RpcConnectionError("the connection timed out without a response")
+
+    # Reads ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def hash_of(block: int) -> str:
+        return "0x" + hashlib.blake2b(f"block {block}".encode(), digest_size=32).hexdigest()
+
+    async def block_hash(self, block: int | None = None) -> str:
+        self._read()
+        return self.hash_of(self.block if block is None else block)
+
+    async def block_number(self) -> int:
+        self._read()
+        return self.block
+
+    async def finalized_block_number(self) -> int:
+        self._read()
+        return self.block
+
+    async def block_time(self) -> float:
+        return self.block_seconds
+
+    async def spec_version(self) -> int:
+        return 1
+
+    async def get_block(self, block_number: int | None = None, block_hash: str | None = None) -> dict | None:
+        self._read()
+        number = self.block if block_number is None else block_number
+        if number > self.block:
+            return None
+        header = {"number": number, "hash": self.hash_of(number), "parentHash": self.hash_of(number - 1)}
+        now = [{"name": "now", "value": self._timestamp_ms(number)}]
+        timestamp = {"call": {"call_module": "Timestamp", "call_function": "set", "call_args": now}}
+        return {"header": header, "extrinsics": [timestamp]}
+
+    def _timestamp_ms(self, block: int) -> int:
+        return 1_700_000_000_000 + int(block * self.block_seconds * 1000)
+
+    def _uid(self, netuid: int, hotkey: str) -> int | None:
+        for uid, neuron in enumerate(self.subnet(netuid).neurons):
+            if neuron.hotkey == hotkey:
+                return uid
+        return None
+
+    def _storage(self, module: str, item: str, params: list) -> Any:
+        netuid = params[0] if params else None
+        subnet = self.subnet(netuid) if isinstance(netuid, int) else None
+        match (module, item):
+            case ("SubtensorModule", "Uids"):
+                return self._uid(netuid, params[1])
+            case ("SubtensorModule", "CommitRevealWeightsEnabled"):
+                return subnet.commit_reveal
+            case ("SubtensorModule", "WeightsSetRateLimit" | "MinAllowedWeights"):
+                return 0
+            case ("SubtensorModule", "MaxWeightsLimit"):
+                return 65535
+            case ("SubtensorModule", "LastUpdate"):
+                return [subnet.last_update.get(uid, 0) for uid in range(len(subnet.neurons))]
+            case ("SubtensorModule", "ValidatorPermit"):
+                return [n.validator_permit for n in subnet.neurons]
+            case ("SubtensorModule", "SubnetEpochConsensus"):
+                return "Yuma"
+            case ("SubtensorModule", "Tempo"):
+                return subnet.tempo
+            case ("SubtensorModule", "RevealPeriodEpochs"):
+                return 1
+            case ("SubtensorModule", "LastEpochBlock" | "PendingEpochAt" | "SubnetEpochIndex"):
+                return 0
+            case ("SubtensorModule", "BlocksSinceLastStep"):
+                return self.block % subnet.tempo
+            case ("SubtensorModule", "WeightsVersionKey"):
+                return subnet.weights_version_key
+            case ("Commitments", "CommitmentOf"):
+                return subnet.commitments.get(params[1])
+            case ("Timestamp", "Now"):
+                return self._timestamp_ms(self.block)
+            case ("MevShield", "NextKey"):
+                return None
+        raise ChainError(f"storage {module}.{item} is not kept by this chain")
+
+    async def query(self, module: str, storage_function: str, params: list | None = None, block_hash=None) -> Any:
+        self._read()
+        return self._storage(module, storage_function, list(params or []))
+
+    async def map_has_entries(self, module: str, storage_function: str, params: list, block_hash=None) -> bool:
+        return bool(await self.query_map(module, storage_function, params, block_hash))
+
+    async def query_map(
+        self, module: str, storage_function: str, params: list | None = None, block_hash=None
+    ) -> list[tuple[Any, Any]]:
+        self._read()
+        netuid = (params or [None])[0]
+        match (module, storage_function):
+            case ("SubtensorModule", "TokenSymbol"):
+                return []
+            case ("Commitments", "CommitmentOf"):
+                return list(self.subnet(netuid).commitments.items())
+            case ("Commitments", "RevealedCommitments"):
+                return []
+            case ("SubtensorModule", "Uids"):
+                return [(n.hotkey, uid) for uid, n in enumerate(self.subnet(netuid).neurons)]
+        raise ChainError(f"storage map {module}.{storage_function} is not kept by this chain")
+
+    async def query_batch(self, module: str, storage_function: str, param_sets: list[list], block_hash=None) -> list:
+        return [await self.query(module, storage_function, params, block_hash) for params in param_sets]
+
+    def _metagraph(self, netuid: int) -> dict[str, Any] | None:
+        if netuid not in self.subnets:
+            return None
+        subnet = self.subnets[netuid]
+        neurons = subnet.neurons
+        stakes = [int(n.stake_tao * RAO_PER_TAO) for n in neurons]
+        owner = neurons[0] if neurons else Registration("", "", 0.0, False)
+        return {
+            "netuid": netuid,
+            "name": list(b"edge"),
+            "symbol": list(b"e"),
+            "block": self.block,
+            "tempo": subnet.tempo,
+            "last_step": self.block - self.block % subnet.tempo,
+            "blocks_since_last_step": self.block % subnet.tempo,
+            "owner_hotkey": owner.hotkey,
+            "owner_coldkey": owner.coldkey,
+            "network_registered_at": 0,
+            "num_uids": len(neurons),
+            "max_uids": 256,
+            "hotkeys": [n.hotkey for n in neurons],
+            "coldkeys": [n.coldkey for n in neurons],
+            "active": [True for _ in neurons],
+            "validator_permit": [n.validator_permit for n in neurons],
+            "last_update": [subnet.last_update.get(uid, 0) for uid in range(len(neurons))],
+            "block_at_registration": [0 for _ in neurons],
+            "alpha_stake": stakes,
+            "tao_stake": [0 for _ in neurons],
+            "total_stake": stakes,
+        }
+
+    async def runtime_call(self, api: str, method: str, params: list, block_hash=None) -> Any:
+        self._read()
+        if (api, method) == ("SubnetInfoRuntimeApi", "get_metagraph"):
+            return self._metagraph(params[0])
+        raise ChainError(f"runtime API {api}.{method} is not served by this chain")
+
+    async def constant(self, module: str, name: str) -> Any:
+        raise ChainError(f"constant {module}.{name} is not kept by this chain")
+
+    async def decode_scale(self, type_string: str, data: Any) -> Any:
+        raise ChainError("SCALE decoding needs a runtime's metadata")
+
+    async def blocks(self, *, finalized: bool = False):
+        yield {"header": {"number": self.block, "parentHash": self.hash_of(self.block - 1)}}
+
+    async def events(self, block_hash: str | None = None) -> list[dict]:
+        return []
+
+    # Calls and fees ---------------------------------------------------------------------------------
+
+    async def compose(self, call) -> ComposedCall:
+        """Check the call against the SDK's generated catalogue, as composing against metadata would."""
+        module, function, params = call
+        builder = getattr(getattr(calls, module, None), function, None)
+        if builder is None:
+            raise ChainError(f"no call {module}.{function} in the runtime")
+        expected = set(inspect.signature(builder).parameters)
+        if set(params) != expected:
+            raise ChainError(f"{module}.{function} takes {sorted(expected)}, got {sorted(params)}")
+        return ComposedCall(module, function, dict(params))
+
+    async def estimate_fee(self, call, keypair) -> Balance:
+        return Balance.from_rao(0)
+
+    async def estimate_weight(self, call, keypair) -> dict:
+        return {"ref_time": 0, "proof_size": 0}
+
+    async def account_next_index(self, address: str) -> int:
+        return self.nonces.get(address, 0)
+
+    async def mev_next_key(self) -> bytes | None:
+        return None
+
+    # Writes -----------------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        call: ComposedCall,
+        keypair,
+        *,
+        nonce: int | None = None,
+        period: int | None = None,
+        wait_for_inclusion: bool = True,
+        wait_for_finalization: bool = True,
+    ) -> ExtrinsicResult:
+        if not self.reachable:
+            raise RpcConnectionError("the connection closed")
+        signer = keypair.ss58_address
+        payload = repr((call, self.nonces.get(signer, 0))).encode()
+        if not Keypair(ss58_address=signer).verify(payload, keypair.sign(payload)):
+            return self._include(signer, call, "BadSignature")
+        self.nonces[signer] = self.nonces.get(signer, 0) + 1
+        try:
+            self._dispatch(signer, call)
+        except ChainError as error:
+            return self._include(signer, call, error.name or str(error))
+        return self._include(signer, call, None)
+
+    def _include(self, signer: str, call: ComposedCall, error: str | None) -> ExtrinsicResult:
+        self.block += 1
+        self.extrinsics.append(Extrinsic(signer, call, self.block, error is None, error))
+        extrinsic_id = f"{self.block}-0001"
+        if error is not None:
+            return ExtrinsicResult(
+                success=False,
+                message=error,
+                block_hash=self.hash_of(self.block),
+                extrinsic_id=extrinsic_id,
+                error=ChainError(error, error),
+            )
+        return ExtrinsicResult(
+            success=True, message="Success", block_hash=self.hash_of(self.block), extrinsic_id=extrinsic_id
+        )
+
+    def _dispatch(self, signer: str, call: ComposedCall) -> None:
+        params = call.params
+        match (call.module, call.function):
+            case ("Commitments", "set_commitment"):
+                self._set_commitment(signer, params["netuid"], params["info"])
+            case ("SubtensorModule", "set_mechanism_weights"):
+                self._set_weights(signer, params)
+            case ("SubtensorModule", "commit_timelocked_mechanism_weights"):
+                uid = self._registered(signer, params["netuid"])
+                record = {"uid": uid, "block": self.block + 1, **params}
+                self.subnet(params["netuid"]).timelocked_commits.append(record)
+            case _:
+                raise ChainError(f"{call.module}.{call.function} is not dispatched by this chain", "CallFiltered")
+
+    def _registered(self, signer: str, netuid: int) -> int:
+        if netuid not in self.subnets:
+            raise ChainError("MechanismDoesNotExist", "MechanismDoesNotExist")
+        uid = self._uid(netuid, signer)
+        if uid is None:
+            raise ChainError("HotKeyNotRegisteredInSubNet", "HotKeyNotRegisteredInSubNet")
+        return uid
+
+    def _set_commitment(self, signer: str, netuid: int, info: dict[str, Any]) -> None:
+        self._registered(signer, netuid)
+        fields = []
+        for entry in info["fields"]:
+            ((variant, value),) = entry.items()
+            data = bytes.fromhex(_hex(value)[2:])
+            if variant != f"Raw{len(data)}" or len(data) > MAX_COMMITMENT_FIELD_BYTES:
+                raise ChainError(f"field {variant} does not hold {len(data)} bytes", "InvalidCommitmentField")
+            fields.append({variant: "0x" + data.hex()})
+        self.subnet(netuid).commitments[signer] = {"block": self.block + 1, "deposit": 0, "info": {"fields": fields}}
+
+    def _set_weights(self, signer: str, params: dict[str, Any]) -> None:
+        netuid = params["netuid"]
+        uid = self._registered(signer, netuid)
+        subnet = self.subnet(netuid)
+        if not subnet.neurons[uid].validator_permit:
+            raise ChainError("NeuronNoValidatorPermit", "NeuronNoValidatorPermit")
+        if params["version_key"] < subnet.weights_version_key:
+            raise ChainError("IncorrectWeightVersionKey", "IncorrectWeightVersionKey")
+        dests, weights = list(params["dests"]), list(params["weights"])
+        if len(dests) != len(weights) or any(d >= len(subnet.neurons) for d in dests):
+            raise ChainError("UidVecContainInvalidOne", "UidVecContainInvalidOne")
+        subnet.weights[uid] = list(zip(dests, weights, strict=True))
+        subnet.last_update[uid] = self.block + 1

@@ -1,0 +1,132 @@
+"""The Bittensor adapter end to end through the SDK, against an in-process substrate."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from bittensor import Wallet
+
+from base import commitment as codec
+from base.bittensor_chain import BittensorChain, attached_substrate, resolve
+from base.chain import ChainError
+from base.retry import RetryPolicy
+from tests.in_process_substrate import InProcessSubstrate
+
+ENDPOINT = "ws://in-process.test:9944"
+NETUID = 39
+QUICK = RetryPolicy(attempts=3, first_wait_s=0.001)
+
+
+def make_wallet(tmp_path: Path, name: str) -> Wallet:
+    wallet = Wallet(name=name, hotkey="default", path=str(tmp_path / "wallets"))
+    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return wallet
+
+
+@pytest.fixture
+def network(tmp_path: Path):
+    substrate = InProcessSubstrate()
+    miner, validator = make_wallet(tmp_path, "miner"), make_wallet(tmp_path, "validator")
+    substrate.register(NETUID, miner.hotkey.ss58_address, stake_tao=2.5)
+    substrate.register(NETUID, validator.hotkey.ss58_address, stake_tao=4000.0, validator=True)
+    with attached_substrate(ENDPOINT, substrate):
+        yield substrate, BittensorChain(ENDPOINT, QUICK), miner, validator
+
+
+def test_commitment_round_trips_through_the_sdk(network) -> None:
+    substrate, chain, miner, _ = network
+    data = codec.Commitment("tiny-sdxl-cpu", "huggingface", "alice/fast", "ab" * 20, bytes(range(32))).encode()
+    block = chain.commit(miner, NETUID, data)
+    assert block == substrate.block
+    (stored,) = chain.commitments(NETUID)
+    assert (stored.hotkey, stored.block, stored.data) == (miner.hotkey.ss58_address, block, data)
+    assert codec.decode(stored.data).repository == "alice/fast"
+    (extrinsic,) = substrate.extrinsics
+    assert extrinsic.call.function == "set_commitment" and extrinsic.signer == miner.hotkey.ss58_address
+
+
+def test_text_shaped_commitments_come_back_as_the_same_bytes(network) -> None:
+    _, chain, miner, _ = network
+    chain.commit(miner, NETUID, b"plain ascii")
+    assert chain.commitments(NETUID)[0].data == b"plain ascii"
+
+
+def test_metagraph_and_blocks(network) -> None:
+    substrate, chain, miner, validator = network
+    neurons = chain.neurons(NETUID)
+    assert [(n.uid, n.hotkey, n.stake, n.validator_permit) for n in neurons] == [
+        (0, miner.hotkey.ss58_address, 2.5, False),
+        (1, validator.hotkey.ss58_address, 4000.0, True),
+    ]
+    assert chain.current_block() == substrate.block
+    assert chain.block_hash(substrate.block - 3) == bytes.fromhex(substrate.hash_of(substrate.block - 3)[2:])
+    with pytest.raises(ChainError, match="subnet 40 does not exist"):
+        chain.neurons(40)
+
+
+def test_weights_are_normalised_by_the_sdk_and_recorded(network) -> None:
+    substrate, chain, _, validator = network
+    block = chain.set_weights(validator, NETUID, [0, 1], [0.6, 0.2], version_key=3)
+    assert block == substrate.block
+    assert substrate.subnet(NETUID).weights[1] == [(0, 65535), (1, 21845)]
+    (extrinsic,) = substrate.commits_of(validator.hotkey.ss58_address, "set_mechanism_weights")
+    assert extrinsic.call.params["version_key"] == 3
+
+
+def test_weights_go_through_timelocked_commit_reveal_where_the_subnet_requires_it(network) -> None:
+    substrate, chain, _, validator = network
+    substrate.subnet(NETUID).commit_reveal = True
+    chain.set_weights(validator, NETUID, [0, 1], [1.0, 0.0], version_key=3)
+    assert substrate.subnet(NETUID).weights == {}
+    (commit,) = substrate.subnet(NETUID).timelocked_commits
+    assert commit["uid"] == 1 and len(commit["commit"]) > 0 and commit["reveal_round"] > 0
+
+
+def test_refusals_name_the_cause(network, tmp_path: Path) -> None:
+    substrate, chain, _, validator = network
+    stranger = make_wallet(tmp_path, "stranger")
+    with pytest.raises(ChainError, match="committing on subnet 39: the chain refused it: HotKeyNotRegistered"):
+        chain.commit(stranger, NETUID, b"\x01data")
+    with pytest.raises(ChainError, match="is not registered on netuid 39"):
+        chain.set_weights(stranger, NETUID, [0], [1.0], version_key=3)
+    substrate.subnet(NETUID).weights_version_key = 9
+    with pytest.raises(ChainError, match="IncorrectWeightVersionKey"):
+        chain.set_weights(validator, NETUID, [0], [1.0], version_key=3)
+    assert chain.commitments(NETUID) == []
+
+
+def test_transient_transport_failures_are_retried(network) -> None:
+    substrate, chain, _, _ = network
+    substrate.fail_reads = QUICK.attempts - 1
+    assert chain.current_block() == substrate.block
+    assert substrate.fail_reads == 0
+
+
+def test_a_chain_that_stays_down_is_one_line(network) -> None:
+    substrate, chain, miner, _ = network
+    substrate.reachable = False
+    with pytest.raises(ChainError) as raised:
+        chain.commit(miner, NETUID, b"\x01data")
+    message = str(raised.value)
+    assert message.startswith(f"committing on subnet 39: cannot reach the chain at {ENDPOINT}: ")
+    assert "\n" not in message
+    assert substrate.extrinsics == []
+
+
+def test_unreachable_endpoint_through_the_real_websocket_transport() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
+    chain = BittensorChain(f"ws://127.0.0.1:{port}", QUICK)
+    with pytest.raises(ChainError, match=f"reading the current block: cannot reach the chain at ws://127.0.0.1:{port}"):
+        chain.current_block()
+
+
+def test_network_names_resolve_like_the_sdk() -> None:
+    assert resolve("finney", None).startswith("wss://")
+    assert resolve("local", "ws://10.0.0.2:9944") == "ws://10.0.0.2:9944"
+    assert resolve("ws://node:9944", None) == "ws://node:9944"
+    with pytest.raises(ChainError, match="unknown network 'mainnet'"):
+        resolve("mainnet", None)
