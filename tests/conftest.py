@@ -16,12 +16,12 @@ atexit.register(shutil.rmtree, os.environ["HOME"], ignore_errors=True)
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_ENDPOINT", None)
 
-from pathlib import Path
+from pathlib import Path  # noqa: E402 - the imports below come after the home is set
 
-import pytest
+import pytest  # noqa: E402
 
-from pipelines.onnx_unet import export_onnx_checkpoint
-from pipelines.tiny_sdxl import save_tiny_sdxl
+from pipelines.onnx_unet import export_onnx_checkpoint  # noqa: E402
+from pipelines.tiny_sdxl import save_tiny_sdxl  # noqa: E402
 
 
 @pytest.fixture(scope="session")
