@@ -1,6 +1,8 @@
 // PM2 process file for a validator: `pm2 start ecosystem.config.js`.
-// Edit only the arguments below: your wallet, hotkey, subnet and network ("local" is the embedded chain
-// under --data_dir; the real subnet is "finney" with --netuid 39).
+// Edit only the arguments below: your wallet, hotkey, subnet and network. "local" is the embedded chain
+// under --data_dir; the real subnet is "finney" with --netuid 39 (or "local" plus
+// "--subtensor.chain_endpoint", "ws://127.0.0.1:9944" for your own subtensor node). Hugging Face
+// downloads need no token; set HF_TOKEN in the environment PM2 starts from to raise the Hub's limits.
 const validatorArgs = [
   "run", "python", "validator/validator.py",
   "--netuid", "39",

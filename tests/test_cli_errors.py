@@ -65,6 +65,15 @@ def test_no_commit_on_a_missing_repository_commits_nothing(setup) -> None:
 def test_help_lists_the_miner_flags() -> None:
     result = run("miner/miner.py", "--help")
     assert result.returncode == 0
-    expected = "--repository --no_optimizations --no_commit --commit_message --subtensor.network"
-    for flag in (*expected.split(), "--wallet.name", "--wallet.hotkey", "--logging.debug", "--logging.trace"):
+    expected = "--repository --no_optimizations --no_commit --revision --commit_message --subtensor.network --store"
+    others = "--subtensor.chain_endpoint --huggingface.endpoint --wallet.name --wallet.hotkey --wallet.path"
+    for flag in (*expected.split(), *others.split(), "--logging.debug", "--logging.trace"):
         assert flag in result.stdout
+
+
+def test_revision_without_no_commit_is_refused(setup) -> None:
+    data_dir, chain = setup
+    result = run("miner/miner.py", "--repository", "me/model", "--revision", "a" * 40, *flags(data_dir))
+    assert result.returncode == 1
+    assert "--revision names an existing commit: it goes with --no_commit" in result.stdout
+    assert chain.commitments(7) == []
