@@ -1,7 +1,7 @@
 """One contest day, end to end: open, collect, fetch, benchmark, score, rank, weigh, publish.
 
-Each step is its own function; ``run_day`` strings them together for a single pass
-(``validator.py --once``).
+Each step is its own function; ``run_day`` strings them together, keeping each submission's outcome
+in the validator's state as soon as it exists so an interrupted day resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from contest.definitions import Contest
 from contest.judging import Judgement, judge
 from contest.leaderboard import Device, Leaderboard, Submission, metrics_from, write_leaderboard
 from contest.scoring import Entry, invalid, rank, weights
+from contest.state import StoredDay, ValidatorState
 
 log = logging.getLogger(__name__)
 WEIGHTS_VERSION_KEY = 1
@@ -127,6 +128,16 @@ def mark_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
     return marked
 
 
+def _resume_or_open(state: ValidatorState, chain: Chain, contest: Contest) -> tuple[StoredDay, DayOpening, bool]:
+    stored = state.running_day(contest.id)
+    if stored is not None:
+        opening = DayOpening(contest.id, stored.opening_block, stored.block_hash, stored.opened_at, stored.day)
+        return stored, opening, True
+    opening = open_day(chain, contest)
+    stored = state.start_day(contest.id, opening.day, opening.block, opening.block_hash, opening.opened_at)
+    return stored, opening, False
+
+
 def run_day(
     chain: Chain,
     stores: Mapping[str, Store],
@@ -136,20 +147,22 @@ def run_day(
     data_dir: Path,
     progress: Callable[[str], None] = log.info,
 ) -> tuple[Leaderboard, Path]:
-    opening = open_day(chain, contest)
-    progress(f"day {opening.day} of {contest.id} opens at block {opening.block}")
+    """Run the contest's day, resuming the one a crash or stop interrupted (same opening, finished outcomes kept)."""
+    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    stored, opening, resumed = _resume_or_open(state, chain, contest)
+    verb = "resumes" if resumed else "opens"
+    progress(f"day {opening.day} of {contest.id} {verb} at block {opening.block}")
     inputs = day_inputs(opening, contest)
     cache_dir = data_dir / "validator" / "checkpoints" / f"{contest.id}-{opening.block}"
     candidates = collect(chain, netuid, contest, opening)
+    state.set_submission_count(stored.id, len(candidates))
     progress(f"{len(candidates)} commitments collected")
     candidates = mark_duplicates([fetch(c, stores, cache_dir, contest) for c in candidates])
+    alive = {c.hotkey: c.folder for c in candidates if c.alive}
+    done = {hotkey: outcome for hotkey, outcome in state.outcomes(stored.id).items() if hotkey in alive}
     try:
         judged = judge(
-            ensure_baseline(contest, data_dir),
-            {c.hotkey: c.folder for c in candidates if c.alive},
-            contest,
-            inputs,
-            progress,
+            ensure_baseline(contest, data_dir), alive, contest, inputs, progress, done, state.recorder(stored.id)
         )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
@@ -165,9 +178,9 @@ def run_day(
     uids = {c.hotkey: c.uid for c in candidates}
     weights_block = None
     if shares:
-        weights_block = chain.set_weights(
-            wallet, netuid, [uids[k] for k in shares], list(shares.values()), WEIGHTS_VERSION_KEY
-        )
+        weight_uids = [uids[k] for k in shares]
+        weights_block = chain.set_weights(wallet, netuid, weight_uids, list(shares.values()), WEIGHTS_VERSION_KEY)
+        state.record_weights(stored.id, weights_block, weight_uids, list(shares.values()))
     leaderboard = Leaderboard(
         contest=contest.id,
         day=opening.day,
@@ -183,7 +196,9 @@ def run_day(
         harness_share=judged.harness_share,
     )
     path = data_dir / "leaderboards" / contest.id / f"{opening.day}-{opening.block}.json"
-    return leaderboard, write_leaderboard(leaderboard, path)
+    written = write_leaderboard(leaderboard, path)
+    state.finish_day(stored.id, written, note=f"resumed after {len(done)} judged" if resumed else None)
+    return leaderboard, written
 
 
 def _submissions(

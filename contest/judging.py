@@ -45,7 +45,7 @@ class Judged:
 
 
 @dataclass(frozen=True)
-class _Pair:
+class Measurement:
     """A submission measured in alternation with the baseline; images are compared at once, then dropped."""
 
     baseline: Timings
@@ -53,45 +53,75 @@ class _Pair:
     similarity: Similarity
 
 
-def _measure(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> _Pair:
+@dataclass(frozen=True)
+class Outcome:
+    """What judging one submission left: its measurement, or why it could not be measured.
+
+    A validator stores each as soon as it exists, so a restarted day does not measure it again.
+    """
+
+    measurement: Measurement | None = None
+    refusal: str | None = None
+
+
+def _measure(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> Outcome:
     inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes)
     with CheckpointWorker(folder, contest, inputs) as submission:
         baseline_images, images = measure_alternately(baseline, submission, inputs, baseline.image_limit_s())
         similarity = compare_images([t.image for t in baseline_images], [t.image for t in images])
         result = submission.result(Timings.of(images), submission.finish())
-    return _Pair(Timings.of(baseline_images), result, similarity)
+    return Outcome(Measurement(Timings.of(baseline_images), result, similarity))
+
+
+def _outcome(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> Outcome:
+    """A failing submission is an outcome with the reason, never an error for the day."""
+    try:
+        return _measure(baseline, folder, contest, inputs)
+    except CheckpointRefused as error:
+        return Outcome(refusal=f"refused: {error}")
+    except WorkerError as error:
+        return Outcome(refusal=f"benchmark failed: {str(error).splitlines()[0]}")
 
 
 def judge(
     baseline_folder: Path,
-    submissions: Mapping[str, Path],
+    submissions: Mapping[str, Path | None],
     contest: Contest,
     inputs: Sequence[GenerationInput],
     progress: Callable[[str], None] = log.info,
+    done: Mapping[str, Outcome] | None = None,
+    record: Callable[[str, Outcome], None] | None = None,
 ) -> Judged:
-    """Benchmark the baseline and every submission; a failing submission is invalid, never fatal."""
+    """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
+
+    A submission already in ``done`` needs no folder (None).
+    """
     started = time.perf_counter()
-    measured: dict[str, _Pair] = {}
-    judgements: dict[str, Judgement] = {}
+    outcomes = dict(done or {})
     with CheckpointWorker(baseline_folder, contest, inputs) as baseline:
         for position, (key, folder) in enumerate(submissions.items(), start=1):
+            if key in outcomes:
+                progress(f"[{position}/{len(submissions)}] {key} was judged before the restart")
+                continue
             progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
-            try:
-                measured[key] = _measure(baseline, folder, contest, inputs)
-            except CheckpointRefused as error:
-                judgements[key] = Judgement(invalid(f"refused: {error}"))
-            except WorkerError as error:
-                judgements[key] = Judgement(invalid(f"benchmark failed: {str(error).splitlines()[0]}"))
+            outcomes[key] = _outcome(baseline, folder, contest, inputs)
+            if record is not None:
+                record(key, outcomes[key])
+        measured = {key: outcomes[key].measurement for key in submissions if outcomes[key].measurement}
         runs = [pair.baseline for pair in measured.values()]
         runs = runs or [Timings.of(measure_alone(baseline, inputs, baseline.image_limit_s()))]
         finished = baseline.finish()
         baseline_result = baseline.result(_joined(runs), finished)
-        timed_seconds = baseline_result.timed_seconds + sum(pair.result.timed_seconds for pair in measured.values())
-        for key, pair in measured.items():
+        judgements = {}
+        for key in submissions:
+            pair = outcomes[key].measurement
+            if pair is None:
+                judgements[key] = Judgement(invalid(outcomes[key].refusal))
+                continue
             comparison = compare(baseline.result(pair.baseline, finished), pair.result, pair.similarity)
             judgements[key] = Judgement(score(comparison, contest), pair.result, comparison)
-    ordered = {key: judgements[key] for key in submissions}
-    return Judged(baseline_result, ordered, timed_seconds, time.perf_counter() - started)
+    timed_seconds = baseline_result.timed_seconds + sum(pair.result.timed_seconds for pair in measured.values())
+    return Judged(baseline_result, judgements, timed_seconds, time.perf_counter() - started)
 
 
 def _joined(runs: Sequence[Timings]) -> Timings:

@@ -1,10 +1,17 @@
-"""The validator: run a contest day now (``--once``) or every day at the contest's opening time."""
+"""The validator: run a contest day now (``--once``) or every day at the contest's opening time.
+
+``validator.py status`` prints the current day, its progress, the last weights and recent errors from
+the validator's state. SIGTERM and SIGINT stop it cleanly: every finished outcome is already stored,
+and the next start resumes the day.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
+import signal
 from collections.abc import Sequence
 
 from base.chain import ChainError
@@ -13,6 +20,7 @@ from base.network import open_chain, open_stores
 from contest.day import run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
 from contest.report import format_leaderboard
+from contest.state import ValidatorState
 
 log = logging.getLogger("validator")
 
@@ -20,6 +28,9 @@ log = logging.getLogger("validator")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="validator.py", description="Judge the contest's submissions each day and set weights."
+    )
+    parser.add_argument(
+        "command", nargs="?", choices=("run", "status"), default="run", help="run (default) or print the status"
     )
     parser.add_argument("--once", action="store_true", help="run one contest day now, then exit")
     add_common_flags(parser, DEFAULT_CONTEST_ID)
@@ -56,12 +67,25 @@ def serve(args: argparse.Namespace, contest: Contest) -> int:
     return 0
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
+    state = ValidatorState(args.data_dir / "validator" / "state.sqlite")
+    if args.command == "status":
+        print(json.dumps(state.status(), indent=2))
+        return 0
+    signal.signal(signal.SIGTERM, _stop)
     try:
         contest = get_contest(args.contest)
         return run_once(args, contest) if args.once else serve(args, contest)
+    except KeyboardInterrupt:
+        log.info("stopped; finished outcomes are kept and the day resumes at the next start")
+        return 0
     except (ChainError, ValueError) as error:
+        state.record_error(str(error))
         print(f"error: {error}", flush=True)
         return 1

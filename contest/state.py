@@ -1,0 +1,174 @@
+"""The validator's durable state: contest days, each submission's outcome, weights set (SQLite, WAL).
+
+Every write is one transaction, so a crash at any moment leaves either the whole record or none of
+it. A day that was running when the validator stopped is resumed with the same opening block (hence
+the same inputs); the submissions whose outcomes are stored are not measured again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from contest.judging import Outcome
+
+_OUTCOME = TypeAdapter(Outcome)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS days (
+    id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, opening_block INTEGER NOT NULL,
+    block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, submissions INTEGER,
+    leaderboard TEXT, note TEXT, UNIQUE (contest, opening_block));
+CREATE TABLE IF NOT EXISTS outcomes (
+    day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, outcome TEXT NOT NULL,
+    recorded_at TEXT NOT NULL, PRIMARY KEY (day_id, hotkey));
+CREATE TABLE IF NOT EXISTS weights (
+    id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), block INTEGER NOT NULL,
+    uids TEXT NOT NULL, weights TEXT NOT NULL, set_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, at TEXT NOT NULL, message TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredDay:
+    id: int
+    contest: str
+    day: str
+    opening_block: int
+    block_hash: bytes
+    opened_at: datetime
+    status: str  # running | finished
+    submissions: int | None
+    leaderboard: str | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class ValidatorState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA synchronous=FULL")
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    @staticmethod
+    def _day(row: tuple) -> StoredDay:
+        day_id, contest, day, block, block_hash, opened_at, status, submissions, leaderboard = row
+        return StoredDay(
+            day_id, contest, day, block, bytes(block_hash), datetime.fromisoformat(opened_at), status, submissions,
+            leaderboard,
+        )  # fmt: skip
+
+    _DAY_COLUMNS = "id, contest, day, opening_block, block_hash, opened_at, status, submissions, leaderboard"
+
+    def running_day(self, contest: str) -> StoredDay | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {self._DAY_COLUMNS} FROM days WHERE contest = ? AND status = 'running' ORDER BY id DESC",
+                (contest,),
+            ).fetchone()
+        return self._day(row) if row else None
+
+    def latest_day(self, contest: str | None = None) -> StoredDay | None:
+        query = f"SELECT {self._DAY_COLUMNS} FROM days"
+        query += " WHERE contest = ? ORDER BY id DESC" if contest else " ORDER BY id DESC"
+        with self._connect() as db:
+            row = db.execute(query, (contest,) if contest else ()).fetchone()
+        return self._day(row) if row else None
+
+    def start_day(
+        self, contest: str, day: str, opening_block: int, block_hash: bytes, opened_at: datetime
+    ) -> StoredDay:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO days (contest, day, opening_block, block_hash, opened_at, status) "
+                "VALUES (?, ?, ?, ?, ?, 'running')",
+                (contest, day, opening_block, block_hash, opened_at.isoformat()),
+            )
+        day_row = self.running_day(contest)
+        assert day_row is not None
+        return day_row
+
+    def set_submission_count(self, day_id: int, count: int) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE days SET submissions = ? WHERE id = ?", (count, day_id))
+
+    def outcomes(self, day_id: int) -> dict[str, Outcome]:
+        with self._connect() as db:
+            rows = db.execute("SELECT hotkey, outcome FROM outcomes WHERE day_id = ?", (day_id,)).fetchall()
+        return {hotkey: _OUTCOME.validate_json(outcome) for hotkey, outcome in rows}
+
+    def recorder(self, day_id: int) -> Callable[[str, Outcome], None]:
+        def record(hotkey: str, outcome: Outcome) -> None:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at) VALUES (?, ?, ?, ?)",
+                    (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now()),
+                )
+
+        return record
+
+    def finish_day(self, day_id: int, leaderboard: Path, note: str | None = None) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE days SET status = 'finished', leaderboard = ?, note = ? WHERE id = ?",
+                (str(leaderboard), note, day_id),
+            )
+
+    def record_weights(self, day_id: int, block: int, uids: Sequence[int], weights: Sequence[float]) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO weights (day_id, block, uids, weights, set_at) VALUES (?, ?, ?, ?, ?)",
+                (day_id, block, json.dumps(list(uids)), json.dumps(list(weights)), _now()),
+            )
+
+    def record_error(self, message: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO errors (at, message) VALUES (?, ?)", (_now(), message))
+
+    def status(self) -> dict:
+        """What ``validator.py status`` prints: the latest day, its progress, the last weights, recent errors."""
+        day = self.latest_day()
+        with self._connect() as db:
+            weights = db.execute("SELECT block, uids, weights, set_at FROM weights ORDER BY id DESC").fetchone()
+            errors = db.execute("SELECT at, message FROM errors ORDER BY id DESC LIMIT 5").fetchall()
+            judged = db.execute("SELECT COUNT(*) FROM outcomes WHERE day_id = ?", (day.id if day else -1,)).fetchone()
+        current = None
+        if day is not None:
+            current = {
+                "contest": day.contest,
+                "day": day.day,
+                "opening_block": day.opening_block,
+                "status": day.status,
+                "judged": judged[0],
+                "submissions": day.submissions,
+                "leaderboard": day.leaderboard,
+            }
+        last_weights = None
+        if weights is not None:
+            block, uids, shares, at = weights
+            last_weights = {"block": block, "uids": json.loads(uids), "weights": json.loads(shares), "at": at}
+        return {
+            "day": current,
+            "last_weights": last_weights,
+            "errors": [{"at": at, "message": message} for at, message in errors],
+        }

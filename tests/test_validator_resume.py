@@ -1,0 +1,130 @@
+"""The validator as a real process: killed with SIGKILL mid-benchmark, restarted, it finishes the day
+with every submission judged exactly once; SIGTERM stops it cleanly; ``status`` reads its state."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bittensor import Wallet
+
+from base import commitment as codec
+from base.content_hash import submission_hash
+from base.git_store import GitStore
+from base.local_chain import LocalChain
+from contest.state import ValidatorState
+
+ROOT = Path(__file__).resolve().parent.parent
+NETUID = 7
+MINERS = ("ann", "bob", "cy")
+
+
+def wallet(data_dir: Path, name: str) -> Wallet:
+    made = Wallet(name=name, hotkey="default", path=str(data_dir / "wallets"))
+    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return made
+
+
+@pytest.fixture(scope="module")
+def committed_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Path:
+    """An embedded chain with three miners' distinct, valid submissions committed."""
+    data_dir = tmp_path_factory.mktemp("resume") / "data"
+    chain, store = LocalChain(data_dir / "chain.sqlite"), GitStore(data_dir / "repositories")
+    chain.register(wallet(data_dir, "validator").hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    for name in MINERS:
+        miner = wallet(data_dir, name)
+        hotkey = miner.hotkey.ss58_address
+        chain.register(hotkey, NETUID)
+        folder = data_dir.parent / "work" / name
+        shutil.copytree(tiny_checkpoint, folder)
+        (folder / "README.md").write_text(f"{name}'s checkpoint\n")
+        revision = store.push(folder, f"{name}/fast", "submit")
+        commitment = codec.Commitment(
+            "tiny-sdxl-cpu", "local", f"{name}/fast", revision, submission_hash(folder, hotkey)
+        )
+        chain.commit(miner, NETUID, commitment.encode())
+    chain.advance(1)
+    return data_dir
+
+
+def validator(data_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "validator/validator.py", *extra, "--data_dir", str(data_dir), "--netuid", str(NETUID),
+        "--wallet.name", "validator", "--wallet.hotkey", "default", "--wallet.path", str(data_dir / "wallets"),
+    ]  # fmt: skip
+
+
+def run_to_end(command: list[str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def leaderboard(data_dir: Path) -> dict:
+    (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committed_day: Path, tmp_path: Path) -> None:
+    uninterrupted = tmp_path / "uninterrupted"
+    shutil.copytree(committed_day, uninterrupted)
+    crashed = tmp_path / "crashed"
+    shutil.copytree(committed_day, crashed)
+
+    state = ValidatorState(crashed / "validator" / "state.sqlite")
+    process = subprocess.Popen(
+        validator(crashed, "--once"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        day = state.running_day("tiny-sdxl-cpu")
+        if day is not None and len(state.outcomes(day.id)) >= 1:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the validator finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    day = state.running_day("tiny-sdxl-cpu")
+    judged_before = set(state.outcomes(day.id))
+    assert 1 <= len(judged_before) < len(MINERS)
+
+    resumed = run_to_end(validator(crashed, "--once"))
+    assert f"resumes at block {day.opening_block}" in resumed.stdout
+    assert resumed.stdout.count("was judged before the restart") == len(judged_before)
+    assert resumed.stdout.count("benchmarking ") == len(MINERS) - len(judged_before)
+
+    board = leaderboard(crashed)
+    hotkeys = [row["hotkey"] for row in board["submissions"]]
+    assert len(hotkeys) == len(set(hotkeys)) == len(MINERS)
+    assert board["opening_block"] == day.opening_block
+    assert state.latest_day("tiny-sdxl-cpu").status == "finished"
+    assert set(state.outcomes(day.id)) == set(hotkeys)
+
+    run_to_end(validator(uninterrupted, "--once"))
+    valid = {row["hotkey"] for row in leaderboard(uninterrupted)["submissions"] if row["valid"]}
+    assert {row["hotkey"] for row in board["submissions"] if row["valid"]} == valid == set(hotkeys)
+
+    status = json.loads(run_to_end(validator(crashed, "status")).stdout)
+    assert status["day"]["status"] == "finished" and status["day"]["judged"] == len(MINERS)
+    assert status["last_weights"]["block"] == board["weights_set_at_block"]
+
+
+def test_sigterm_stops_a_waiting_validator_cleanly(committed_day: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "waiting"
+    shutil.copytree(committed_day, data_dir)
+    process = subprocess.Popen(
+        validator(data_dir), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 60
+    output = ""
+    while time.monotonic() < deadline and "waiting for" not in output:
+        output += process.stdout.readline()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
