@@ -88,6 +88,13 @@ class BittensorChain:
             for neuron in metagraph.neurons
         ]
 
+    def tempo(self, netuid: int) -> int:
+        what = f"reading the tempo of subnet {netuid}"
+        tempo = self._call(what, lambda: self._subtensor.query(("SubtensorModule", "Tempo"), [netuid]))
+        if tempo is None:
+            raise ChainError(f"subnet {netuid} does not exist on {self.endpoint}")
+        return int(tempo)
+
     def commitments(self, netuid: int) -> list[ChainCommitment]:
         what = f"reading the commitments of subnet {netuid}"
         rows = self._call(what, lambda: self._subtensor.identity.commitments(netuid))

@@ -50,6 +50,10 @@ class Chain(Protocol):
 
     def neurons(self, netuid: int) -> list[Neuron]: ...
 
+    def tempo(self, netuid: int) -> int:
+        """Blocks between the subnet's epochs: how often weights are worth setting."""
+        ...
+
     def commit(self, wallet: Wallet, netuid: int, data: bytes) -> int:
         """Publish ``data`` as the hotkey's commitment; returns the block it landed in."""
         ...

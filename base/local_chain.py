@@ -12,7 +12,7 @@ import json
 import sqlite3
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from bittensor_core import Keypair
 from base.chain import ChainCommitment, ChainError, Neuron, WeightsSet
 
 SECONDS_PER_BLOCK = 12.0
+TEMPO = 360  # blocks between epochs, Bittensor's default
 MAX_COMMITMENT_BYTES = 128
 
 _SCHEMA = """
@@ -48,12 +49,14 @@ def _verify(hotkey: str, payload: bytes, signature: bytes) -> None:
 
 
 class LocalChain:
-    def __init__(self, path: Path, chain_id: str = "edge-local") -> None:
+    def __init__(self, path: Path, chain_id: str = "edge-local", clock: Callable[[], float] = time.time) -> None:
+        """``clock`` (seconds) drives block production; tests hold it still."""
         self.path = path
+        self._clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('genesis_time', ?)", (repr(time.time()),))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('genesis_time', ?)", (repr(self._clock()),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('block_offset', '0')")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('chain_id', ?)", (chain_id,))
 
@@ -70,8 +73,11 @@ class LocalChain:
         return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
     def _block(self, db: sqlite3.Connection) -> int:
-        elapsed = time.time() - float(self._meta(db, "genesis_time"))
+        elapsed = self._clock() - float(self._meta(db, "genesis_time"))
         return int(elapsed // SECONDS_PER_BLOCK) + int(self._meta(db, "block_offset"))
+
+    def tempo(self, netuid: int) -> int:
+        return TEMPO
 
     def current_block(self) -> int:
         with self._connect() as db:

@@ -23,7 +23,7 @@ from base.inputs import GenerationInput, derive_inputs
 from base.store import Store, StoreError
 from contest.baseline import ensure_baseline
 from contest.definitions import Contest
-from contest.judging import Judgement, judge
+from contest.judging import NOT_JUDGED, Judgement, Outcome, judge
 from contest.leaderboard import Device, Leaderboard, Submission, metrics_from, write_leaderboard
 from contest.scoring import Entry, invalid, rank, weights
 from contest.state import StoredDay, ValidatorState
@@ -109,6 +109,20 @@ def fetch(candidate: Candidate, stores: Mapping[str, Store], cache_dir: Path, co
     return replace(candidate, folder=folder, digest=digest)
 
 
+def make_room(cache_root: Path, current: Path, needed: int) -> bool:
+    """Keep ``needed`` bytes free for the next download: clear other days' and half-finished downloads first."""
+    cache_root.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(cache_root).free >= needed:
+        return True
+    for stale in cache_root.iterdir():
+        if stale != current:
+            shutil.rmtree(stale, ignore_errors=True)
+    if current.is_dir():
+        for partial in current.glob(".download-*"):
+            shutil.rmtree(partial, ignore_errors=True)
+    return shutil.disk_usage(cache_root).free >= needed
+
+
 def mark_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Identical content: the earliest commit block keeps it, later copies are out."""
     first_by_digest: dict[bytes, Candidate] = {}
@@ -146,23 +160,48 @@ def run_day(
     wallet: Wallet,
     data_dir: Path,
     progress: Callable[[str], None] = log.info,
+    closing: Callable[[], bool] = lambda: False,
 ) -> tuple[Leaderboard, Path]:
-    """Run the contest's day, resuming the one a crash or stop interrupted (same opening, finished outcomes kept)."""
+    """Run the contest's day, resuming the one a crash or stop interrupted (same opening, finished outcomes kept).
+
+    Each checkpoint is deleted as soon as it is judged. ``closing()`` turning true (the next day opened)
+    closes this one with what it has judged.
+    """
     state = ValidatorState(data_dir / "validator" / "state.sqlite")
     stored, opening, resumed = _resume_or_open(state, chain, contest)
     verb = "resumes" if resumed else "opens"
     progress(f"day {opening.day} of {contest.id} {verb} at block {opening.block}")
     inputs = day_inputs(opening, contest)
-    cache_dir = data_dir / "validator" / "checkpoints" / f"{contest.id}-{opening.block}"
+    cache_root = data_dir / "validator" / "checkpoints"
+    cache_dir = cache_root / f"{contest.id}-{opening.block}"
     candidates = collect(chain, netuid, contest, opening)
     state.set_submission_count(stored.id, len(candidates))
     progress(f"{len(candidates)} commitments collected")
-    candidates = mark_duplicates([fetch(c, stores, cache_dir, contest) for c in candidates])
+    done = state.outcomes(stored.id)
+    fetched = []
+    for candidate in candidates:
+        if not make_room(cache_root, cache_dir, contest.max_checkpoint_bytes):
+            free = shutil.disk_usage(cache_root).free
+            candidate = replace(candidate, reason=f"not fetched: the validator has {free} bytes of disk free")
+        fetched.append(fetch(candidate, stores, cache_dir, contest))
+    candidates = mark_duplicates(fetched)
     alive = {c.hotkey: c.folder for c in candidates if c.alive}
-    done = {hotkey: outcome for hotkey, outcome in state.outcomes(stored.id).items() if hotkey in alive}
+    record = state.recorder(stored.id)
+
+    def judged_one(hotkey: str, outcome: Outcome) -> None:
+        record(hotkey, outcome)
+        shutil.rmtree(alive[hotkey], ignore_errors=True)
+
     try:
         judged = judge(
-            ensure_baseline(contest, data_dir), alive, contest, inputs, progress, done, state.recorder(stored.id)
+            ensure_baseline(contest, data_dir),
+            alive,
+            contest,
+            inputs,
+            progress,
+            {hotkey: outcome for hotkey, outcome in done.items() if hotkey in alive},
+            judged_one,
+            closing,
         )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
@@ -197,7 +236,10 @@ def run_day(
     )
     path = data_dir / "leaderboards" / contest.id / f"{opening.day}-{opening.block}.json"
     written = write_leaderboard(leaderboard, path)
-    state.finish_day(stored.id, written, note=f"resumed after {len(done)} judged" if resumed else None)
+    left_out = sum(judgement.verdict.reason == NOT_JUDGED for judgement in judged.judgements.values())
+    notes = [f"resumed with {len(done)} already judged"] if resumed else []
+    notes += [f"closed at the next opening with {left_out} not judged"] if left_out else []
+    state.finish_day(stored.id, written, note="; ".join(notes) or None)
     return leaderboard, written
 
 

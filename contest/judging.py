@@ -22,6 +22,7 @@ from contest.scoring import Verdict, invalid, score
 from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
 
 log = logging.getLogger(__name__)
+NOT_JUDGED = "not judged: the day closed when the next one opened"
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,12 @@ def judge(
     progress: Callable[[str], None] = log.info,
     done: Mapping[str, Outcome] | None = None,
     record: Callable[[str, Outcome], None] | None = None,
+    closing: Callable[[], bool] = lambda: False,
 ) -> Judged:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
-    A submission already in ``done`` needs no folder (None).
+    A submission already in ``done`` needs no folder (None). Once ``closing()`` is true the submissions
+    not yet measured are left out with that reason (the next day has opened).
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
@@ -102,6 +105,9 @@ def judge(
         for position, (key, folder) in enumerate(submissions.items(), start=1):
             if key in outcomes:
                 progress(f"[{position}/{len(submissions)}] {key} was judged before the restart")
+                continue
+            if closing():
+                outcomes[key] = Outcome(refusal=NOT_JUDGED)
                 continue
             progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
             outcomes[key] = _outcome(baseline, folder, contest, inputs)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -18,4 +19,17 @@ def next_opening(contest: Contest, after: datetime) -> datetime:
     """The first opening strictly after ``after`` (an aware datetime), in the contest's time zone."""
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")
-    return opening_trigger(contest).get_next_fire_time(None, after)
+    return opening_trigger(contest).get_next_fire_time(None, after + timedelta(microseconds=1))
+
+
+def latest_opening(contest: Contest, now: datetime) -> datetime:
+    """The last opening at or before ``now``: the day a validator starting at ``now`` should have run."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    zone = ZoneInfo(contest.timezone)
+    hour, minute = (int(part) for part in contest.opens_at.split(":"))
+    local = now.astimezone(zone)
+    opening = datetime.combine(local.date(), time(hour, minute), tzinfo=zone)
+    if opening > local:
+        opening = datetime.combine(local.date() - timedelta(days=1), time(hour, minute), tzinfo=zone)
+    return opening

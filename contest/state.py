@@ -48,6 +48,14 @@ class StoredDay:
     leaderboard: str | None
 
 
+@dataclass(frozen=True)
+class WeightsRecord:
+    day_id: int
+    block: int
+    uids: list[int]
+    weights: list[float]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -140,6 +148,14 @@ class ValidatorState:
                 "INSERT INTO weights (day_id, block, uids, weights, set_at) VALUES (?, ?, ?, ?, ?)",
                 (day_id, block, json.dumps(list(uids)), json.dumps(list(weights)), _now()),
             )
+
+    def last_weights(self) -> WeightsRecord | None:
+        with self._connect() as db:
+            row = db.execute("SELECT day_id, block, uids, weights FROM weights ORDER BY id DESC").fetchone()
+        if row is None:
+            return None
+        day_id, block, uids, shares = row
+        return WeightsRecord(day_id, block, json.loads(uids), json.loads(shares))
 
     def record_error(self, message: str) -> None:
         with self._connect() as db:

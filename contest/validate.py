@@ -8,7 +8,6 @@ and the next start resumes the day.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import signal
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 from base.chain import ChainError
 from base.config import add_common_flags, configure_logging, load_wallet, network_config
 from base.network import open_chain, open_stores
+from contest.daemon import ValidatorDaemon
 from contest.day import run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
 from contest.report import format_leaderboard
@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         "command", nargs="?", choices=("run", "status"), default="run", help="run (default) or print the status"
     )
     parser.add_argument("--once", action="store_true", help="run one contest day now, then exit")
+    parser.add_argument(
+        "--weights.interval_blocks",
+        dest="weights_interval_blocks",
+        type=int,
+        default=None,
+        help="set the latest day's weights again every this many blocks (default: the subnet's tempo)",
+    )
     add_common_flags(parser, DEFAULT_CONTEST_ID)
     return parser
 
@@ -55,15 +62,25 @@ def run_once(args: argparse.Namespace, contest: Contest) -> int:
 
 
 def serve(args: argparse.Namespace, contest: Contest) -> int:
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.cron import CronTrigger
+    config = network_config(args)
+    daemon = ValidatorDaemon(
+        open_chain(config),
+        open_stores(config),
+        contest,
+        config.netuid,
+        load_wallet(args),
+        config.data_dir,
+        interval_blocks=args.weights_interval_blocks,
+        progress=lambda message: print(message, flush=True),
+    )
 
-    hour, minute = (int(part) for part in contest.opens_at.split(":"))
-    scheduler = BlockingScheduler(timezone=contest.timezone)
-    scheduler.add_job(run_once, CronTrigger(hour=hour, minute=minute, timezone=contest.timezone), args=(args, contest))
-    log.info("waiting for %s %s to open the next %s day", contest.opens_at, contest.timezone, contest.id)
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+    def stop(signum: int, _frame: object) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        daemon.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    daemon.run()
     return 0
 
 
@@ -78,10 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         print(json.dumps(state.status(), indent=2))
         return 0
-    signal.signal(signal.SIGTERM, _stop)
     try:
         contest = get_contest(args.contest)
-        return run_once(args, contest) if args.once else serve(args, contest)
+        if args.once:
+            signal.signal(signal.SIGTERM, _stop)
+            return run_once(args, contest)
+        return serve(args, contest)
     except KeyboardInterrupt:
         log.info("stopped; finished outcomes are kept and the day resumes at the next start")
         return 0

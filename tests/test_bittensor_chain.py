@@ -61,6 +61,7 @@ def test_metagraph_and_blocks(network) -> None:
         (1, validator.hotkey.ss58_address, 4000.0, True),
     ]
     assert chain.current_block() == substrate.block
+    assert chain.tempo(NETUID) == substrate.subnet(NETUID).tempo
     assert chain.block_hash(substrate.block - 3) == bytes.fromhex(substrate.hash_of(substrate.block - 3)[2:])
     with pytest.raises(ChainError, match="subnet 40 does not exist"):
         chain.neurons(40)
@@ -101,6 +102,7 @@ def test_transient_transport_failures_are_retried(network) -> None:
     substrate, chain, _, _ = network
     substrate.fail_reads = QUICK.attempts - 1
     assert chain.current_block() == substrate.block
+    assert chain.tempo(NETUID) == substrate.subnet(NETUID).tempo
     assert substrate.fail_reads == 0
 
 

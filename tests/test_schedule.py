@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contest.definitions import get_contest
-from contest.schedule import next_opening
+from contest.schedule import latest_opening, next_opening
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 
@@ -37,3 +37,20 @@ def test_openings_are_a_day_apart_in_local_time_across_a_year() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         next_opening(CONTEST, datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "expected_local_day"),
+    [
+        (datetime(2026, 1, 15, 16, 59, tzinfo=UTC), "2026-01-14"),  # 11:59 EST: today's has not opened yet
+        (datetime(2026, 1, 15, 17, 0, tzinfo=UTC), "2026-01-15"),  # 12:00 EST
+        (datetime(2026, 7, 15, 15, 59, tzinfo=UTC), "2026-07-14"),  # 11:59 EDT
+        (datetime(2026, 7, 15, 16, 0, tzinfo=UTC), "2026-07-15"),  # 12:00 EDT
+        (datetime(2026, 7, 16, 3, 0, tzinfo=UTC), "2026-07-15"),  # 23:00 EDT, already the 16th in UTC
+    ],
+)
+def test_latest_opening_is_the_day_a_starting_validator_owes(now_utc: datetime, expected_local_day: str) -> None:
+    opening = latest_opening(CONTEST, now_utc)
+    assert opening.date().isoformat() == expected_local_day
+    assert (opening.hour, opening.minute) == (12, 0)
+    assert opening <= now_utc < next_opening(CONTEST, opening)

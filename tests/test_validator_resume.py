@@ -19,6 +19,9 @@ from base import commitment as codec
 from base.content_hash import submission_hash
 from base.git_store import GitStore
 from base.local_chain import LocalChain
+from contest.day import run_day
+from contest.definitions import get_contest
+from contest.judging import NOT_JUDGED
 from contest.state import ValidatorState
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,15 +119,39 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
     assert status["last_weights"]["block"] == board["weights_set_at_block"]
 
 
-def test_sigterm_stops_a_waiting_validator_cleanly(committed_day: Path, tmp_path: Path) -> None:
-    data_dir = tmp_path / "waiting"
+def test_sigterm_mid_day_exits_cleanly_and_leaves_the_day_to_resume(committed_day: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "serving"
     shutil.copytree(committed_day, data_dir)
-    process = subprocess.Popen(
-        validator(data_dir), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    deadline = time.monotonic() + 60
-    output = ""
-    while time.monotonic() < deadline and "waiting for" not in output:
+    output_to = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    process = subprocess.Popen(validator(data_dir), cwd=ROOT, **output_to)
+    output, deadline = "", time.monotonic() + 300
+    while time.monotonic() < deadline and "benchmarking " not in output and process.poll() is None:
         output += process.stdout.readline()
+    assert "resumes" not in output and "opens at block" in output, output  # the day it owed, run at once
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
+    assert process.wait(timeout=120) == 0
+    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    day = state.running_day("tiny-sdxl-cpu")
+    assert day is not None and 1 <= len(state.outcomes(day.id)) < len(MINERS)
+
+
+def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "closing"
+    shutil.copytree(committed_day, data_dir)
+    chain, stores = LocalChain(data_dir / "chain.sqlite"), {"local": GitStore(data_dir / "repositories")}
+    validator_wallet = Wallet(name="validator", hotkey="default", path=str(data_dir / "wallets"))
+    judged: list[str] = []
+
+    def progress(message: str) -> None:
+        judged.extend(["one"] if "benchmarking" in message else [])
+
+    board, _ = run_day(
+        chain, stores, get_contest("tiny-sdxl-cpu"), NETUID, validator_wallet, data_dir, progress, lambda: bool(judged)
+    )
+    rows = board.submissions
+    assert len(judged) == 1 and sum(row.reason == NOT_JUDGED for row in rows) == len(MINERS) - 1
+    assert sum(row.valid for row in rows) == 1
+    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    finished = state.latest_day("tiny-sdxl-cpu")
+    assert finished.status == "finished"
+    assert not (data_dir / "validator" / "checkpoints" / f"tiny-sdxl-cpu-{board.opening_block}").exists()

@@ -1,0 +1,131 @@
+"""The long-running validator: a day at every opening, weights kept fresh in between, nothing lost on a stop.
+
+apscheduler runs three kinds of job on a small thread pool:
+- the opening (a cron trigger at the contest's local opening time). If the previous day is still being
+  judged, it is told to close with what it has, and the new day starts once it has;
+- on start, the day the validator owes: the interrupted one, or the latest opening's if it never ran;
+- every ``check_seconds``, weights from the latest finished day, set again once ``interval_blocks``
+  have passed since the last time (the subnet's tempo unless configured).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from bittensor import Wallet
+
+from base.chain import Chain, ChainError
+from base.store import Store
+from contest.day import WEIGHTS_VERSION_KEY, run_day
+from contest.definitions import Contest
+from contest.schedule import latest_opening, opening_trigger
+from contest.state import ValidatorState
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+class DayStopped(RuntimeError):
+    """The validator is stopping: the day is left running in the state, and resumes at the next start."""
+
+
+class ValidatorDaemon:
+    def __init__(
+        self,
+        chain: Chain,
+        stores: Mapping[str, Store],
+        contest: Contest,
+        netuid: int,
+        wallet: Wallet,
+        data_dir: Path,
+        interval_blocks: int | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
+        progress: Callable[[str], None] = log.info,
+    ) -> None:
+        self.chain, self.stores, self.contest, self.netuid = chain, stores, contest, netuid
+        self.wallet, self.data_dir, self.clock, self.progress = wallet, data_dir, clock, progress
+        self.state = ValidatorState(data_dir / "validator" / "state.sqlite")
+        self.interval_blocks = interval_blocks
+        self._day_lock = threading.Lock()
+        self._close_day = threading.Event()
+        self._stopping = threading.Event()
+        self._scheduler: BlockingScheduler | None = None
+
+    def owed_day(self) -> bool:
+        """Whether a day must run now: one was interrupted, or the latest opening has no day yet."""
+        if self.state.running_day(self.contest.id) is not None:
+            return True
+        latest = self.state.latest_day(self.contest.id)
+        owed = latest_opening(self.contest, self.clock()).date().isoformat()
+        return latest is None or latest.day < owed
+
+    def open_day(self) -> None:
+        """Close the day still being judged, if any, then run the new one."""
+        if self._day_lock.locked():
+            self.progress("the next day opens: closing the current one with what it has judged")
+            self._close_day.set()
+        with self._day_lock:
+            self._close_day.clear()
+            try:
+                run_day(
+                    self.chain,
+                    self.stores,
+                    self.contest,
+                    self.netuid,
+                    self.wallet,
+                    self.data_dir,
+                    self.progress,
+                    self._closing,
+                )
+            except DayStopped:
+                log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")
+            except (ChainError, OSError) as error:
+                self.state.record_error(f"day: {error}")
+                log.error("the day failed: %s (it resumes at the next start or opening)", error)
+
+    def _closing(self) -> bool:
+        if self._stopping.is_set():
+            raise DayStopped
+        return self._close_day.is_set()
+
+    def stop(self) -> None:
+        """Stop scheduling; a day being judged stops after the submission in hand (its outcome is kept)."""
+        self._stopping.set()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def keep_weights(self) -> int | None:
+        """Set the latest finished day's weights again once the interval has passed; returns the block."""
+        last = self.state.last_weights()
+        if last is None:
+            return None
+        try:
+            block = self.chain.current_block()
+            interval = self.interval_blocks or self.chain.tempo(self.netuid)
+            if block - last.block < interval:
+                return None
+            set_at = self.chain.set_weights(self.wallet, self.netuid, last.uids, last.weights, WEIGHTS_VERSION_KEY)
+        except ChainError as error:
+            self.state.record_error(f"weights: {error}")
+            log.warning("setting weights failed: %s (retried at the next check)", error)
+            return None
+        self.state.record_weights(last.day_id, set_at, last.uids, last.weights)
+        log.info("weights of day %s set again at block %d", last.day_id, set_at)
+        return set_at
+
+    def run(self, check_seconds: float = 60.0) -> None:
+        scheduler = BlockingScheduler(timezone=self.contest.timezone, executors={"default": ThreadPoolExecutor(3)})
+        self._scheduler = scheduler
+        scheduler.add_job(self.open_day, opening_trigger(self.contest), id="opening", max_instances=2)
+        scheduler.add_job(self.keep_weights, IntervalTrigger(seconds=check_seconds), id="weights", coalesce=True)
+        if self.owed_day():
+            scheduler.add_job(self.open_day, id="owed day", max_instances=2)
+        log.info("next %s day opens at %s %s", self.contest.id, self.contest.opens_at, self.contest.timezone)
+        scheduler.start()

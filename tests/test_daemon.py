@@ -1,0 +1,119 @@
+"""The daemon's decisions with a controllable clock and the embedded chain: which day it owes on start,
+when it sets weights again, and how the download cache keeps room."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from bittensor import Wallet
+
+from base.local_chain import TEMPO, LocalChain
+from contest.daemon import ValidatorDaemon
+from contest.day import make_room
+from contest.definitions import get_contest
+from contest.state import ValidatorState
+
+CONTEST = get_contest("tiny-sdxl-cpu")
+NETUID = 7
+
+
+@pytest.fixture
+def daemon_at(tmp_path: Path):
+    chain = LocalChain(tmp_path / "chain.sqlite", clock=lambda: 1_000_000.0)  # blocks move only when advanced
+    wallet = Wallet(name="validator", hotkey="default", path=str(tmp_path / "wallets"))
+    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    chain.register(wallet.hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    miner = chain.register("5" + "C" * 47, NETUID)
+
+    def make(now: datetime, interval_blocks: int | None = None) -> ValidatorDaemon:
+        return ValidatorDaemon(
+            chain, {}, CONTEST, NETUID, wallet, tmp_path, interval_blocks=interval_blocks, clock=lambda: now
+        )
+
+    return make, chain, miner
+
+
+def test_a_fresh_validator_owes_the_latest_opening(daemon_at) -> None:
+    make, _, _ = daemon_at
+    assert make(datetime(2026, 1, 15, 12, tzinfo=UTC)).owed_day()
+
+
+@pytest.mark.parametrize(
+    ("finished_day", "now", "owed"),
+    [
+        ("2026-01-14", datetime(2026, 1, 15, 16, 59, tzinfo=UTC), False),  # 11:59 EST: the 14th is the latest
+        ("2026-01-14", datetime(2026, 1, 15, 17, 0, tzinfo=UTC), True),  # 12:00 EST opens the 15th
+        ("2026-07-14", datetime(2026, 7, 15, 15, 59, tzinfo=UTC), False),  # 11:59 EDT
+        ("2026-07-14", datetime(2026, 7, 15, 16, 0, tzinfo=UTC), True),  # 12:00 EDT
+    ],
+)
+def test_a_finished_day_is_not_run_again_until_the_next_noon(daemon_at, finished_day, now, owed) -> None:
+    make, _, _ = daemon_at
+    daemon = make(now)
+    day = daemon.state.start_day(CONTEST.id, finished_day, 100, b"\x01" * 32, now)
+    daemon.state.finish_day(day.id, Path("board.json"))
+    assert daemon.owed_day() is owed
+
+
+def test_an_interrupted_day_is_owed_whatever_the_time(daemon_at) -> None:
+    make, _, _ = daemon_at
+    now = datetime(2026, 7, 15, 15, 0, tzinfo=UTC)
+    daemon = make(now)
+    daemon.state.start_day(CONTEST.id, "2026-07-14", 100, b"\x01" * 32, now)
+    assert daemon.owed_day()
+
+
+def test_weights_are_set_again_every_interval_from_the_latest_day(daemon_at) -> None:
+    make, chain, miner = daemon_at
+    daemon = make(datetime(2026, 7, 15, 17, tzinfo=UTC), interval_blocks=50)
+    assert daemon.keep_weights() is None  # no finished day yet
+    day = daemon.state.start_day(CONTEST.id, "2026-07-15", chain.current_block(), b"\x01" * 32, daemon.clock())
+    daemon.state.record_weights(day.id, chain.current_block(), [miner], [1.0])
+    chain.advance(49)
+    assert daemon.keep_weights() is None
+    chain.advance(1)
+    block = daemon.keep_weights()
+    assert block == chain.current_block()
+    assert chain.weights(NETUID)[-1].uids == (miner,)
+    assert daemon.state.last_weights().block == block
+    assert daemon.keep_weights() is None
+
+
+def test_the_default_interval_is_the_subnet_tempo(daemon_at) -> None:
+    make, chain, miner = daemon_at
+    daemon = make(datetime(2026, 7, 15, 17, tzinfo=UTC))
+    day = daemon.state.start_day(CONTEST.id, "2026-07-15", chain.current_block(), b"\x01" * 32, daemon.clock())
+    daemon.state.record_weights(day.id, chain.current_block(), [miner], [1.0])
+    chain.advance(TEMPO - 1)
+    assert daemon.keep_weights() is None
+    chain.advance(1)
+    assert daemon.keep_weights() is not None
+
+
+def test_status_reports_the_day_the_weights_and_errors(tmp_path: Path) -> None:
+    state = ValidatorState(tmp_path / "state.sqlite")
+    day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
+    state.set_submission_count(day.id, 3)
+    state.record_weights(day.id, 120, [1, 2], [0.7, 0.3])
+    state.record_error("weights: cannot reach the chain")
+    status = state.status()
+    assert status["day"] | {"judged": 0} == {
+        "contest": CONTEST.id, "day": "2026-07-15", "opening_block": 100, "status": "running", "judged": 0,
+        "submissions": 3, "leaderboard": None,
+    }  # fmt: skip
+    assert status["last_weights"]["uids"] == [1, 2] and status["last_weights"]["block"] == 120
+    assert status["errors"][0]["message"] == "weights: cannot reach the chain"
+
+
+def test_make_room_clears_other_days_and_partial_downloads_only_when_short(tmp_path: Path) -> None:
+    root, current = tmp_path / "checkpoints", tmp_path / "checkpoints" / "today"
+    (root / "yesterday" / "hotkey").mkdir(parents=True)
+    (current / "kept").mkdir(parents=True)
+    (current / ".download-x").mkdir()
+    assert make_room(root, current, needed=0)
+    assert (root / "yesterday").exists() and (current / ".download-x").exists()
+    assert not make_room(root, current, needed=1 << 62)
+    assert not (root / "yesterday").exists() and not (current / ".download-x").exists()
+    assert (current / "kept").exists()
