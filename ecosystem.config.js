@@ -1,15 +1,31 @@
-// PM2 process file for a validator: `pm2 start ecosystem.config.js`.
-// Edit only the arguments below: your wallet, hotkey, subnet and network. "local" is the embedded chain
-// under --data_dir; the real subnet is "finney" with --netuid 39 (or "local" plus
-// "--subtensor.chain_endpoint", "ws://127.0.0.1:9944" for your own subtensor node). Hugging Face
-// downloads need no token; set HF_TOKEN in the environment PM2 starts from to raise the Hub's limits.
+// PM2 process file for a validator: `pm2 start ecosystem.config.js`, then `pm2 logs edge-validator`.
+//
+// Edit only `settings`: your wallet, hotkey, subnet and network.
+// - network "local" is the embedded chain under dataDir; the real subnet is "finney" with netuid 39;
+//   your own subtensor node is "local" with chainEndpoint "ws://127.0.0.1:9944".
+// - Hugging Face downloads need no token; export HF_TOKEN before `pm2 start` to raise the Hub's limits.
+// The validator runs a day at 12:00 America/New_York (and at once if it owes one), sets weights again
+// every tempo, and resumes an interrupted day after a restart. PM2 restarts it after a crash, with an
+// exponential back-off, and gives it 30 s to stop cleanly on `pm2 stop`.
+const settings = {
+  netuid: "39",
+  network: "local",
+  chainEndpoint: "",
+  walletName: "default",
+  walletHotkey: "default",
+  walletPath: "~/.bittensor/wallets",
+  dataDir: "data",
+};
+
 const validatorArgs = [
   "run", "python", "validator/validator.py",
-  "--netuid", "39",
-  "--subtensor.network", "local",
-  "--wallet.name", "default",
-  "--wallet.hotkey", "default",
-  "--data_dir", "data",
+  "--netuid", settings.netuid,
+  "--subtensor.network", settings.network,
+  ...(settings.chainEndpoint ? ["--subtensor.chain_endpoint", settings.chainEndpoint] : []),
+  "--wallet.name", settings.walletName,
+  "--wallet.hotkey", settings.walletHotkey,
+  "--wallet.path", settings.walletPath,
+  "--data_dir", settings.dataDir,
   "--logging.debug",
 ];
 
