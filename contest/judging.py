@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from base.energy import total_energy
 from base.inputs import GenerationInput
 from base.similarity import Similarity, compare_images
@@ -102,7 +104,8 @@ def judge(
     started = time.perf_counter()
     outcomes = dict(done or {})
     with CheckpointWorker(baseline_folder, contest, inputs) as baseline:
-        for position, (key, folder) in enumerate(submissions.items(), start=1):
+        queue = tqdm(submissions.items(), desc="judging", unit="submission", total=len(submissions), disable=None)
+        for position, (key, folder) in enumerate(queue, start=1):
             if key in outcomes:
                 progress(f"[{position}/{len(submissions)}] {key} was judged before the restart")
                 continue
