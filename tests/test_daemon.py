@@ -3,6 +3,8 @@ when it sets weights again, and how the download cache keeps room."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -117,3 +119,29 @@ def test_make_room_clears_other_days_and_partial_downloads_only_when_short(tmp_p
     assert not make_room(root, current, needed=1 << 62)
     assert not (root / "yesterday").exists() and not (current / ".download-x").exists()
     assert (current / "kept").exists()
+
+
+def test_the_next_opening_closes_a_running_day_before_it_starts(daemon_at, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon's coordination only: the day itself is a stand-in that runs until it is told to close."""
+    make, _, _ = daemon_at
+    daemon = make(datetime(2026, 7, 15, 16, tzinfo=UTC))
+    events: list[str] = []
+    first_started = threading.Event()
+
+    def day(*args, closing) -> None:
+        if not events:
+            events.append("first starts")
+            first_started.set()
+            while not closing():
+                time.sleep(0.01)
+            events.append("first closes")
+        else:
+            events.append(f"second starts, closing={closing()}")
+
+    monkeypatch.setattr("contest.daemon.run_day", lambda *args: day(*args[:-1], closing=args[-1]))
+    first = threading.Thread(target=daemon.open_day)
+    first.start()
+    assert first_started.wait(5)
+    daemon.open_day()
+    first.join(5)
+    assert events == ["first starts", "first closes", "second starts, closing=False"]
