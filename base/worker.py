@@ -12,12 +12,16 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
+from base import sandbox
+
 A = TypeVar("A")
+MEMORY_CHECK_S = 0.1
 
 # The environment the worker server starts with, read once at process start:
 # - huggingface_hub/transformers read the offline flags at import: a worker never reaches the network;
@@ -46,6 +50,22 @@ class WorkerCrashed(WorkerError):
     """The worker died without answering (a signal, the OOM killer, a hard exit)."""
 
 
+class WorkerOverMemory(WorkerError):
+    """The worker's resident memory went over its limit and the worker was killed."""
+
+
+def resident_bytes(pid: int) -> int | None:
+    """A process's resident set size from /proc (None where there is no /proc or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _failure(error: BaseException) -> tuple[str, str]:
     return ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
 
@@ -57,11 +77,22 @@ def _resolve(factory: Callable[[A], Any] | str) -> Callable[[A], Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def _serve(factory: Callable[[A], Any] | str, argument: A, channel: Connection) -> None:
+def _network_failure() -> tuple[str, str] | None:
+    if sandbox.attempts:
+        return ("error", f"NetworkRefused: the worker tried to reach the network ({', '.join(sandbox.attempts)})")
+    return None
+
+
+def _serve(factory: Callable[[A], Any] | str, argument: A, channel: Connection, isolated: bool) -> None:
+    if isolated:
+        sandbox.isolate_network()
     try:
         target = _resolve(factory)(argument)
     except BaseException as error:  # everything goes back to the parent as text
-        channel.send(_failure(error))
+        channel.send(_network_failure() or _failure(error))
+        return
+    if refused := _network_failure():
+        channel.send(refused)
         return
     channel.send(("ok", None))
     while True:
@@ -73,9 +104,13 @@ def _serve(factory: Callable[[A], Any] | str, argument: A, channel: Connection) 
             return
         method, arguments = request
         try:
-            channel.send(("ok", getattr(target, method)(*arguments)))
+            answer = ("ok", getattr(target, method)(*arguments))
         except BaseException as error:
-            channel.send(_failure(error))
+            answer = _failure(error)
+        if refused := _network_failure():  # a caught refusal still fails the checkpoint
+            channel.send(refused)
+            return
+        channel.send(answer)
 
 
 class Worker:
@@ -95,7 +130,11 @@ class Worker:
         argument: A,
         start_timeout_s: float,
         preload: Sequence[str] = (),
+        memory_limit_bytes: int | None = None,
+        isolated: bool = False,
     ) -> None:
+        """``memory_limit_bytes`` bounds the worker's resident memory; ``isolated`` cuts it off the network."""
+        self._memory_limit = memory_limit_bytes
         context = multiprocessing.get_context("forkserver")
         if preload:
             context.set_forkserver_preload(list(preload))
@@ -103,7 +142,7 @@ class Worker:
         saved = {name: os.environ.get(name) for name in WORKER_ENVIRONMENT}
         os.environ.update(WORKER_ENVIRONMENT)
         try:
-            self._process = context.Process(target=_serve, args=(factory, argument, child_end), daemon=True)
+            self._process = context.Process(target=_serve, args=(factory, argument, child_end, isolated), daemon=True)
             self._process.start()
         finally:
             for name, value in saved.items():
@@ -118,11 +157,28 @@ class Worker:
             self.close()
             raise
 
+    def _kill(self) -> None:
+        self._process.kill()
+        self._process.join()
+
+    def _wait(self, timeout_s: float, what: str) -> None:
+        """Wait for an answer, checking the worker's memory as it works."""
+        deadline = time.monotonic() + timeout_s
+        while not self._channel.poll(min(MEMORY_CHECK_S, max(0.0, deadline - time.monotonic()))):
+            if self._memory_limit is not None:
+                used = resident_bytes(self._process.pid)
+                if used is not None and used > self._memory_limit:
+                    self._kill()
+                    raise WorkerOverMemory(
+                        f"{what} used {used / 2**20:.0f} MiB, over the limit of {self._memory_limit / 2**20:.0f} MiB,"
+                        " and the worker was killed"
+                    )
+            if time.monotonic() >= deadline:
+                self._kill()
+                raise WorkerTimeout(f"{what} exceeded its {timeout_s:.0f} s limit and the worker was killed")
+
     def _answer(self, timeout_s: float, what: str) -> Any:
-        if not self._channel.poll(timeout_s):
-            self._process.kill()
-            self._process.join()
-            raise WorkerTimeout(f"{what} exceeded its {timeout_s:.0f} s limit and the worker was killed")
+        self._wait(timeout_s, what)
         try:
             status, payload = self._channel.recv()
         except (EOFError, OSError):

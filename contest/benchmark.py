@@ -89,7 +89,14 @@ class CheckpointWorker:
     def __init__(self, checkpoint: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> None:
         warmup = tuple(inputs[: max(1, contest.warmup_samples)])
         request = SessionRequest(checkpoint, contest.id, warmup)
-        self._worker = Worker(SESSION, request, contest.load_timeout_s, preload=[SESSION.split(":")[0]])
+        self._worker = Worker(
+            SESSION,
+            request,
+            contest.load_timeout_s,
+            preload=[SESSION.split(":")[0]],
+            memory_limit_bytes=contest.worker_memory_bytes,
+            isolated=True,
+        )
         try:
             self.loaded: Loaded = self._worker.call("loaded", timeout_s=30)
         except BaseException:

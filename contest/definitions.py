@@ -49,6 +49,7 @@ class Contest:
     similarity_threshold: float
     max_checkpoint_bytes: int
     load_timeout_s: float
+    worker_memory_bytes: int  # resident memory a benchmark worker may use before it is killed
     opens_at: str = "12:00"
     timezone: str = "America/New_York"
 
@@ -71,6 +72,7 @@ _CONTESTS = (
         similarity_threshold=0.85,
         max_checkpoint_bytes=30 * 1024**3,
         load_timeout_s=600.0,
+        worker_memory_bytes=32 * 1024**3,
     ),
     Contest(
         id="tiny-sdxl-cpu",
@@ -87,6 +89,7 @@ _CONTESTS = (
         similarity_threshold=0.85,
         max_checkpoint_bytes=64 * 1024**2,
         load_timeout_s=120.0,
+        worker_memory_bytes=2 * 1024**3,
     ),
 )
 

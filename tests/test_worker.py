@@ -1,9 +1,10 @@
 import os
+import socket
 import time
 
 import pytest
 
-from base.worker import Worker, WorkerCrashed, WorkerError, WorkerTimeout
+from base.worker import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout
 from tests import worker_jobs
 
 
@@ -57,3 +58,36 @@ def test_workers_run_offline_with_fixed_allocator_thresholds_without_changing_th
         threshold = worker.call("environment", "MALLOC_MMAP_THRESHOLD_", timeout_s=30)
     assert threshold is not None and int(threshold) >= 64 * 1024 * 1024
     assert os.environ.get("HF_HUB_OFFLINE") == before
+
+
+def test_a_worker_over_its_memory_limit_is_killed_and_says_so() -> None:
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60, memory_limit_bytes=200 * 2**20) as worker:
+        with pytest.raises(WorkerOverMemory, match=r"allocate used \d+ MiB, over the limit of 200 MiB"):
+            worker.call("allocate", 400, timeout_s=60)
+        with pytest.raises(WorkerCrashed):
+            worker.call("add", 1, timeout_s=5)
+
+
+@pytest.mark.parametrize("swallow", [False, True])
+def test_an_isolated_worker_cannot_connect_and_fails_even_if_it_swallows_the_error(swallow: bool) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        refused = f"tried to reach the network \\(127.0.0.1:{port}\\)"
+        with (
+            Worker(worker_jobs.Counter, 0, start_timeout_s=60, isolated=True) as worker,
+            pytest.raises(WorkerError, match=refused),
+        ):
+            worker.call("connect", port, swallow, timeout_s=30)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+
+
+def test_a_worker_that_is_not_isolated_can_connect() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+            assert worker.call("connect", listener.getsockname()[1], False, timeout_s=30) == "connected"

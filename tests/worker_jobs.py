@@ -1,6 +1,7 @@
 """A class for the worker tests: a worker builds objects from importable (module-level) factories."""
 
 import os
+import socket
 import time
 
 
@@ -30,3 +31,19 @@ class Counter:
 
     def fail(self) -> None:
         raise RuntimeError("call failed")
+
+    def allocate(self, megabytes: int) -> int:
+        self.held = bytearray(megabytes * 2**20)
+        for offset in range(0, len(self.held), 4096):  # touch every page so it is resident
+            self.held[offset] = 1
+        time.sleep(5)
+        return len(self.held)
+
+    def connect(self, port: int, swallow: bool) -> str:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError as error:
+            if not swallow:
+                raise
+            return f"carried on after {error}"
+        return "connected"
