@@ -84,6 +84,9 @@ def _outcome(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs:
         return Outcome(refusal=f"refused: {error}")
     except WorkerError as error:
         return Outcome(refusal=f"benchmark failed: {str(error).splitlines()[0]}")
+    except Exception as error:  # whatever a submission makes the parent trip on, the day goes on
+        log.exception("judging a submission failed in the validator itself")
+        return Outcome(refusal=f"benchmark failed: {type(error).__name__}: {str(error).splitlines()[0]}")
 
 
 def judge(

@@ -15,6 +15,7 @@ from base.timing import synchronizer_for, timed
 from contest.benchmark import Finished, Loaded, SessionRequest, TimedImage
 from contest.definitions import get_contest
 from pipelines.checkpoint_guard import inspect_checkpoint
+from pipelines.generation import check_image
 from pipelines.loader import load_runtime
 
 
@@ -27,6 +28,7 @@ class CheckpointSession:
         contest = get_contest(request.contest_id)
         manifest = inspect_checkpoint(request.checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
         self.device = contest.device
+        self.image_shape = (contest.generation.height, contest.generation.width, 3)
         self.synchronize = synchronizer_for(self.device)
         self.memory = open_memory_probe(self.device)
         self.memory.start()
@@ -47,7 +49,9 @@ class CheckpointSession:
         meter = open_energy_meter(self.device)
         meter.start()
         call = timed(lambda: self.runtime.generate([item])[0], self.synchronize)
-        return TimedImage(call.seconds, call.result, meter.stop())
+        energy = meter.stop()
+        check_image(call.result, self.image_shape)
+        return TimedImage(call.seconds, call.result, energy)
 
     def finish(self) -> Finished:
         return Finished(self.memory.stop(), probe_device(self.device))

@@ -6,7 +6,7 @@ import torch
 
 from base.inputs import GenerationInput
 from base.similarity import compare_images
-from pipelines.generation import GenerationSettings, to_uint8
+from pipelines.generation import GenerationSettings, check_image, to_uint8
 from pipelines.loader import load_runtime
 from pipelines.manifest import Manifest, OnnxOptions, TorchOptions, manifest_from_json
 from pipelines.onnx_unet import OnnxUNet, choose_providers
@@ -87,3 +87,11 @@ def test_torch_options_recipe_writes_a_manifest_the_loader_honours(tiny_checkpoi
     assert manifest.runtime == "diffusers" and manifest.torch.channels_last and manifest.torch.attention == "eager"
     runtime = load_runtime(folder, manifest, SETTINGS, "cpu", "float32")
     assert runtime.pipeline.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_images_of_another_shape_or_type_are_refused() -> None:
+    check_image(np.zeros((128, 128, 3), np.uint8), (128, 128, 3))
+    with pytest.raises(ValueError, match="drew a 64x64x3 uint8 image; the contest's is 128x128x3 uint8"):
+        check_image(np.zeros((64, 64, 3), np.uint8), (128, 128, 3))
+    with pytest.raises(ValueError, match="drew a 128x128x3 float32 image"):
+        check_image(np.zeros((128, 128, 3), np.float32), (128, 128, 3))
