@@ -22,7 +22,7 @@ from base.content_hash import bind_to_hotkey, folder_digest
 from base.inputs import GenerationInput, derive_inputs
 from base.store import Store, StoreError
 from contest.baseline import ensure_baseline
-from contest.definitions import Contest
+from contest.definitions import CONTESTS, Contest
 from contest.judging import NOT_JUDGED, Judgement, Outcome, judge
 from contest.leaderboard import Device, Leaderboard, Submission, metrics_from, write_leaderboard
 from contest.scoring import Entry, invalid, rank, weights
@@ -82,6 +82,9 @@ def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) ->
             decoded = codec.decode(entry.data)
         except codec.InvalidCommitment as error:
             candidates.append(replace(candidate, reason=f"invalid commitment: {error}"))
+            continue
+        if decoded.contest_id not in CONTESTS:
+            candidates.append(replace(candidate, reason=f"unknown contest {decoded.contest_id!r}"))
             continue
         if decoded.contest_id != contest.id:
             log.debug("skipping %s: committed to contest %s", entry.hotkey, decoded.contest_id)

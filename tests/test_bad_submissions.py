@@ -1,0 +1,211 @@
+"""Bad submissions through the real validator day: each gets its documented outcome (README, "What the
+validator does with bad submissions"), and the good submission in the same day is still judged."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bittensor import Wallet
+from safetensors.numpy import load_file, save_file
+
+from base import commitment as codec
+from base.content_hash import submission_hash
+from base.git_store import GitStore
+from base.local_chain import LocalChain
+from contest.day import run_day
+from contest.definitions import get_contest
+from tests.test_checkpoint_guard import add_model, edit_json, make_onnx, with_external_weight
+
+NETUID = 7
+CONTEST = get_contest("tiny-sdxl-cpu")
+
+
+def _wallet(data_dir: Path, name: str) -> Wallet:
+    made = Wallet(name=name, hotkey="default", path=str(data_dir / "wallets"))
+    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return made
+
+
+class Day:
+    """An embedded chain and local repositories where each miner commits one (usually bad) submission."""
+
+    def __init__(self, data_dir: Path, baseline: Path) -> None:
+        self.data_dir, self.baseline = data_dir, baseline
+        self.chain, self.store = LocalChain(data_dir / "chain.sqlite"), GitStore(data_dir / "repositories")
+        self.hotkeys: dict[str, str] = {}
+
+    def miner(self, name: str) -> Wallet:
+        wallet = _wallet(self.data_dir, name)
+        self.chain.register(wallet.hotkey.ss58_address, NETUID)
+        self.hotkeys[name] = wallet.hotkey.ss58_address
+        return wallet
+
+    def checkpoint(self, name: str) -> Path:
+        folder = self.data_dir.parent / "work" / name
+        shutil.copytree(self.baseline, folder)
+        (folder / "README.md").write_text(f"{name}\n")
+        return folder
+
+    def submit(self, name: str, folder: Path, **overrides: str) -> bytes:
+        """Push ``folder`` and commit it honestly; ``overrides`` change fields of the commitment."""
+        wallet = self.miner(name)
+        repository = overrides.pop("repository", f"{name}/model")
+        revision = self.store.push(folder, repository, "submit")
+        fields = {"contest_id": CONTEST.id, "provider": "local", "repository": repository, "revision": revision}
+        fields |= overrides
+        data = codec.Commitment(**fields, content_hash=submission_hash(folder, wallet.hotkey.ss58_address)).encode()
+        self.chain.commit(wallet, NETUID, data)
+        return data
+
+    def commit_bytes(self, name: str, data: bytes) -> None:
+        self.chain.commit(self.miner(name), NETUID, data)
+
+
+def _nan_vae(folder: Path) -> Path:
+    weights_file = folder / "vae" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(weights_file)
+    name = next(key for key in weights if key.startswith("decoder.conv_out.weight"))
+    weights[name] = np.full_like(weights[name], np.nan)
+    save_file(weights, weights_file)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def judged_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> tuple[dict, dict[str, str]]:
+    data_dir = tmp_path_factory.mktemp("bad") / "data"
+    day = Day(data_dir, tiny_checkpoint)
+    validator = _wallet(data_dir, "validator")
+    day.chain.register(validator.hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+
+    good = day.submit("good", day.checkpoint("good"))
+    day.commit_bytes("garbage", os.urandom(77))
+    day.commit_bytes("newer-codec", bytes([codec.VERSION + 1]) + good[1:])
+    day.submit("unknown-contest", day.checkpoint("unknown-contest"), contest_id="sdxl-next-99")
+    day.commit_bytes(
+        "missing-repository",
+        codec.Commitment(CONTEST.id, "local", "ghost/none", "ab" * 20, b"\0" * 32).encode(),
+    )
+    day.submit("missing-revision", day.checkpoint("missing-revision"), revision="cd" * 20)
+    oversize = day.checkpoint("oversize")
+    (oversize / "unet" / "padding.safetensors").write_bytes(os.urandom(CONTEST.max_checkpoint_bytes))
+    day.submit("oversize", oversize)
+    pickle = day.checkpoint("pickle")
+    (pickle / "unet" / "extra.bin").write_bytes(b"\x80\x04K\x01.")
+    day.submit("pickle", pickle)
+    custom = day.checkpoint("custom-class")
+    edit_json(custom / "model_index.json", _class_name="FastSDXLPipeline")
+    day.submit("custom-class", custom)
+    auto_map = day.checkpoint("auto-map")
+    edit_json(auto_map / "unet" / "config.json", auto_map={"AutoModel": "fast.UNet"})
+    day.submit("auto-map", auto_map)
+    remote = day.checkpoint("remote-code")
+    edit_json(remote / "tokenizer" / "tokenizer_config.json", trust_remote_code=True)
+    day.submit("remote-code", remote)
+    symlink = day.checkpoint("symlink")
+    (symlink / "unet" / "notes.json").symlink_to("/etc/passwd")
+    day.submit("symlink", symlink)
+    external = day.checkpoint("external-data")
+    (external / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    day.submit("external-data", make_onnx(external, with_external_weight(add_model(), "/etc/passwd")))
+    day.submit("nan-output", _nan_vae(day.checkpoint("nan-output")))
+    day.commit_bytes("copied-commitment", good)
+    day.chain.advance(1)  # the re-upload lands a block later than the original
+    reupload = day.data_dir.parent / "work" / "reupload"
+    shutil.copytree(day.data_dir.parent / "work" / "good", reupload)
+    day.submit("reupload", reupload)
+    day.chain.advance(1)
+
+    board, _ = run_day(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir)
+    rows = {row.hotkey: row for row in board.submissions}
+    by_name = {name: rows[hotkey] for name, hotkey in day.hotkeys.items() if hotkey in rows}
+    return by_name, day.hotkeys
+
+
+def reason(judged_day, name: str) -> str:
+    rows, _ = judged_day
+    row = rows[name]
+    assert not row.valid and row.weight == 0.0
+    return row.reason
+
+
+def test_the_good_submission_is_judged_alongside_every_bad_one(judged_day) -> None:
+    rows, _ = judged_day
+    assert rows["good"].valid and rows["good"].rank == 1 and rows["good"].weight == 1.0
+    assert sum(row.valid for row in rows.values()) == 1
+
+
+def test_arbitrary_bytes(judged_day) -> None:
+    assert reason(judged_day, "garbage").startswith("invalid commitment: ")
+
+
+def test_a_newer_codec_version(judged_day) -> None:
+    assert reason(judged_day, "newer-codec") == (
+        f"invalid commitment: unsupported commitment version {codec.VERSION + 1} (this validator reads {codec.VERSION})"
+    )
+
+
+def test_an_unknown_contest(judged_day) -> None:
+    assert reason(judged_day, "unknown-contest") == "unknown contest 'sdxl-next-99'"
+
+
+def test_a_repository_that_does_not_exist(judged_day) -> None:
+    expected = "download failed: repository 'ghost/none' does not exist"
+    assert reason(judged_day, "missing-repository").startswith(expected)
+
+
+def test_a_revision_that_does_not_exist(judged_day) -> None:
+    assert reason(judged_day, "missing-revision") == (
+        f"download failed: revision {'cd' * 20} does not exist in 'missing-revision/model'"
+    )
+
+
+def test_over_the_size_cap_is_refused_before_download(judged_day) -> None:
+    assert f"over the cap of {CONTEST.max_checkpoint_bytes}" in reason(judged_day, "oversize")
+    assert reason(judged_day, "oversize").startswith("download failed: oversize/model@")
+
+
+def test_pickle_files(judged_day) -> None:
+    assert reason(judged_day, "pickle").startswith("refused: unet/extra.bin: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "where", "why"),
+    [
+        ("custom-class", "model_index.json", "pipeline class 'FastSDXLPipeline' is not accepted"),
+        ("auto-map", "unet/config.json", "remote code is not accepted"),
+        ("remote-code", "tokenizer/tokenizer_config.json", "remote code is not accepted"),
+    ],
+)
+def test_custom_classes_and_remote_code(judged_day, name: str, where: str, why: str) -> None:
+    text = reason(judged_day, name)
+    assert text.startswith(f"refused: {where}: ") and why in text
+
+
+def test_a_symlink_out_of_the_checkpoint(judged_day) -> None:
+    text = reason(judged_day, "symlink")
+    assert text.startswith("download failed: symlink/model@")
+    assert text.endswith("'unet/notes.json' is a link to an absolute path")
+
+
+def test_onnx_external_data_out_of_the_checkpoint(judged_day) -> None:
+    assert reason(judged_day, "external-data") == (
+        "refused: unet/model.onnx: ONNX external data '/etc/passwd' for tensor 'w' escapes the checkpoint folder"
+    )
+
+
+def test_nan_outputs_fail_the_similarity_gate(judged_day) -> None:
+    assert "is below the threshold" in reason(judged_day, "nan-output")
+
+
+def test_a_copied_commitment_fails_the_hotkey_bound_hash(judged_day) -> None:
+    assert reason(judged_day, "copied-commitment") == "content hash does not match the commitment for this hotkey"
+
+
+def test_the_same_content_under_another_hotkey_is_a_duplicate_of_the_earliest(judged_day) -> None:
+    rows, hotkeys = judged_day
+    assert reason(judged_day, "reupload").startswith(f"duplicate of {hotkeys['good']}")
+    assert rows["reupload"].duplicate_of == hotkeys["good"]
