@@ -112,6 +112,28 @@ def fetch(candidate: Candidate, stores: Mapping[str, Store], cache_dir: Path, co
     return replace(candidate, folder=folder, digest=digest)
 
 
+def attribute_near_copies(
+    candidates: Sequence[Candidate], judgements: Mapping[str, Judgement], inputs: int
+) -> tuple[list[Candidate], dict[str, Judgement]]:
+    """Different files that draw exactly the same images on every input are one model: the earliest keeps it."""
+    first: dict[str, Candidate] = {}
+    copies: dict[str, Candidate] = {}  # hotkey -> the earlier candidate it copies
+    for candidate in sorted(candidates, key=lambda c: (c.commit_block, c.hotkey)):
+        judgement = judgements[candidate.hotkey]
+        if judgement.verdict.valid and judgement.images_sha256 is not None:
+            original = first.setdefault(judgement.images_sha256, candidate)
+            if original is not candidate:
+                copies[candidate.hotkey] = original
+    updated = dict(judgements)
+    for hotkey, original in copies.items():
+        drawn = judgements[hotkey].images_sha256
+        evidence = f"the same images (sha256 {drawn[:16]}) on all {inputs} of the day's inputs"
+        reason = f"near-copy of {original.hotkey} (committed at block {original.commit_block}): {evidence}"
+        updated[hotkey] = replace(judgements[hotkey], verdict=invalid(reason))
+    marked = [replace(c, duplicate_of=copies[c.hotkey].hotkey) if c.hotkey in copies else c for c in candidates]
+    return marked, updated
+
+
 def make_room(cache_root: Path, current: Path, needed: int) -> bool:
     """Keep ``needed`` bytes free for the next download: clear other days' and half-finished downloads first."""
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -214,6 +236,7 @@ def run_day(
             "this %s is not the contest's device (%s): results are not comparable", device.name, contest.device_name
         )
     judgements = {c.hotkey: judged.judgements.get(c.hotkey) or Judgement(invalid(c.reason)) for c in candidates}
+    candidates, judgements = attribute_near_copies(candidates, judgements, len(inputs))
     entries = [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in candidates]
     ranked = rank(entries)
     shares = weights(ranked)

@@ -5,6 +5,7 @@ The validator judges a day's submissions with this; the miner's self-check judge
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ class Judgement:
     verdict: Verdict
     result: BenchmarkResult | None = None
     comparison: Comparison | None = None
+    images_sha256: str | None = None  # over every image it drew on the day's inputs, in order
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Measurement:
     baseline: Timings
     result: BenchmarkResult
     similarity: Similarity
+    images_sha256: str
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ def _measure(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs:
     with CheckpointWorker(folder, contest, inputs) as submission:
         baseline_images, images = measure_alternately(baseline, submission, inputs, baseline.image_limit_s())
         similarity = compare_images([t.image for t in baseline_images], [t.image for t in images])
+        drawn = hashlib.sha256(b"".join(timed.image.tobytes() for timed in images)).hexdigest()
         result = submission.result(Timings.of(images), submission.finish())
-    return Outcome(Measurement(Timings.of(baseline_images), result, similarity))
+    return Outcome(Measurement(Timings.of(baseline_images), result, similarity, drawn))
 
 
 def _outcome(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> Outcome:
@@ -131,7 +135,7 @@ def judge(
                 judgements[key] = Judgement(invalid(outcomes[key].refusal))
                 continue
             comparison = compare(baseline.result(pair.baseline, finished), pair.result, pair.similarity)
-            judgements[key] = Judgement(score(comparison, contest), pair.result, comparison)
+            judgements[key] = Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256)
     timed_seconds = baseline_result.timed_seconds + sum(pair.result.timed_seconds for pair in measured.values())
     return Judged(baseline_result, judgements, timed_seconds, time.perf_counter() - started)
 

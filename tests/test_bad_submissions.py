@@ -74,6 +74,13 @@ def _nan_vae(folder: Path) -> Path:
     return folder
 
 
+def _resaved_unet(folder: Path) -> Path:
+    """The same tensors in a differently written file: other bytes, the same images."""
+    weights_file = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    save_file(load_file(weights_file), weights_file, metadata={"format": "pt", "saved_by": "near-copy"})
+    return folder
+
+
 @pytest.fixture(scope="module")
 def judged_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> tuple[dict, dict[str, str]]:
     data_dir = tmp_path_factory.mktemp("bad") / "data"
@@ -117,6 +124,7 @@ def judged_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) 
     reupload = day.data_dir.parent / "work" / "reupload"
     shutil.copytree(day.data_dir.parent / "work" / "good", reupload)
     day.submit("reupload", reupload)
+    day.submit("near-copy", _resaved_unet(day.checkpoint("near-copy")))
     day.chain.advance(1)
 
     board, _ = run_day(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir)
@@ -209,3 +217,12 @@ def test_the_same_content_under_another_hotkey_is_a_duplicate_of_the_earliest(ju
     rows, hotkeys = judged_day
     assert reason(judged_day, "reupload").startswith(f"duplicate of {hotkeys['good']}")
     assert rows["reupload"].duplicate_of == hotkeys["good"]
+
+
+def test_a_near_copy_draws_the_same_images_and_is_attributed_to_the_earliest(judged_day) -> None:
+    rows, hotkeys = judged_day
+    text = reason(judged_day, "near-copy")
+    assert text.startswith(f"near-copy of {hotkeys['good']} (committed at block ")
+    assert f"on all {CONTEST.timed_samples} of the day's inputs" in text
+    assert rows["near-copy"].duplicate_of == hotkeys["good"]
+    assert rows["near-copy"].metrics.similarity.minimum == 1.0  # the evidence: measured, and identical images
