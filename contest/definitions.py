@@ -88,7 +88,7 @@ _CONTESTS = (
         metric_weights=MetricWeights(time=1.0, memory=0.1, load=0.05),
         similarity_threshold=0.85,
         max_checkpoint_bytes=64 * 1024**2,
-        load_timeout_s=120.0,
+        load_timeout_s=30.0,  # loading and warming up takes about 2 s here
         worker_memory_bytes=2 * 1024**3,
     ),
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bittensor import Wallet
+from onnx import TensorProto, helper
 from safetensors.numpy import load_file, save_file
 
 from base import commitment as codec
@@ -74,6 +75,63 @@ def _nan_vae(folder: Path) -> Path:
     return folder
 
 
+def _onnx_unet(folder: Path, name: str, nodes: list) -> Path:
+    """Make ``folder`` an ONNX checkpoint whose "UNet" is ``nodes``: the UNet's inputs, ``noise_pred`` out."""
+    ranks = {"sample": 4, "timestep": 1, "encoder_hidden_states": 3, "text_embeds": 2, "time_ids": 2}
+    inputs = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, [f"{name}_{axis}" for axis in range(rank)])
+        for name, rank in ranks.items()
+    ]
+    output = helper.make_tensor_value_info("noise_pred", TensorProto.FLOAT, ["b", "c", "h", "w"])
+    graph = helper.make_graph(nodes, name, inputs, [output])
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    return make_onnx(folder, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10))
+
+
+def _scalar(name: str, kind: int, value: object):
+    return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, kind, [], [value]))
+
+
+def _memory_bomb_unet(folder: Path) -> Path:
+    """Passes the guard and returns the right shape, after filling 2.8 GB with ones."""
+    length = helper.make_tensor("n", TensorProto.INT64, [1], [7 * 10**8])
+    one = helper.make_tensor("v", TensorProto.FLOAT, [1], [1])
+    nodes = [
+        helper.make_node("Constant", [], ["shape"], value=length),
+        helper.make_node("ConstantOfShape", ["shape"], ["ones"], value=one),
+        helper.make_node("ReduceSum", ["ones"], ["total"], keepdims=0),
+        helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("z", TensorProto.FLOAT, [], [0.0])),
+        helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+        helper.make_node("Add", ["sample", "nothing"], ["noise_pred"]),
+    ]
+    return _onnx_unet(folder, "memory-bomb", nodes)
+
+
+def _hanging_unet(folder: Path) -> Path:
+    """Passes the guard, then spins in an ONNX Loop of 10**15 iterations before returning."""
+    scalar = {"i": TensorProto.INT64, "cond_in": TensorProto.BOOL, "x_in": TensorProto.FLOAT}
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["x_in", "one"], ["x_out"])],
+        "spin",
+        [helper.make_tensor_value_info(name, kind, []) for name, kind in scalar.items()],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_out", TensorProto.FLOAT, []),
+        ],
+        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
+    )
+    nodes = [
+        _scalar("trips", TensorProto.INT64, 10**15),
+        _scalar("go", TensorProto.BOOL, True),
+        _scalar("start", TensorProto.FLOAT, 0.0),
+        helper.make_node("Loop", ["trips", "go", "start"], ["spun"], body=body),
+        _scalar("zero", TensorProto.FLOAT, 0.0),
+        helper.make_node("Mul", ["spun", "zero"], ["nothing"]),
+        helper.make_node("Add", ["sample", "nothing"], ["noise_pred"]),
+    ]
+    return _onnx_unet(folder, "hang", nodes)
+
+
 def _resaved_unet(folder: Path) -> Path:
     """The same tensors in a differently written file: other bytes, the same images."""
     weights_file = folder / "unet" / "diffusion_pytorch_model.safetensors"
@@ -125,6 +183,8 @@ def judged_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) 
     shutil.copytree(day.data_dir.parent / "work" / "good", reupload)
     day.submit("reupload", reupload)
     day.submit("near-copy", _resaved_unet(day.checkpoint("near-copy")))
+    day.submit("memory-bomb", _memory_bomb_unet(day.checkpoint("memory-bomb")))
+    day.submit("hang", _hanging_unet(day.checkpoint("hang")))
     day.chain.advance(1)
 
     board, _ = run_day(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir)
@@ -226,3 +286,14 @@ def test_a_near_copy_draws_the_same_images_and_is_attributed_to_the_earliest(jud
     assert f"on all {CONTEST.timed_samples} of the day's inputs" in text
     assert rows["near-copy"].duplicate_of == hotkeys["good"]
     assert rows["near-copy"].metrics.similarity.minimum == 1.0  # the evidence: measured, and identical images
+
+
+def test_a_checkpoint_that_exhausts_memory_is_killed_at_the_limit(judged_day) -> None:
+    limit = CONTEST.worker_memory_bytes // 2**20
+    text = reason(judged_day, "memory-bomb")
+    assert text.startswith("benchmark failed: ") and f"over the limit of {limit} MiB, and the worker was killed" in text
+
+
+def test_a_checkpoint_that_hangs_is_killed_at_the_load_limit(judged_day) -> None:
+    limit = f"{CONTEST.load_timeout_s:.0f} s"
+    assert reason(judged_day, "hang") == f"benchmark failed: start exceeded its {limit} limit and the worker was killed"
