@@ -4,7 +4,8 @@
 local git repositories to the real ``huggingface_hub`` client: model info, trees, commits and file
 downloads. It has no upload endpoint, so ``UploadHub`` stands in front of it: it answers the upload
 API (create repo, preupload, commit) by committing into the git repositories olah serves, records
-every request, and passes every other request through to olah unchanged.
+every request, and passes every other request through to olah, cutting file downloads half-way when
+a test asks it to.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class UploadHub:
     upstream: str
     requests: list[RecordedRequest] = field(default_factory=list)
     url: str = ""
+    cut_downloads: int = 0  # the next N file downloads stop half-way and the connection drops
 
     def repository(self, repo_id: str) -> Path:
         return self.mirrors / "models" / repo_id
@@ -197,7 +199,11 @@ def _handler(hub: UploadHub) -> type[BaseHTTPRequestHandler]:
             length = response.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
             self.send_header("Content-Length", length or "0")
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "GET" and "/resolve/" in self.path and hub.cut_downloads > 0:
+                hub.cut_downloads -= 1
+                self.wfile.write(data[: len(data) // 2])
+                self.close_connection = True
+            elif self.command != "HEAD":
                 self.wfile.write(data)
             connection.close()
 

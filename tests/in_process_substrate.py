@@ -68,7 +68,7 @@ def _hex(value: Any) -> str:
 
 
 class InProcessSubstrate:
-    """Chain state in memory; ``reachable``/``fail_reads`` inject the transport faults a node can show."""
+    """Chain state in memory; ``reachable``/``fail_reads``/``fail_submits`` inject a node's transport faults."""
 
     block_seconds = 12.0
 
@@ -79,7 +79,8 @@ class InProcessSubstrate:
         self.extrinsics: list[Extrinsic] = []
         self.nonces: dict[str, int] = {}
         self.reachable = True
-        self.fail_reads = 0
+        self.fail_reads = 0  # the next N reads fail in transport, as a dropped connection does
+        self.fail_submits = 0  # the next N submissions fail in transport before reaching the chain
         self.reads = 0
 
     # Test set-up ------------------------------------------------------------------------------------
@@ -313,6 +314,9 @@ class InProcessSubstrate:
     ) -> ExtrinsicResult:
         if not self.reachable:
             raise RpcConnectionError("the connection closed")
+        if self.fail_submits:
+            self.fail_submits -= 1
+            raise RpcConnectionError("the connection closed while submitting")
         signer = keypair.ss58_address
         payload = repr((call, self.nonces.get(signer, 0))).encode()
         if not Keypair(ss58_address=signer).verify(payload, keypair.sign(payload)):
