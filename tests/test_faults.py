@@ -5,6 +5,7 @@ and the restarted day finishes without judging anything twice."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,24 @@ def test_a_download_cut_half_way_is_retried_then_reported_and_leaves_nothing_beh
             store.fetch("alice/cut", revision, cache / "always", max_bytes=10**6)
         assert not (cache / "always").exists()
         assert [path.name for path in cache.iterdir()] == ["once"]  # no partial download left
+
+
+def test_a_cache_disk_too_small_for_a_checkpoint_leaves_it_out_with_the_reason(day) -> None:
+    _, chain, store, validator, data_dir = day
+    cache_root = data_dir / "validator" / "checkpoints"
+    cache_root.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(cache_root)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here to fill the cache disk: {mounted.stderr.decode().strip()}")
+    try:
+        (cache_root / "an-old-day").mkdir()
+        (cache_root / "an-old-day" / "leftover.bin").write_bytes(b"\0" * 4 * 2**20)
+        board, _ = run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir)
+        assert not (cache_root / "an-old-day").exists()  # cleared first, and still not enough
+    finally:
+        subprocess.run(["umount", str(cache_root)], check=True)
+    (row,) = board.submissions
+    assert not row.valid and row.reason.startswith("not fetched: the validator has ")
+    assert row.reason.endswith("bytes of disk free")
+    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    assert state.latest_day(CONTEST.id).status == "finished"
