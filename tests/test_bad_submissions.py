@@ -132,6 +132,24 @@ def _hanging_unet(folder: Path) -> Path:
     return _onnx_unet(folder, "hang", nodes)
 
 
+def _half_width_unet(folder: Path) -> Path:
+    """Passes the guard; its noise prediction is half as wide as the latents it was given."""
+    nodes = [
+        helper.make_node("Shape", ["sample"], ["dims"]),
+        helper.make_node("Gather", ["dims", "last_axis"], ["width"], axis=0),
+        helper.make_node("Div", ["width", "two"], ["half"]),
+        helper.make_node("Slice", ["sample", "zero_start", "half", "last_axes"], ["noise_pred"]),
+    ]
+    constants = {
+        "last_axis": [3], "two": [2], "zero_start": [0], "last_axes": [3],
+    }  # fmt: skip
+    for name, value in constants.items():
+        nodes.insert(
+            0, helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [1], value))
+        )
+    return _onnx_unet(folder, "half-width", nodes)
+
+
 def _resaved_unet(folder: Path) -> Path:
     """The same tensors in a differently written file: other bytes, the same images."""
     weights_file = folder / "unet" / "diffusion_pytorch_model.safetensors"
@@ -185,6 +203,7 @@ def judged_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) 
     day.submit("near-copy", _resaved_unet(day.checkpoint("near-copy")))
     day.submit("memory-bomb", _memory_bomb_unet(day.checkpoint("memory-bomb")))
     day.submit("hang", _hanging_unet(day.checkpoint("hang")))
+    day.submit("wrong-shape", _half_width_unet(day.checkpoint("wrong-shape")))
     day.chain.advance(1)
 
     board, _ = run_day(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir)
@@ -297,3 +316,8 @@ def test_a_checkpoint_that_exhausts_memory_is_killed_at_the_limit(judged_day) ->
 def test_a_checkpoint_that_hangs_is_killed_at_the_load_limit(judged_day) -> None:
     limit = f"{CONTEST.load_timeout_s:.0f} s"
     assert reason(judged_day, "hang") == f"benchmark failed: start exceeded its {limit} limit and the worker was killed"
+
+
+def test_a_checkpoint_whose_outputs_have_the_wrong_shape(judged_day) -> None:
+    text = reason(judged_day, "wrong-shape")
+    assert text.startswith("benchmark failed: ") and "size of tensor" in text
