@@ -12,8 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bittensor import Wallet
+from safetensors.numpy import load_file, save_file
 
 from base import commitment as codec
 from base.content_hash import submission_hash
@@ -37,17 +39,17 @@ def wallet(data_dir: Path, name: str) -> Wallet:
 
 @pytest.fixture(scope="module")
 def committed_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Path:
-    """An embedded chain with three miners' distinct, valid submissions committed."""
+    """An embedded chain with three miners' distinct, valid submissions committed (three different models)."""
     data_dir = tmp_path_factory.mktemp("resume") / "data"
     chain, store = LocalChain(data_dir / "chain.sqlite"), GitStore(data_dir / "repositories")
     chain.register(wallet(data_dir, "validator").hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
-    for name in MINERS:
+    for index, name in enumerate(MINERS, start=1):
         miner = wallet(data_dir, name)
         hotkey = miner.hotkey.ss58_address
         chain.register(hotkey, NETUID)
         folder = data_dir.parent / "work" / name
         shutil.copytree(tiny_checkpoint, folder)
-        (folder / "README.md").write_text(f"{name}'s checkpoint\n")
+        nudge_output(folder, 0.01 * index)  # a model of its own: not a near-copy of the others
         revision = store.push(folder, f"{name}/fast", "submit")
         commitment = codec.Commitment(
             "tiny-sdxl-cpu", "local", f"{name}/fast", revision, submission_hash(folder, hotkey)
@@ -55,6 +57,14 @@ def committed_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Pat
         chain.commit(miner, NETUID, commitment.encode())
     chain.advance(1)
     return data_dir
+
+
+def nudge_output(folder: Path, shift: float) -> None:
+    """Shift the VAE's output a little: other images, still well within the similarity gate."""
+    weights_file = folder / "vae" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(weights_file)
+    weights["decoder.conv_out.bias"] = weights["decoder.conv_out.bias"] + np.float32(shift)
+    save_file(weights, weights_file)
 
 
 def validator(data_dir: Path, *extra: str) -> list[str]:
