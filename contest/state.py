@@ -24,7 +24,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS days (
     id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, opening_block INTEGER NOT NULL,
     block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, submissions INTEGER,
-    leaderboard TEXT, note TEXT, UNIQUE (contest, opening_block));
+    leaderboard TEXT, note TEXT);
 CREATE TABLE IF NOT EXISTS outcomes (
     day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, outcome TEXT NOT NULL,
     recorded_at TEXT NOT NULL, PRIMARY KEY (day_id, hotkey));

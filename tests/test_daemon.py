@@ -145,3 +145,13 @@ def test_the_next_opening_closes_a_running_day_before_it_starts(daemon_at, monke
     daemon.open_day()
     first.join(5)
     assert events == ["first starts", "first closes", "second starts, closing=False"]
+
+
+def test_two_days_may_open_at_the_same_block(tmp_path: Path) -> None:
+    """A validator run twice within one block (the embedded chain's 12 s) opens a second day, not an error."""
+    state = ValidatorState(tmp_path / "state.sqlite")
+    now = datetime(2026, 7, 15, 16, tzinfo=UTC)
+    first = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, now)
+    state.finish_day(first.id, tmp_path / "board.json")
+    second = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, now)
+    assert second.id != first.id and state.running_day(CONTEST.id) == second
