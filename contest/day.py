@@ -26,6 +26,7 @@ from contest.definitions import CONTESTS, Contest
 from contest.judging import NOT_JUDGED, Judgement, Outcome, judge
 from contest.leaderboard import Device, Leaderboard, Submission, metrics_from, write_leaderboard
 from contest.scoring import Entry, invalid, rank, weights
+from contest.signature import sign
 from contest.state import StoredDay, ValidatorState
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,7 @@ def run_day(
         harness_share=judged.harness_share,
     )
     path = data_dir / "leaderboards" / contest.id / f"{opening.day}-{opening.block}.json"
+    leaderboard = sign(leaderboard, wallet)
     written = write_leaderboard(leaderboard, path)
     left_out = sum(judgement.verdict.reason == NOT_JUDGED for judgement in judged.judgements.values())
     notes = [f"resumed with {len(done)} already judged"] if resumed else []

@@ -84,6 +84,13 @@ class Submission(_Model):
     weight: float = 0.0
 
 
+class LeaderboardSignature(_Model):
+    """The validator hotkey's signature over the leaderboard without this field (see ``contest.signature``)."""
+
+    scheme: str
+    value: str  # hex
+
+
 class Leaderboard(_Model):
     schema_version: int = Field(default=SCHEMA_VERSION)
     contest: str
@@ -98,6 +105,7 @@ class Leaderboard(_Model):
     submissions: list[Submission]
     weights_set_at_block: int | None = None
     harness_share: float  # share of the day's benchmark wall time spent outside timed generation
+    signature: LeaderboardSignature | None = None
 
 
 def interval(estimate: Estimate) -> Interval:

@@ -11,6 +11,7 @@ import pytest
 
 from base.local_chain import LocalChain
 from contest.leaderboard import SCHEMA_FILE, Leaderboard
+from contest.signature import SignatureInvalid, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,3 +95,50 @@ def test_miner_cli_refuses_bad_checkpoints_with_the_reason(demo: tuple[Path, str
     assert "error: the checkpoint would be invalid: similarity" in output
     assert "error: the checkpoint would be refused: unet/extra.bin: pickle files are not accepted" in output
     assert "leaderboard:" in output
+
+
+def verify_cli(path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "contest.signature", str(path), *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_the_leaderboard_is_signed_by_the_validator_hotkey(demo: tuple[Path, str], leaderboard: dict) -> None:
+    data_dir, _ = demo
+    (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
+    hotkey = leaderboard["validator_hotkey"]
+    checked = verify_cli(path, "--hotkey", hotkey)
+    assert checked.returncode == 0 and checked.stdout.strip() == f"ok: {path} is signed by {hotkey}"
+    assert verify(json.loads(json.dumps(leaderboard, indent=7))) == hotkey  # layout does not matter
+
+
+def test_a_tampered_leaderboard_is_rejected(tmp_path: Path, leaderboard: dict) -> None:
+    tampered = json.loads(json.dumps(leaderboard))
+    tampered["submissions"][-1]["weight"] = 1.0
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(tampered, indent=2))
+    checked = verify_cli(path)
+    assert checked.returncode == 1
+    assert "the signature does not match: the file was changed or not signed by" in checked.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda doc: doc.pop("signature"), "carries no sr25519 signature"),
+        (lambda doc: doc.update(validator_hotkey=doc["submissions"][0]["hotkey"]), "the signature does not match"),
+        (lambda doc: doc["signature"].update(value="zz"), "cannot be checked"),
+    ],
+)
+def test_unsigned_or_re_attributed_leaderboards_are_rejected(leaderboard: dict, change, message: str) -> None:
+    document = json.loads(json.dumps(leaderboard))
+    change(document)
+    with pytest.raises(SignatureInvalid, match=message):
+        verify(document)
+
+
+def test_a_signature_by_another_validator_is_rejected_when_the_hotkey_is_pinned(leaderboard: dict) -> None:
+    other = leaderboard["submissions"][0]["hotkey"]
+    with pytest.raises(SignatureInvalid, match=f"names validator .* not {other}"):
+        verify(leaderboard, hotkey=other)
