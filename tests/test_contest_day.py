@@ -8,10 +8,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from bittensor import Wallet
 
 from base.local_chain import LocalChain
+from contest.consensus import consensus
 from contest.leaderboard import SCHEMA_FILE, Leaderboard
-from contest.signature import SignatureInvalid, verify
+from contest.signature import SignatureInvalid, sign, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,3 +144,52 @@ def test_a_signature_by_another_validator_is_rejected_when_the_hotkey_is_pinned(
     other = leaderboard["submissions"][0]["hotkey"]
     with pytest.raises(SignatureInvalid, match=f"names validator .* not {other}"):
         verify(leaderboard, hotkey=other)
+
+
+def three_validators(tmp_path: Path, leaderboard: dict) -> list[dict]:
+    """The demo day as three validators saw it: two agree, the third gives its weight to another miner."""
+    documents = []
+    for name in ("honest-a", "honest-b", "deviant"):
+        wallet = Wallet(name=name, hotkey="default", path=str(tmp_path / "wallets"))
+        wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+        document = json.loads(json.dumps(leaderboard))
+        document["validator_hotkey"] = wallet.hotkey.ss58_address
+        if name == "deviant":
+            first, second = (row for row in document["submissions"] if row["rank"] in (1, 2))
+            first["rank"], second["rank"] = 2, 1
+            first["weight"], second["weight"] = 0.0, 1.0
+        signed = sign(Leaderboard.model_validate({k: v for k, v in document.items() if k != "signature"}), wallet)
+        documents.append(signed.model_dump(mode="json"))
+    return documents
+
+
+def test_consensus_of_three_validators_flags_the_deviant_one(tmp_path: Path, leaderboard: dict) -> None:
+    honest_a, honest_b, deviant = three_validators(tmp_path, leaderboard)
+    keys = [document["validator_hotkey"] for document in (honest_a, honest_b, deviant)]
+    result = consensus([honest_a, honest_b, deviant], dict(zip(keys, (100.0, 50.0, 25.0), strict=True)))
+    assert {view.hotkey: view.deviant for view in result.validators} == dict(
+        zip(keys, (False, False, True), strict=True)
+    )
+    winner = next(row["hotkey"] for row in leaderboard["submissions"] if row["rank"] == 1)
+    assert result.combined[0][0] == winner
+    rank_one = result.by_rank[0]
+    assert rank_one[0] == 1 and rank_one[2] is False  # the deviant disagrees at rank 1
+
+
+def test_consensus_cli_refuses_a_tampered_file(tmp_path: Path, leaderboard: dict) -> None:
+    paths = []
+    for index, document in enumerate(three_validators(tmp_path, leaderboard)):
+        if index == 2:
+            document["submissions"][0]["weight"] = 0.5
+        paths.append(tmp_path / f"validator-{index}.json")
+        paths[-1].write_text(json.dumps(document))
+    agreed = subprocess.run(
+        [sys.executable, "-m", "contest.consensus", *map(str, paths[:2])],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert agreed.returncode == 0 and "rank by rank:" in agreed.stdout and "DEVIATES" not in agreed.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "contest.consensus", *map(str, paths)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "the signature does not match" in refused.stdout
