@@ -51,7 +51,7 @@ class ValidatorDaemon:
     ) -> None:
         self.chain, self.stores, self.contest, self.netuid = chain, stores, contest, netuid
         self.wallet, self.data_dir, self.clock, self.progress = wallet, data_dir, clock, progress
-        self.state = ValidatorState(data_dir / "validator" / "state.sqlite")
+        self.state = ValidatorState.of(data_dir)
         self.interval_blocks = interval_blocks
         self._day_lock = threading.Lock()
         self._close_day = threading.Event()

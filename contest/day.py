@@ -193,7 +193,7 @@ def run_day(
     Each checkpoint is deleted as soon as it is judged. ``closing()`` turning true (the next day opened)
     closes this one with what it has judged.
     """
-    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    state = ValidatorState.of(data_dir)
     stored, opening, resumed = _resume_or_open(state, chain, contest)
     verb = "resumes" if resumed else "opens"
     progress(f"day {opening.day} of {contest.id} {verb} at block {opening.block}")

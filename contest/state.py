@@ -68,6 +68,11 @@ class ValidatorState:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
+    @classmethod
+    def of(cls, data_dir: Path) -> ValidatorState:
+        """The state of the validator whose data lives in ``data_dir``."""
+        return cls(data_dir / "validator" / "state.sqlite")
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30)

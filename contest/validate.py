@@ -91,7 +91,7 @@ def _stop(signum: int, _frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
-    state = ValidatorState(args.data_dir / "validator" / "state.sqlite")
+    state = ValidatorState.of(args.data_dir)
     if args.command == "status":
         print(json.dumps(state.status(), indent=2))
         return 0

@@ -71,7 +71,7 @@ def test_weights_failing_past_the_retries_lose_nothing_and_the_restart_does_not_
     substrate.fail_submits = 10 * QUICK.attempts
     with pytest.raises(ChainError, match="setting weights on subnet 39: cannot reach the chain"):
         run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir)
-    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    state = ValidatorState.of(data_dir)
     interrupted = state.running_day(CONTEST.id)
     assert len(state.outcomes(interrupted.id)) == 1  # the measurement is kept
 
@@ -124,5 +124,5 @@ def test_a_cache_disk_too_small_for_a_checkpoint_leaves_it_out_with_the_reason(d
     (row,) = board.submissions
     assert not row.valid and row.reason.startswith("not fetched: the validator has ")
     assert row.reason.endswith("bytes of disk free")
-    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    state = ValidatorState.of(data_dir)
     assert state.latest_day(CONTEST.id).status == "finished"

@@ -91,7 +91,7 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
     crashed = tmp_path / "crashed"
     shutil.copytree(committed_day, crashed)
 
-    state = ValidatorState(crashed / "validator" / "state.sqlite")
+    state = ValidatorState.of(crashed)
     process = subprocess.Popen(
         validator(crashed, "--once"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -140,7 +140,7 @@ def test_sigterm_mid_day_exits_cleanly_and_leaves_the_day_to_resume(committed_da
     assert "resumes" not in output and "opens at block" in output, output  # the day it owed, run at once
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 0
-    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    state = ValidatorState.of(data_dir)
     day = state.running_day("tiny-sdxl-cpu")
     assert day is not None and 1 <= len(state.outcomes(day.id)) < len(MINERS)
 
@@ -161,7 +161,7 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
     rows = board.submissions
     assert len(judged) == 1 and sum(row.reason == NOT_JUDGED for row in rows) == len(MINERS) - 1
     assert sum(row.valid for row in rows) == 1
-    state = ValidatorState(data_dir / "validator" / "state.sqlite")
+    state = ValidatorState.of(data_dir)
     finished = state.latest_day("tiny-sdxl-cpu")
     assert finished.status == "finished"
     assert not (data_dir / "validator" / "checkpoints" / f"tiny-sdxl-cpu-{board.opening_block}").exists()
