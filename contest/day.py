@@ -23,8 +23,17 @@ from base.inputs import GenerationInput, derive_inputs
 from base.store import Store, StoreError
 from contest.baseline import ensure_baseline
 from contest.definitions import CONTESTS, Contest
+from contest.gallery import Gallery
 from contest.judging import NOT_JUDGED, Judgement, Outcome, judge
-from contest.leaderboard import Device, Leaderboard, Submission, metrics_from, write_leaderboard
+from contest.leaderboard import (
+    Device,
+    Leaderboard,
+    Submission,
+    ThumbnailInput,
+    leaderboard_path,
+    metrics_from,
+    write_leaderboard,
+)
 from contest.scoring import Entry, invalid, rank, weights
 from contest.signature import sign
 from contest.state import StoredDay, ValidatorState
@@ -198,6 +207,8 @@ def run_day(
     verb = "resumes" if resumed else "opens"
     progress(f"day {opening.day} of {contest.id} {verb} at block {opening.block}")
     inputs = day_inputs(opening, contest)
+    path = leaderboard_path(data_dir, contest.id, opening.day, opening.block)
+    gallery = Gallery(path.parent, path.stem)
     cache_root = data_dir / "validator" / "checkpoints"
     cache_dir = cache_root / f"{contest.id}-{opening.block}"
     candidates = collect(chain, netuid, contest, opening)
@@ -228,6 +239,7 @@ def run_day(
             {hotkey: outcome for hotkey, outcome in done.items() if hotkey in alive},
             judged_one,
             closing,
+            gallery,
         )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
@@ -257,11 +269,12 @@ def run_day(
         netuid=netuid,
         device=Device(**device.as_dict()),
         baseline=metrics_from(judged.baseline),
-        submissions=_submissions(candidates, judgements, ranked, shares),
+        submissions=_submissions(candidates, judgements, ranked, shares, gallery),
         weights_set_at_block=weights_block,
         harness_share=judged.harness_share,
+        thumbnail_inputs=[ThumbnailInput(prompt=item.prompt, seed=item.seed) for item in inputs[: gallery.count]],
+        baseline_thumbnails=gallery.thumbnails(None),
     )
-    path = data_dir / "leaderboards" / contest.id / f"{opening.day}-{opening.block}.json"
     leaderboard = sign(leaderboard, wallet)
     written = write_leaderboard(leaderboard, path)
     left_out = sum(judgement.verdict.reason == NOT_JUDGED for judgement in judged.judgements.values())
@@ -276,6 +289,7 @@ def _submissions(
     judgements: Mapping[str, Judgement],
     ranked: Sequence[Entry],
     shares: Mapping[str, float],
+    gallery: Gallery,
 ) -> list[Submission]:
     positions = {entry.key: position for position, entry in enumerate(ranked, start=1)}
     rows = []
@@ -299,6 +313,7 @@ def _submissions(
                 score_uncertainty=verdict.uncertainty if verdict.valid else None,
                 rank=positions.get(candidate.hotkey),
                 weight=shares.get(candidate.hotkey, 0.0),
+                thumbnails=gallery.thumbnails(candidate.hotkey) if judgement.result else [],
             )
         )
     return sorted(rows, key=lambda row: (row.rank is None, row.rank or 0, row.commit_block))

@@ -18,9 +18,17 @@ from base.energy import total_energy
 from base.inputs import GenerationInput
 from base.similarity import Similarity, compare_images
 from base.worker import WorkerError
-from contest.benchmark import BenchmarkResult, CheckpointWorker, Timings, measure_alone, measure_alternately
+from contest.benchmark import (
+    BenchmarkResult,
+    CheckpointWorker,
+    TimedImage,
+    Timings,
+    measure_alone,
+    measure_alternately,
+)
 from contest.compare import Comparison, compare
 from contest.definitions import Contest
+from contest.gallery import Gallery
 from contest.scoring import Verdict, invalid, score
 from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
 
@@ -70,20 +78,41 @@ class Outcome:
     refusal: str | None = None
 
 
-def _measure(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> Outcome:
+def _keep(gallery: Gallery | None, key: str | None, images: Sequence[TimedImage]) -> None:
+    if gallery is not None:
+        gallery.keep(key, [timed.image for timed in images])
+
+
+def _measure(
+    baseline: CheckpointWorker,
+    key: str,
+    folder: Path,
+    contest: Contest,
+    inputs: Sequence[GenerationInput],
+    gallery: Gallery | None,
+) -> Outcome:
     inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes)
     with CheckpointWorker(folder, contest, inputs) as submission:
         baseline_images, images = measure_alternately(baseline, submission, inputs, baseline.image_limit_s())
+        _keep(gallery, None, baseline_images)
+        _keep(gallery, key, images)
         similarity = compare_images([t.image for t in baseline_images], [t.image for t in images])
         drawn = hashlib.sha256(b"".join(timed.image.tobytes() for timed in images)).hexdigest()
         result = submission.result(Timings.of(images), submission.finish())
     return Outcome(Measurement(Timings.of(baseline_images), result, similarity, drawn))
 
 
-def _outcome(baseline: CheckpointWorker, folder: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> Outcome:
+def _outcome(
+    baseline: CheckpointWorker,
+    key: str,
+    folder: Path,
+    contest: Contest,
+    inputs: Sequence[GenerationInput],
+    gallery: Gallery | None,
+) -> Outcome:
     """A failing submission is an outcome with the reason, never an error for the day."""
     try:
-        return _measure(baseline, folder, contest, inputs)
+        return _measure(baseline, key, folder, contest, inputs, gallery)
     except CheckpointRefused as error:
         return Outcome(refusal=f"refused: {error}")
     except WorkerError as error:
@@ -102,11 +131,13 @@ def judge(
     done: Mapping[str, Outcome] | None = None,
     record: Callable[[str, Outcome], None] | None = None,
     closing: Callable[[], bool] = lambda: False,
+    gallery: Gallery | None = None,
 ) -> Judged:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
     A submission already in ``done`` needs no folder (None). Once ``closing()`` is true the submissions
-    not yet measured are left out with that reason (the next day has opened).
+    not yet measured are left out with that reason (the next day has opened). ``gallery`` keeps
+    thumbnails of what the baseline and each measured submission drew.
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
@@ -120,12 +151,15 @@ def judge(
                 outcomes[key] = Outcome(refusal=NOT_JUDGED)
                 continue
             progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
-            outcomes[key] = _outcome(baseline, folder, contest, inputs)
+            outcomes[key] = _outcome(baseline, key, folder, contest, inputs, gallery)
             if record is not None:
                 record(key, outcomes[key])
         measured = {key: outcomes[key].measurement for key in submissions if outcomes[key].measurement}
         runs = [pair.baseline for pair in measured.values()]
-        runs = runs or [Timings.of(measure_alone(baseline, inputs, baseline.image_limit_s()))]
+        if not runs:
+            alone = measure_alone(baseline, inputs, baseline.image_limit_s())
+            _keep(gallery, None, alone)
+            runs = [Timings.of(alone)]
         finished = baseline.finish()
         baseline_result = baseline.result(_joined(runs), finished)
         judgements = {}

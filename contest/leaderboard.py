@@ -17,7 +17,7 @@ from base.stats import Estimate, median_ci
 from contest.benchmark import BenchmarkResult
 from contest.compare import Comparison
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: thumbnails of the first inputs
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
@@ -54,6 +54,18 @@ class Metrics(_Model):
     similarity: Similarity | None = None
 
 
+class Thumbnail(_Model):
+    """A picture a checkpoint drew; its hash puts it under the leaderboard's signature."""
+
+    file: str  # relative to the folder the leaderboard file is in
+    sha256: str
+
+
+class ThumbnailInput(_Model):
+    prompt: str
+    seed: int
+
+
 class Device(_Model):
     kind: str
     name: str
@@ -82,6 +94,7 @@ class Submission(_Model):
     score_uncertainty: float | None = None
     rank: int | None = None
     weight: float = 0.0
+    thumbnails: list[Thumbnail] = Field(default_factory=list)  # one per ``Leaderboard.thumbnail_inputs``
 
 
 class LeaderboardSignature(_Model):
@@ -105,7 +118,12 @@ class Leaderboard(_Model):
     submissions: list[Submission]
     weights_set_at_block: int | None = None
     harness_share: float  # share of the day's benchmark wall time spent outside timed generation
+    thumbnail_inputs: list[ThumbnailInput] = Field(default_factory=list)  # the first of the day's inputs
+    baseline_thumbnails: list[Thumbnail] = Field(default_factory=list)
     signature: LeaderboardSignature | None = None
+
+    def all_thumbnails(self) -> list[Thumbnail]:
+        return self.baseline_thumbnails + [thumbnail for row in self.submissions for thumbnail in row.thumbnails]
 
 
 def interval(estimate: Estimate) -> Interval:
@@ -135,6 +153,15 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
 
 def schema() -> dict:
     return Leaderboard.model_json_schema()
+
+
+def leaderboards_root(data_dir: Path) -> Path:
+    """Where a validator publishes: one folder per contest, one file per contest day."""
+    return data_dir / "leaderboards"
+
+
+def leaderboard_path(data_dir: Path, contest_id: str, day: str, opening_block: int) -> Path:
+    return leaderboards_root(data_dir) / contest_id / f"{day}-{opening_block}.json"
 
 
 def write_leaderboard(leaderboard: Leaderboard, path: Path) -> Path:
