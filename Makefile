@@ -9,10 +9,13 @@ OLAH := .tools/olah/bin/olah-cli
 OLAH_VERSION := 0.5.4
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint demo benchmark clean
+DEMO_DATA := data/demo
+
+.PHONY: setup test lint demo serve benchmark clean
 
 # The environment, the private Poetry and the test server are independent: build them side by side.
-MAKEFLAGS += --jobs=2 --output-sync=target
+# Output is not held back per target, so the demo's progress and the page's address show as they happen.
+MAKEFLAGS += --jobs=2
 
 setup: $(STAMP) $(POETRY)
 
@@ -45,7 +48,11 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 demo: setup
-	$(POETRY) run python -m contest.demo
+	$(POETRY) run python -m contest.demo --data_dir $(DEMO_DATA)
+
+# The leaderboard page over the demo's day (after `make demo`); Ctrl-C stops it.
+serve: setup
+	$(POETRY) run python -m contest.server --data_dir $(DEMO_DATA)
 
 benchmark: setup
 	$(POETRY) run python benchmarks/runtime_comparison.py

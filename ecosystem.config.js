@@ -1,12 +1,14 @@
-// PM2 process file for a validator: `pm2 start ecosystem.config.js`, then `pm2 logs edge-validator`.
+// PM2 process file for a validator and its leaderboard page: `pm2 start ecosystem.config.js`, then
+// `pm2 logs edge-validator` (or `pm2 start ecosystem.config.js --only edge-validator` without the page).
 //
-// Edit only `settings`: your wallet, hotkey, subnet and network.
+// Edit only `settings`: your wallet, hotkey, subnet and network, and where the page listens.
 // - network "local" is the embedded chain under dataDir; the real subnet is "finney" with netuid 39;
 //   your own subtensor node is "local" with chainEndpoint "ws://127.0.0.1:9944".
 // - Hugging Face downloads need no token; export HF_TOKEN before `pm2 start` to raise the Hub's limits.
 // The validator runs a day at 12:00 America/New_York (and at once if it owes one), sets weights again
 // every tempo, and resumes an interrupted day after a restart. PM2 restarts it after a crash, with an
-// exponential back-off, and gives it 30 s to stop cleanly on `pm2 stop`.
+// exponential back-off, and gives it 30 s to stop cleanly on `pm2 stop`. The page (edge-leaderboard) serves
+// what the validator publishes under dataDir; pageHost "0.0.0.0" makes it reachable from other machines.
 const settings = {
   netuid: "39",
   network: "local",
@@ -15,6 +17,8 @@ const settings = {
   walletHotkey: "default",
   walletPath: "~/.bittensor/wallets",
   dataDir: "data",
+  pageHost: "127.0.0.1",
+  pagePort: "8090",
 };
 
 const validatorArgs = [
@@ -40,6 +44,20 @@ module.exports = {
       autorestart: true,
       exp_backoff_restart_delay: 1000,
       kill_timeout: 30000,
+    },
+    {
+      name: "edge-leaderboard",
+      script: "poetry",
+      args: [
+        "run", "python", "-m", "contest.server",
+        "--data_dir", settings.dataDir,
+        "--host", settings.pageHost,
+        "--port", settings.pagePort,
+      ],
+      interpreter: "none",
+      cwd: __dirname,
+      autorestart: true,
+      exp_backoff_restart_delay: 1000,
     },
   ],
 };

@@ -25,6 +25,7 @@ from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.baseline import ensure_baseline
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.server import DEFAULT_PORT
 
 NETUID = 39
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +127,11 @@ def main() -> int:
     ]  # fmt: skip
     code = run(validator, "the validator runs the day")
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s", flush=True)
+    print(
+        f"the leaderboard page: make serve (poetry run python -m contest.server --data_dir {args.data_dir}), "
+        f"then open http://127.0.0.1:{DEFAULT_PORT}/",
+        flush=True,
+    )
     return code
 
 

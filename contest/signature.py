@@ -7,6 +7,7 @@ whitespace, so the check does not depend on how the file was indented or which t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,15 +55,39 @@ def verify(document: dict[str, Any], hotkey: str | None = None) -> str:
     return signer
 
 
+def check_thumbnails(path: Path, leaderboard: Leaderboard) -> None:
+    """Refuse thumbnails beside the leaderboard file at ``path`` whose bytes are not the ones it lists (and signs).
+
+    A leaderboard is complete without its pictures, so thumbnails that are not there are not reported.
+    """
+    folder = path.parent.resolve()
+    changed = []
+    for thumbnail in leaderboard.all_thumbnails():
+        file = (folder / thumbnail.file).resolve()
+        present = file.is_relative_to(folder) and file.is_file()
+        if present and hashlib.sha256(file.read_bytes()).hexdigest() != thumbnail.sha256:
+            changed.append(thumbnail.file)
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise SignatureInvalid(f"the thumbnail {changed[0]}{more} is not the one signed")
+
+
+def verify_file(path: Path, hotkey: str | None = None) -> str:
+    """The hotkey that signed the leaderboard file at ``path`` and the thumbnails beside it."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    signer = verify(document, hotkey)
+    check_thumbnails(path, Leaderboard.model_validate(document))
+    return signer
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m contest.signature", description="Verify a signed leaderboard.")
     parser.add_argument("leaderboard", type=Path, help="a leaderboard JSON file")
     parser.add_argument("--hotkey", help="the validator hotkey (ss58) that must have signed it")
     args = parser.parse_args(argv)
     try:
-        document = json.loads(args.leaderboard.read_text(encoding="utf-8"))
-        signer = verify(document, args.hotkey)
-    except (OSError, json.JSONDecodeError, SignatureInvalid) as error:
+        signer = verify_file(args.leaderboard, args.hotkey)
+    except (OSError, ValueError, SignatureInvalid) as error:
         print(f"error: {args.leaderboard}: {error}")
         return 1
     print(f"ok: {args.leaderboard} is signed by {signer}")

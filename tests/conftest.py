@@ -16,7 +16,10 @@ atexit.register(shutil.rmtree, os.environ["HOME"], ignore_errors=True)
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_ENDPOINT", None)
 
-from pathlib import Path  # noqa: E402 - the imports below come after the home is set
+import json  # noqa: E402 - the imports below come after the home is set
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -32,3 +35,27 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def onnx_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export_onnx_checkpoint(tiny_checkpoint, tmp_path_factory.mktemp("onnx") / "checkpoint")
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo's whole contest day (``python -m contest.demo``): its data folder and what it printed."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    run = subprocess.run(
+        [sys.executable, "-m", "contest.demo", "--data_dir", str(data_dir)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return data_dir, run.stdout
+
+
+@pytest.fixture(scope="session")
+def leaderboard(demo: tuple[Path, str]) -> dict:
+    """The demo day's leaderboard, as parsed JSON."""
+    data_dir, _ = demo
+    (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
+    return json.loads(path.read_text())

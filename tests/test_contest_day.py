@@ -12,32 +12,10 @@ from bittensor import Wallet
 
 from base.local_chain import LocalChain
 from contest.consensus import consensus
-from contest.leaderboard import SCHEMA_FILE, Leaderboard
+from contest.leaderboard import SCHEMA_FILE, Leaderboard, schema
 from contest.signature import SignatureInvalid, sign, verify
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    data_dir = tmp_path_factory.mktemp("demo")
-    run = subprocess.run(
-        [sys.executable, "-m", "contest.demo", "--data_dir", str(data_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    return data_dir, run.stdout
-
-
-@pytest.fixture(scope="module")
-def leaderboard(demo: tuple[Path, str]) -> dict:
-    data_dir, _ = demo
-    (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
-    return json.loads(path.read_text())
 
 
 def by_repository(leaderboard: dict) -> dict[str, dict]:
@@ -49,6 +27,10 @@ def test_leaderboard_matches_its_schema(leaderboard: dict) -> None:
     Leaderboard.model_validate(leaderboard)
     assert leaderboard["contest"] == "tiny-sdxl-cpu"
     assert leaderboard["opening_block_hash"].startswith("0x")
+
+
+def test_the_schema_file_is_generated_from_the_models() -> None:
+    assert json.loads(SCHEMA_FILE.read_text()) == schema()
 
 
 def test_onnx_submission_ranks_first(leaderboard: dict) -> None:

@@ -1,4 +1,4 @@
-"""PM2 runs the validator from ``ecosystem.config.js`` against the embedded chain.
+"""PM2 runs the validator and its leaderboard page from ``ecosystem.config.js`` against the embedded chain.
 
 pm2 is installed from npm into a temp dir and runs with a temp ``PM2_HOME``; the process file is the
 repository's, with only its ``settings`` edited the way a user edits them.
@@ -10,9 +10,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 from bittensor import Wallet
@@ -35,7 +37,13 @@ def edited_process_file(destination: Path, settings: dict[str, str]) -> Path:
     return destination
 
 
-def test_pm2_keeps_the_validator_online_and_it_produces_a_day(tmp_path: Path) -> None:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_pm2_keeps_the_validator_and_its_page_online_and_the_day_is_served(tmp_path: Path) -> None:
     npm_prefix = tmp_path / "npm"
     install = subprocess.run(
         ["npm", "install", "--prefix", str(npm_prefix), "--no-audit", "--no-fund", "pm2"],
@@ -48,10 +56,11 @@ def test_pm2_keeps_the_validator_online_and_it_produces_a_day(tmp_path: Path) ->
     wallet = Wallet(name="validator", hotkey="default", path=str(data_dir / "wallets"))
     wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
     LocalChain(data_dir / "chain.sqlite").register(wallet.hotkey.ss58_address, 7, stake=1000.0, validator_permit=True)
+    port = free_port()
     process_file = edited_process_file(
         tmp_path / "ecosystem.config.js",
         {"netuid": "7", "network": "local", "walletName": "validator", "walletHotkey": "default",
-         "walletPath": str(data_dir / "wallets"), "dataDir": str(data_dir)},
+         "walletPath": str(data_dir / "wallets"), "dataDir": str(data_dir), "pagePort": str(port)},
     )  # fmt: skip
 
     environment = {**os.environ, "PM2_HOME": str(tmp_path / "pm2-home")}
@@ -64,17 +73,24 @@ def test_pm2_keeps_the_validator_online_and_it_produces_a_day(tmp_path: Path) ->
         started = pm2_run("start", str(process_file))
         assert started.returncode == 0, started.stdout + started.stderr
         boards = data_dir / "leaderboards" / "tiny-sdxl-cpu"
-        deadline, status = time.monotonic() + 300, None
+        deadline, apps = time.monotonic() + 300, {}
         while time.monotonic() < deadline:
-            (app,) = json.loads(pm2_run("jlist").stdout)
-            status = app["pm2_env"]["status"]
-            if status == "online" and boards.is_dir() and any(boards.glob("*.json")):
+            apps = {app["name"]: app["pm2_env"] for app in json.loads(pm2_run("jlist").stdout)}
+            online = all(app["status"] == "online" for app in apps.values())
+            if online and boards.is_dir() and any(boards.glob("*.json")):
                 break
             time.sleep(1)
-        logs = pm2_run("logs", "edge-validator", "--lines", "40", "--nostream").stdout
-        assert status == "online", logs
+        logs = pm2_run("logs", "--lines", "40", "--nostream").stdout
+        assert {name: app["status"] for name, app in apps.items()} == {
+            "edge-validator": "online",
+            "edge-leaderboard": "online",
+        }, logs
         (board,) = boards.glob("*.json")
         assert json.loads(board.read_text())["validator_hotkey"] == wallet.hotkey.ss58_address
-        assert app["pm2_env"]["restart_time"] == 0, logs
+        with urlopen(f"http://127.0.0.1:{port}/leaderboards/tiny-sdxl-cpu/latest.json", timeout=30) as served:
+            assert served.read() == board.read_bytes()
+        with urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert f"opened at block <b>{json.loads(board.read_text())['opening_block']}</b>" in page.read().decode()
+        assert all(app["restart_time"] == 0 for app in apps.values()), logs
     finally:
         pm2_run("kill")
