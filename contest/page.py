@@ -60,7 +60,6 @@ class ScoreChart:
 @dataclass(frozen=True)
 class GalleryRow:
     label: str
-    hotkey: str | None  # None: the baseline
     thumbnails: tuple[Thumbnail, ...]
 
 
@@ -115,12 +114,14 @@ def score_chart(days: Sequence[PublishedDay]) -> ScoreChart:
 def gallery_rows(published: PublishedDay) -> list[GalleryRow]:
     """The baseline first, then every submission with pictures, in leaderboard order."""
     board = published.leaderboard
-    rows = [GalleryRow("baseline", None, tuple(board.baseline_thumbnails))]
+    if not board.baseline_thumbnails:  # a leaderboard from before thumbnails were kept
+        return []
+    rows = [GalleryRow("baseline", tuple(board.baseline_thumbnails))]
     for row in board.submissions:
         if row.thumbnails:
             place = f"#{row.rank}" if row.rank else "invalid"
-            rows.append(GalleryRow(f"{place} {row.repository or row.hotkey[:12]}", row.hotkey, tuple(row.thumbnails)))
-    return rows if board.baseline_thumbnails else []
+            rows.append(GalleryRow(f"{place} {row.repository or row.hotkey[:12]}", tuple(row.thumbnails)))
+    return rows
 
 
 def day_url(published: PublishedDay) -> str:

@@ -6,7 +6,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from base.inputs import derive_inputs
+from contest.definitions import get_contest
 from contest.gallery import MAX_SIDE, Gallery
+from contest.judging import judge
 
 
 def pictures(count: int, side: int, seed: int = 0) -> list[np.ndarray]:
@@ -66,3 +69,17 @@ def test_a_second_keep_replaces_the_pictures_and_nothing_half_written_is_left(tm
 
 def test_a_checkpoint_that_drew_nothing_has_no_thumbnails(tmp_path: Path) -> None:
     assert Gallery(tmp_path, "day").thumbnails("never-measured") == []
+
+
+def test_a_day_with_nothing_to_measure_still_keeps_the_baselines_pictures(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    contest = get_contest("tiny-sdxl-cpu")
+    gallery = Gallery(tmp_path, "day")
+    judged = judge(tiny_checkpoint, {}, contest, derive_inputs(bytes(32), contest.id, 4), gallery=gallery)
+    assert judged.judgements == {} and len(judged.baseline.sample_seconds) == 4
+    thumbnails = gallery.thumbnails(None)
+    assert len(thumbnails) == 4 and len({thumbnail.sha256 for thumbnail in thumbnails}) == 4  # four inputs
+    for thumbnail in thumbnails:
+        with Image.open(tmp_path / thumbnail.file) as image:
+            assert image.size == (contest.generation.width, contest.generation.height)

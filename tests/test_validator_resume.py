@@ -3,6 +3,7 @@ with every submission judged exactly once; SIGTERM stops it cleanly; ``status`` 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -107,6 +108,14 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
     day = state.running_day("tiny-sdxl-cpu")
     judged_before = set(state.outcomes(day.id))
     assert 1 <= len(judged_before) < len(MINERS)
+    boards = crashed / "leaderboards" / "tiny-sdxl-cpu"
+    before_restart = {
+        hotkey: {
+            path.relative_to(boards).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in boards.glob(f"*/miners/{hotkey}/*.webp")
+        }
+        for hotkey in judged_before
+    }
 
     resumed = run_to_end(validator(crashed, "--once"))
     assert f"resumes at block {day.opening_block}" in resumed.stdout
@@ -123,6 +132,10 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
     run_to_end(validator(uninterrupted, "--once"))
     valid = {row["hotkey"] for row in leaderboard(uninterrupted)["submissions"] if row["valid"]}
     assert {row["hotkey"] for row in board["submissions"] if row["valid"]} == valid == set(hotkeys)
+    pictures = {row["hotkey"]: {t["file"]: t["sha256"] for t in row["thumbnails"]} for row in board["submissions"]}
+    assert all(len(files) == 4 for files in pictures.values())  # judged before the kill or after it
+    for hotkey in judged_before:  # the pictures taken before the kill are the ones listed
+        assert pictures[hotkey] == before_restart[hotkey]
 
     status = json.loads(run_to_end(validator(crashed, "status")).stdout)
     assert status["day"]["status"] == "finished" and status["day"]["judged"] == len(MINERS)
@@ -161,6 +174,8 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
     rows = board.submissions
     assert len(judged) == 1 and sum(row.reason == NOT_JUDGED for row in rows) == len(MINERS) - 1
     assert sum(row.valid for row in rows) == 1
+    assert [len(row.thumbnails) for row in rows if row.reason != NOT_JUDGED] == [4]
+    assert len(board.baseline_thumbnails) == 4
     state = ValidatorState.of(data_dir)
     finished = state.latest_day("tiny-sdxl-cpu")
     assert finished.status == "finished"
