@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -102,17 +103,10 @@ def _measure(
     return Outcome(Measurement(Timings.of(baseline_images), result, similarity, drawn))
 
 
-def _outcome(
-    baseline: CheckpointWorker,
-    key: str,
-    folder: Path,
-    contest: Contest,
-    inputs: Sequence[GenerationInput],
-    gallery: Gallery | None,
-) -> Outcome:
+def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     """A failing submission is an outcome with the reason, never an error for the day."""
     try:
-        return _measure(baseline, key, folder, contest, inputs, gallery)
+        return measure()
     except CheckpointRefused as error:
         return Outcome(refusal=f"refused: {error}")
     except WorkerError as error:
@@ -151,7 +145,7 @@ def judge(
                 outcomes[key] = Outcome(refusal=NOT_JUDGED)
                 continue
             progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
-            outcomes[key] = _outcome(baseline, key, folder, contest, inputs, gallery)
+            outcomes[key] = _outcome(partial(_measure, baseline, key, folder, contest, inputs, gallery))
             if record is not None:
                 record(key, outcomes[key])
         measured = {key: outcomes[key].measurement for key in submissions if outcomes[key].measurement}
