@@ -129,7 +129,8 @@ def test_a_signature_by_another_validator_is_rejected_when_the_hotkey_is_pinned(
 
 
 def three_validators(tmp_path: Path, leaderboard: dict) -> list[dict]:
-    """The demo day as three validators saw it: two agree, the third gives its weight to another miner."""
+    """The demo day as three validators saw it: two agree; the third puts first, with all its weight, a miner
+    the others found invalid, so it departs from them whatever the day measured."""
     documents = []
     for name in ("honest-a", "honest-b", "deviant"):
         wallet = Wallet(name=name, hotkey="default", path=str(tmp_path / "wallets"))
@@ -137,9 +138,11 @@ def three_validators(tmp_path: Path, leaderboard: dict) -> list[dict]:
         document = json.loads(json.dumps(leaderboard))
         document["validator_hotkey"] = wallet.hotkey.ss58_address
         if name == "deviant":
-            first, second = (row for row in document["submissions"] if row["rank"] in (1, 2))
-            first["rank"], second["rank"] = 2, 1
-            first["weight"], second["weight"] = 0.0, 1.0
+            favourite = next(row for row in document["submissions"] if not row["valid"])
+            for row in document["submissions"]:
+                row["rank"] = row["rank"] + 1 if row["rank"] is not None else None
+                row["weight"] = 0.0
+            favourite["rank"], favourite["weight"] = 1, 1.0
         signed = sign(Leaderboard.model_validate({k: v for k, v in document.items() if k != "signature"}), wallet)
         documents.append(signed.model_dump(mode="json"))
     return documents
@@ -152,8 +155,8 @@ def test_consensus_of_three_validators_flags_the_deviant_one(tmp_path: Path, lea
     assert {view.hotkey: view.deviant for view in result.validators} == dict(
         zip(keys, (False, False, True), strict=True)
     )
-    winner = next(row["hotkey"] for row in leaderboard["submissions"] if row["rank"] == 1)
-    assert result.combined[0][0] == winner
+    heaviest = max(leaderboard["submissions"], key=lambda row: row["weight"])["hotkey"]
+    assert result.combined[0][0] == heaviest  # 150 of the 175 stake agree on it
     rank_one = result.by_rank[0]
     assert rank_one[0] == 1 and rank_one[2] is False  # the deviant disagrees at rank 1
 
