@@ -12,10 +12,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from contest.leaderboard import Leaderboard
-from contest.signature import SignatureInvalid, check_thumbnails, verify
+from contest.signature import SignatureInvalid, verify_published
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +44,7 @@ def read_published(path: Path) -> PublishedDay:
     document = json.loads(path.read_text(encoding="utf-8"))
     leaderboard = Leaderboard.model_validate(document)
     try:
-        verify(document)
-        check_thumbnails(path, leaderboard)
+        verify_published(path, document, leaderboard)
         problem = None
     except SignatureInvalid as error:
         problem = str(error)
@@ -71,7 +68,7 @@ class Archive:
             return cached[1]
         try:
             day = read_published(path)
-        except (OSError, ValueError, ValidationError) as error:
+        except (OSError, ValueError) as error:  # a pydantic ValidationError is a ValueError
             log.warning("%s is not a leaderboard: %s", path, str(error).splitlines()[0])
             day = None
         with self._lock:

@@ -72,12 +72,16 @@ def check_thumbnails(path: Path, leaderboard: Leaderboard) -> None:
         raise SignatureInvalid(f"the thumbnail {changed[0]}{more} is not the one signed")
 
 
-def verify_file(path: Path, hotkey: str | None = None) -> str:
-    """The hotkey that signed the leaderboard file at ``path`` and the thumbnails beside it."""
-    document = json.loads(path.read_text(encoding="utf-8"))
+def verify_published(path: Path, document: dict[str, Any], leaderboard: Leaderboard, hotkey: str | None = None) -> str:
+    """The hotkey that signed ``document`` (the file at ``path``, parsed as ``leaderboard``) and its thumbnails."""
     signer = verify(document, hotkey)
-    check_thumbnails(path, Leaderboard.model_validate(document))
+    check_thumbnails(path, leaderboard)
     return signer
+
+
+def verify_file(path: Path, hotkey: str | None = None) -> str:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return verify_published(path, document, Leaderboard.model_validate(document), hotkey)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
