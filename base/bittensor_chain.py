@@ -6,15 +6,22 @@ hotkey, and weights through the SDK's ``SetWeights`` intent, which conforms and 
 subnet's limits and picks plaintext or timelocked commit-reveal from the subnet's settings. Transport
 failures are retried with exponential back-off; what is left after that, and anything the chain
 refuses, becomes a one-line ``ChainError``.
+
+A block's hash and timestamp come from one ``block_info`` read (its header and its ``Timestamp.set``
+inherent). The SDK decodes a block with the runtime of its parent, and asking a node for that runtime
+needs the parent's state: a lite node keeps state for its last few hundred blocks only (256 by default),
+so older blocks are read from an archive pool, which the SDK falls back to on "state discarded".
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import bittensor as bt
+from bittensor.client import BlockInfo
 from bittensor.result import BittensorError, ExtrinsicResult, RpcConnectionError
 from bittensor.settings import resolve_endpoint
 
@@ -54,11 +61,20 @@ def _first_line(error: BaseException) -> str:
 
 
 class BittensorChain:
-    def __init__(self, endpoint: str, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self, endpoint: str, retry: RetryPolicy = DEFAULT_RETRY, archive_endpoints: Sequence[str] | None = None
+    ) -> None:
+        """``archive_endpoints`` serve blocks older than the node's state; None takes the SDK's pool for the network.
+
+        A validator that starts late in the day must still read the day's opening block; on finney the SDK's
+        public archives cover that, and a custom endpoint needs its own (none by default). The endpoint itself
+        is never swapped for another: no fallback pool.
+        """
         self.endpoint = endpoint
         self._retry = retry
         substrate = _ATTACHED_SUBSTRATES.get(endpoint)
-        self._subtensor = bt.Subtensor(endpoint, substrate=substrate, fallback_endpoints=[], archive_endpoints=[])
+        archives = None if archive_endpoints is None else list(archive_endpoints)
+        self._subtensor = bt.Subtensor(endpoint, substrate=substrate, fallback_endpoints=[], archive_endpoints=archives)
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
         retrying = self._retry.retrying(RpcConnectionError, what)
@@ -72,11 +88,21 @@ class BittensorChain:
     def current_block(self) -> int:
         return self._call("reading the current block", lambda: self._subtensor.block)
 
-    def block_hash(self, block: int) -> bytes:
+    def _block_info(self, block: int) -> BlockInfo:
+        """One read for a block's header and body: its hash and its own ``Timestamp.set``."""
+        if block < 0:
+            raise ChainError(f"block {block} does not exist: blocks start at 0")
         info = self._call(f"reading block {block}", lambda: self._subtensor.block_info(block))
         if info is None or not info.hash:
             raise ChainError(f"block {block} is not known to {self.endpoint}")
-        return bytes.fromhex(info.hash.removeprefix("0x"))
+        return info
+
+    def block_hash(self, block: int) -> bytes:
+        return bytes.fromhex(self._block_info(block).hash.removeprefix("0x"))
+
+    def block_timestamp(self, block: int) -> datetime:
+        """The block's own ``Timestamp.set`` inherent, from the same read as its hash (not a second, storage, read)."""
+        return self._block_info(block).timestamp
 
     def neurons(self, netuid: int) -> list[Neuron]:
         what = f"reading the metagraph of subnet {netuid}"

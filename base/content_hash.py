@@ -8,7 +8,8 @@ from another miner fail verification.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 # Git metadata (a Hugging Face repository always carries its own .gitattributes) and huggingface_hub's
 # download state: none of it is part of what a checkpoint draws.
@@ -24,12 +25,14 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def folder_digest(folder: Path) -> bytes:
-    """sha256 over ``relative/path:sha256`` lines of every file, sorted by path."""
+def folder_digest(folder: Path, include: Callable[[PurePosixPath], bool] | None = None) -> bytes:
+    """sha256 over ``relative/path:sha256`` lines of every file (that ``include`` keeps), sorted by path."""
     lines = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if relative.parts[0] in IGNORED_TOP_LEVEL or not path.is_file():
+            continue
+        if include is not None and not include(PurePosixPath(relative.as_posix())):
             continue
         lines.append(f"{relative.as_posix()}:{_file_digest(path)}\n")
     return hashlib.sha256("".join(lines).encode()).digest()

@@ -1,8 +1,10 @@
 """An embedded chain in one SQLite file, so a whole contest runs on one machine.
 
 Blocks advance with wall time (12 s a block, like Bittensor) plus any explicit advance, so tests can
-move time forward. Commitments and weights are signed with the hotkey and verified on write, the way
-extrinsics are on a real chain; a hotkey must be registered on the subnet first.
+move time forward. Block ``b`` carries the timestamp ``genesis + 12 s * b``: after an advance the chain's
+own time runs ahead of the wall clock, as if those blocks had been produced. Commitments and weights are
+signed with the hotkey and verified on write, the way extrinsics are on a real chain; a hotkey must be
+registered on the subnet first.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bittensor import Wallet
 from bittensor_core import Keypair
 
-from base.chain import ChainCommitment, ChainError, Neuron, WeightsSet
+from base.chain import ChainCommitment, ChainError, Neuron, WeightsSet, require_aware
 
 SECONDS_PER_BLOCK = 12.0
+_MS_PER_BLOCK = int(SECONDS_PER_BLOCK * 1000)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TEMPO = 360  # blocks between epochs, Bittensor's default
 MAX_COMMITMENT_BYTES = 128
 
@@ -37,6 +42,11 @@ CREATE TABLE IF NOT EXISTS weights (
     netuid INTEGER NOT NULL, validator TEXT NOT NULL, block INTEGER NOT NULL, uids TEXT NOT NULL,
     weights TEXT NOT NULL, version_key INTEGER NOT NULL);
 """
+
+
+def _ceil_div(numerator: int | timedelta, denominator: int | timedelta) -> int:
+    """Rounded up, so a block found for a moment is never before it."""
+    return -(-numerator // denominator)
 
 
 def _signed_payload(kind: str, netuid: int, body: bytes) -> bytes:
@@ -86,14 +96,42 @@ class LocalChain:
     def advance(self, blocks: int) -> int:
         """Move the chain forward by ``blocks``; returns the new current block."""
         with self._connect() as db:
-            offset = int(self._meta(db, "block_offset")) + blocks
-            db.execute("UPDATE meta SET value = ? WHERE key = 'block_offset'", (str(offset),))
-            return self._block(db)
+            return self._advance(db, blocks)
+
+    def _advance(self, db: sqlite3.Connection, blocks: int) -> int:
+        offset = int(self._meta(db, "block_offset")) + blocks
+        db.execute("UPDATE meta SET value = ? WHERE key = 'block_offset'", (str(offset),))
+        return self._block(db)
+
+    def advance_to(self, moment: datetime) -> int:
+        """Produce blocks until the head's timestamp is at or after ``moment`` (never backwards); returns the head.
+
+        Lets a test open a contest day at a chosen time without waiting for it.
+        """
+        target_ms = _ceil_div(require_aware(moment) - _EPOCH, timedelta(milliseconds=1))
+        with self._connect() as db:
+            first = max(0, _ceil_div(target_ms - self._genesis_ms(db), _MS_PER_BLOCK))
+            return self._advance(db, max(0, first - self._block(db)))
+
+    def _genesis_ms(self, db: sqlite3.Connection) -> int:
+        return round(float(self._meta(db, "genesis_time")) * 1000)
+
+    def _require_block(self, db: sqlite3.Connection, block: int) -> None:
+        if block < 0:
+            raise ChainError(f"block {block} does not exist: blocks start at 0")
+        if block > self._block(db):
+            raise ChainError(f"block {block} does not exist yet")
+
+    def block_timestamp(self, block: int) -> datetime:
+        """``genesis + 12 s * block``, in whole milliseconds like a Substrate block's timestamp."""
+        with self._connect() as db:
+            self._require_block(db, block)
+            stamp_ms = self._genesis_ms(db) + _MS_PER_BLOCK * block
+        return _EPOCH + timedelta(milliseconds=stamp_ms)
 
     def block_hash(self, block: int) -> bytes:
         with self._connect() as db:
-            if block < 0 or block > self._block(db):
-                raise ChainError(f"block {block} does not exist yet")
+            self._require_block(db, block)
             chain_id = self._meta(db, "chain_id")
             genesis = self._meta(db, "genesis_time")
         return hashlib.sha256(f"{chain_id}:{genesis}:{block}".encode()).digest()

@@ -76,6 +76,9 @@ class _UsedMemorySampler:
         while not self._failed and not self._stopping.wait(self._interval_s):
             self._sample()
 
+    def peak_so_far(self) -> int | None:
+        return None if self._failed else self._peak
+
     def stop(self) -> int | None:
         """Ends polling, takes one last reading and releases NVML."""
         self._stopping.set()
@@ -146,6 +149,18 @@ class PeakMemoryProbe:
             return
         self._cuda_api.reset_peak_memory_stats(self._device_index)
         self._sampler = _start_sampler(self._device_index, self._nvml_module, self._sample_interval_s)
+
+    def peek(self) -> MemoryReading:
+        """The peak so far, without ending the window: judging decides how long to sample with it."""
+        if not self._started:
+            raise RuntimeError("PeakMemoryProbe.peek() called without start()")
+        if self._device_index is None:
+            return MemoryReading(peak_bytes=_peak_rss_bytes(), source=CPU_SOURCE, device_used_bytes=None)
+        return MemoryReading(
+            peak_bytes=self._cuda_api.max_memory_allocated(self._device_index),
+            source=CUDA_SOURCE,
+            device_used_bytes=None if self._sampler is None else self._sampler.peak_so_far(),
+        )
 
     def stop(self) -> MemoryReading:
         if not self._started:

@@ -4,14 +4,21 @@ A ``Worker`` builds one object in a fresh spawned process and serves method call
 by a timeout. A fresh process per checkpoint keeps submissions apart (a crash, a leak or a hang stays
 in the worker) and makes process-level measurements such as peak RSS belong to that checkpoint alone;
 keeping it alive lets two checkpoints be measured in alternation.
+
+A worker can be frozen (SIGSTOP to its process group) while another is timed: whatever a runtime
+leaves running between calls (spinning thread pools, background threads, helper processes it started)
+then cannot take the machine from the worker being measured. Each worker leads its own process group
+and dies with the server it was forked from, so a frozen worker never outlives the validator.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import multiprocessing
 import os
+import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -22,6 +29,8 @@ from base import sandbox
 
 A = TypeVar("A")
 MEMORY_CHECK_S = 0.1
+STOPPED_CHECK_S = 0.001
+PR_SET_PDEATHSIG = 1
 
 # The environment the worker server starts with, read once at process start:
 # - huggingface_hub/transformers read the offline flags at import: a worker never reaches the network;
@@ -83,7 +92,32 @@ def _network_failure() -> tuple[str, str] | None:
     return None
 
 
+def _own_process_group() -> None:
+    """Lead a process group of its own (so it can be frozen whole) and die with the process that forked it."""
+    os.setpgid(0, 0)
+    if os.uname().sysname == "Linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether every thread of ``pid`` is stopped (True where /proc cannot tell)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("T", "t", "Z", "X"):
+            return False
+    return True
+
+
 def _serve(factory: Callable[[A], Any] | str, argument: A, channel: Connection, isolated: bool) -> None:
+    _own_process_group()
     if isolated:
         sandbox.isolate_network()
     try:
@@ -135,6 +169,7 @@ class Worker:
     ) -> None:
         """``memory_limit_bytes`` bounds the worker's resident memory; ``isolated`` cuts it off the network."""
         self._memory_limit = memory_limit_bytes
+        self._frozen = False
         context = multiprocessing.get_context("forkserver")
         if preload:
             context.set_forkserver_preload(list(preload))
@@ -158,8 +193,29 @@ class Worker:
             raise
 
     def _kill(self) -> None:
+        self._signal_group(signal.SIGKILL)
         self._process.kill()
         self._process.join()
+        self._frozen = False
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signum)
+
+    def freeze(self, timeout_s: float = 5.0) -> None:
+        """Stop every thread and process of the worker, and wait until they have stopped."""
+        if self._frozen or not self._process.is_alive():
+            return
+        self._signal_group(signal.SIGSTOP)
+        self._frozen = True
+        deadline = time.monotonic() + timeout_s
+        while not _stopped(self._process.pid) and time.monotonic() < deadline:
+            time.sleep(STOPPED_CHECK_S)
+
+    def thaw(self) -> None:
+        if self._frozen:
+            self._signal_group(signal.SIGCONT)
+            self._frozen = False
 
     def _wait(self, timeout_s: float, what: str) -> None:
         """Wait for an answer, checking the worker's memory as it works."""
@@ -189,6 +245,8 @@ class Worker:
         return payload
 
     def call(self, method: str, *arguments: object, timeout_s: float) -> Any:
+        """Run ``method`` in the worker (thawing it first if it is frozen)."""
+        self.thaw()
         if not self._process.is_alive():
             self._process.join(timeout=10)
             raise WorkerCrashed(f"worker is gone (exit code {self._process.exitcode})")
@@ -200,7 +258,8 @@ class Worker:
         return self._answer(timeout_s, method)
 
     def close(self) -> None:
-        """Ask the worker to finish; kill it if it does not within a few seconds."""
+        """Ask the worker to finish; kill it if it does not within a few seconds; its process group goes too."""
+        self.thaw()
         if self._process.is_alive():
             with contextlib.suppress(BrokenPipeError, OSError):
                 self._channel.send(None)
@@ -208,6 +267,7 @@ class Worker:
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
+        self._signal_group(signal.SIGKILL)  # anything the worker started and left behind in its group
         self._channel.close()
 
     def __enter__(self) -> Worker:

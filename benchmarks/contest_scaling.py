@@ -23,8 +23,16 @@ from base.local_chain import LocalChain
 from contest.baseline import ensure_baseline
 from contest.day import run_day
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.opening import move_to_next_opening
+from pipelines.manifest import TorchOptions
+from pipelines.recipes import torch_options
 
 NETUID = 1
+VARIANTS = (  # every one differs from how the baseline runs
+    TorchOptions(channels_last=True),
+    TorchOptions(attention="eager"),
+    TorchOptions(channels_last=True, attention="eager"),
+)
 
 
 def wallet(root: Path, name: str, chain: LocalChain) -> Wallet:
@@ -43,16 +51,18 @@ def contest_day(count: int, baseline: Path, root: Path) -> tuple[float, float]:
         miner = wallet(root, f"miner{index}", chain)
         folder = root / "variants" / str(index)
         shutil.copytree(baseline, folder)
-        (folder / "README.md").write_text(f"submission {index}\n")  # distinct content, same model
+        (folder / "README.md").write_text(f"submission {index}\n")  # distinct content
+        # Not the baseline, so each is measured; equal options draw equal images and later ones are near-copies.
+        torch_options(folder, VARIANTS[index % len(VARIANTS)])
         revision = store.push(folder, f"miner{index}/model", "submission")
         digest = submission_hash(folder, miner.hotkey.ss58_address)
         commitment = codec.Commitment(contest.id, "local", f"miner{index}/model", revision, digest)
         chain.commit(miner, NETUID, commitment.encode())
-    chain.advance(1)
+    move_to_next_opening(chain, contest)
     started = time.perf_counter()
     leaderboard, _ = run_day(chain, {"local": store}, contest, NETUID, validator, root, progress=lambda _: None)
     wall = time.perf_counter() - started
-    assert len(leaderboard.submissions) == count and all(s.valid for s in leaderboard.submissions)
+    assert len(leaderboard.submissions) == count and all(s.metrics for s in leaderboard.submissions)
     return wall, leaderboard.harness_share
 
 

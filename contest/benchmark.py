@@ -1,9 +1,8 @@
-"""The benchmark, the same for the miner's self-check and the validator: the parent's side.
+"""The benchmark, the same for the miner's self-check and the validator: the parent's side of a worker.
 
 Each checkpoint is loaded once in its own worker process (``contest.session.CheckpointSession``); the
-parent then asks the baseline's worker and the submission's worker for one image each, in alternation
-(ABBA), so both are timed under the same machine conditions and slow drift of the machine cancels out.
-The parent never loads a model, so it never imports torch.
+parent then asks workers for one image at a time (see ``contest.pairing``), freezing the one that is not
+generating. The parent never loads a model, so it never imports torch.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from contest.definitions import Contest
 SESSION = "contest.session:CheckpointSession"
 MIN_IMAGE_LIMIT_S = 30.0
 IMAGE_LIMIT_FACTOR = 20.0
+ANSWER_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Loaded:
     runtime: str
     load_seconds: float  # from the start of loading to the first finished image
     warm_image_seconds: float  # the last warm-up image: a first idea of the time per image
+    device: DeviceInfo
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,6 @@ class TimedImage:
     seconds: float
     image: np.ndarray
     energy: EnergyReading
-
-
-@dataclass(frozen=True)
-class Finished:
-    memory: MemoryReading
-    device: DeviceInfo
 
 
 @dataclass(frozen=True)
@@ -63,6 +58,12 @@ class Timings:
     @classmethod
     def of(cls, images: Sequence[TimedImage]) -> Timings:
         return cls(tuple(timed.seconds for timed in images), total_energy([timed.energy for timed in images]))
+
+    @classmethod
+    def joined(cls, runs: Sequence[Timings]) -> Timings:
+        """Several runs as one: every image each of them timed."""
+        seconds = tuple(value for run in runs for value in run.sample_seconds)
+        return cls(seconds, total_energy([run.energy for run in runs]))
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,19 @@ class BenchmarkResult:
 
 
 class CheckpointWorker:
-    """The parent's handle on one checkpoint's worker process."""
+    """The parent's handle on one checkpoint's worker process.
 
-    def __init__(self, checkpoint: Path, contest: Contest, inputs: Sequence[GenerationInput]) -> None:
+    ``session`` names the worker-side class; it is the contest's session everywhere but in tests of the
+    harness itself, which stand in runtimes that misbehave in ways a checkpoint cannot be made to.
+    """
+
+    def __init__(
+        self, checkpoint: Path, contest: Contest, inputs: Sequence[GenerationInput], session: str = SESSION
+    ) -> None:
         warmup = tuple(inputs[: max(1, contest.warmup_samples)])
         request = SessionRequest(checkpoint, contest.id, warmup)
         self._worker = Worker(
-            SESSION,
+            session,
             request,
             contest.load_timeout_s,
             preload=[SESSION.split(":")[0]],
@@ -98,7 +105,7 @@ class CheckpointWorker:
             isolated=True,
         )
         try:
-            self.loaded: Loaded = self._worker.call("loaded", timeout_s=30)
+            self.loaded: Loaded = self._worker.call("loaded", timeout_s=ANSWER_LIMIT_S)
         except BaseException:
             self._worker.close()
             raise
@@ -110,18 +117,27 @@ class CheckpointWorker:
     def generate(self, item: GenerationInput, timeout_s: float) -> TimedImage:
         return self._worker.call("generate", item, timeout_s=timeout_s)
 
-    def result(self, timings: Timings, finished: Finished) -> BenchmarkResult:
+    def freeze(self) -> None:
+        """Nothing of this worker runs until its next call."""
+        self._worker.freeze()
+
+    def memory(self) -> MemoryReading:
+        """The peak memory so far."""
+        return self._worker.call("memory", timeout_s=ANSWER_LIMIT_S)
+
+    def result(self, timings: Timings, memory: MemoryReading) -> BenchmarkResult:
         return BenchmarkResult(
             runtime=self.loaded.runtime,
             load_seconds=self.loaded.load_seconds,
             sample_seconds=timings.sample_seconds,
-            memory=finished.memory,
+            memory=memory,
             energy=timings.energy,
-            device=finished.device,
+            device=self.loaded.device,
         )
 
-    def finish(self) -> Finished:
-        return self._worker.call("finish", timeout_s=60)
+    def finish(self) -> MemoryReading:
+        """The peak memory over the worker's whole life, which ends its measurement."""
+        return self._worker.call("finish", timeout_s=ANSWER_LIMIT_S)
 
     def close(self) -> None:
         self._worker.close()
@@ -131,25 +147,3 @@ class CheckpointWorker:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-def measure_alternately(
-    baseline: CheckpointWorker,
-    submission: CheckpointWorker,
-    inputs: Sequence[GenerationInput],
-    image_limit_s: float,
-) -> tuple[list[TimedImage], list[TimedImage]]:
-    """One image each per input, in ABBA order, so neither side always goes first."""
-    pairs: tuple[list[TimedImage], list[TimedImage]] = ([], [])
-    for index, item in enumerate(inputs):
-        order = (0, 1) if index % 4 in (0, 3) else (1, 0)
-        for side in order:
-            worker = (baseline, submission)[side]
-            pairs[side].append(worker.generate(item, timeout_s=image_limit_s))
-    return pairs
-
-
-def measure_alone(
-    worker: CheckpointWorker, inputs: Sequence[GenerationInput], image_limit_s: float
-) -> list[TimedImage]:
-    return [worker.generate(item, timeout_s=image_limit_s) for item in inputs]

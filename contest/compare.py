@@ -14,7 +14,7 @@ class Comparison:
     baseline_time: Estimate
     submission_time: Estimate
     speed_ratio: Estimate  # baseline / submission median time: above 1 is faster
-    similarity: Similarity
+    similarity: Similarity | None  # None while sampling is still deciding
     memory_ratio: float  # baseline / submission peak memory
     energy_ratio: float | None  # baseline / submission joules per image, where both were measured
     load_ratio: float  # baseline / submission load time
@@ -27,9 +27,9 @@ def _ratio(baseline: float | None, submission: float | None) -> float | None:
 
 
 def compare(
-    baseline: BenchmarkResult, submission: BenchmarkResult, similarity: Similarity, paired: bool = True
+    baseline: BenchmarkResult, submission: BenchmarkResult, similarity: Similarity | None, paired: bool = True
 ) -> Comparison:
-    """``paired``: the i-th images of both were timed back to back (``measure_alternately``)."""
+    """``paired``: the i-th images of both were timed back to back (``contest.pairing``)."""
     return Comparison(
         baseline_time=median_ci(baseline.sample_seconds),
         submission_time=median_ci(submission.sample_seconds),

@@ -2,8 +2,10 @@
 
 apscheduler runs three kinds of job on a small thread pool:
 - the opening (a cron trigger at the contest's local opening time). If the previous day is still being
-  judged, it is told to close with what it has, and the new day starts once it has;
-- on start, the day the validator owes: the interrupted one, or the latest opening's if it never ran;
+  judged, it is told to close with what it has, and the new day starts once it has, at the first block
+  whose timestamp is at or after the opening time (waiting for the chain if it lags);
+- on start, the day the validator owes: the interrupted one, or, by the chain's clock, the latest
+  opening's if it never ran;
 - every ``check_seconds``, weights from the latest finished day, set again once ``interval_blocks``
   have passed since the last time (the subnet's tempo unless configured).
 """
@@ -25,6 +27,7 @@ from base.chain import Chain, ChainError
 from base.store import Store
 from contest.day import WEIGHTS_VERSION_KEY, run_day
 from contest.definitions import Contest
+from contest.opening import chain_time
 from contest.schedule import latest_opening, opening_trigger
 from contest.state import ValidatorState
 
@@ -59,15 +62,22 @@ class ValidatorDaemon:
         self._scheduler: BlockingScheduler | None = None
 
     def owed_day(self) -> bool:
-        """Whether a day must run now: one was interrupted, or the latest opening has no day yet."""
+        """Whether a day must run now: one was interrupted, or the latest opening on chain has no day yet."""
         if self.state.running_day(self.contest.id) is not None:
             return True
         latest = self.state.latest_day(self.contest.id)
-        owed = latest_opening(self.contest, self.clock()).date().isoformat()
+        owed = latest_opening(self.contest, chain_time(self.chain)).date().isoformat()
         return latest is None or latest.day < owed
 
     def open_day(self) -> None:
-        """Close the day still being judged, if any, then run the new one."""
+        """At the opening time: close the day still being judged, if any, then run the one opening now."""
+        self._run_day(latest_opening(self.contest, self.clock()))
+
+    def owed(self) -> None:
+        """On start: the interrupted day, or the latest opening's by the chain's clock."""
+        self._run_day(None)
+
+    def _run_day(self, scheduled: datetime | None) -> None:
         if self._day_lock.locked():
             self.progress("the next day opens: closing the current one with what it has judged")
             self._close_day.set()
@@ -83,6 +93,7 @@ class ValidatorDaemon:
                     self.data_dir,
                     self.progress,
                     self._closing,
+                    scheduled,
                 )
             except DayStopped:
                 log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")
@@ -126,6 +137,6 @@ class ValidatorDaemon:
         scheduler.add_job(self.open_day, opening_trigger(self.contest), id="opening", max_instances=2)
         scheduler.add_job(self.keep_weights, IntervalTrigger(seconds=check_seconds), id="weights", coalesce=True)
         if self.owed_day():
-            scheduler.add_job(self.open_day, id="owed day", max_instances=2)
+            scheduler.add_job(self.owed, id="owed day", max_instances=2)
         log.info("next %s day opens at %s %s", self.contest.id, self.contest.opens_at, self.contest.timezone)
         scheduler.start()

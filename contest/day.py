@@ -10,45 +10,43 @@ import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from bittensor import Wallet
 
 from base import commitment as codec
 from base.chain import Chain
 from base.content_hash import bind_to_hotkey, folder_digest
-from base.inputs import GenerationInput, derive_inputs
 from base.store import Store, StoreError
 from contest.baseline import ensure_baseline
 from contest.definitions import CONTESTS, Contest
 from contest.gallery import Gallery
-from contest.judging import NOT_JUDGED, Judgement, Outcome, judge
+from contest.judging import NOT_JUDGED, Judged, Judgement, Outcome, Reference, Sampled, judge
 from contest.leaderboard import (
+    Control,
     Device,
+    Interval,
     Leaderboard,
+    Sampling,
     Submission,
     ThumbnailInput,
+    WeightsSet,
+    interval,
     leaderboard_path,
     metrics_from,
+    read_leaderboard,
     write_leaderboard,
 )
-from contest.scoring import Entry, invalid, rank, weights
+from contest.opening import DayOpening, day_inputs, open_day
+from contest.schedule import opening_on
+from contest.scoring import Entry, Placed, invalid, rank, weight_vector, weights
 from contest.signature import sign
 from contest.state import StoredDay, ValidatorState
+from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
 WEIGHTS_VERSION_KEY = 1
-
-
-@dataclass(frozen=True)
-class DayOpening:
-    contest_id: str
-    block: int
-    block_hash: bytes
-    opened_at: datetime
-    day: str  # the calendar date in the contest's time zone
 
 
 @dataclass(frozen=True)
@@ -67,17 +65,6 @@ class Candidate:
     @property
     def alive(self) -> bool:
         return self.reason is None
-
-
-def open_day(chain: Chain, contest: Contest, now: datetime | None = None) -> DayOpening:
-    block = chain.current_block()
-    opened_at = now or datetime.now(UTC)
-    day = opened_at.astimezone(ZoneInfo(contest.timezone)).date().isoformat()
-    return DayOpening(contest.id, block, chain.block_hash(block), opened_at, day)
-
-
-def day_inputs(opening: DayOpening, contest: Contest) -> tuple[GenerationInput, ...]:
-    return derive_inputs(opening.block_hash, contest.id, contest.timed_samples)
 
 
 def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) -> list[Candidate]:
@@ -177,14 +164,21 @@ def mark_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
     return marked
 
 
-def _resume_or_open(state: ValidatorState, chain: Chain, contest: Contest) -> tuple[StoredDay, DayOpening, bool]:
+def _resumed(state: ValidatorState, contest: Contest) -> tuple[StoredDay, DayOpening] | None:
+    """The day a crash or stop interrupted, with the opening it had (hence the same inputs)."""
     stored = state.running_day(contest.id)
-    if stored is not None:
-        opening = DayOpening(contest.id, stored.opening_block, stored.block_hash, stored.opened_at, stored.day)
-        return stored, opening, True
-    opening = open_day(chain, contest)
-    stored = state.start_day(contest.id, opening.day, opening.block, opening.block_hash, opening.opened_at)
-    return stored, opening, False
+    if stored is None:
+        return None
+    scheduled = opening_on(contest, date.fromisoformat(stored.day))
+    opening = DayOpening(contest.id, scheduled, stored.opening_block, stored.block_hash, stored.opened_at, stored.day)
+    return stored, opening
+
+
+def _already_judged(state: ValidatorState, opening: DayOpening) -> Path | None:
+    finished = state.finished_day(opening.contest_id, opening.block)
+    if finished is None or finished.leaderboard is None or not Path(finished.leaderboard).is_file():
+        return None
+    return Path(finished.leaderboard)
 
 
 def run_day(
@@ -196,14 +190,25 @@ def run_day(
     data_dir: Path,
     progress: Callable[[str], None] = log.info,
     closing: Callable[[], bool] = lambda: False,
+    scheduled: datetime | None = None,
 ) -> tuple[Leaderboard, Path]:
     """Run the contest's day, resuming the one a crash or stop interrupted (same opening, finished outcomes kept).
 
-    Each checkpoint is deleted as soon as it is judged. ``closing()`` turning true (the next day opened)
-    closes this one with what it has judged.
+    The day opens at ``scheduled`` (default: the latest opening by the chain's clock), at the first block
+    at or after it; a day already judged to the end is not judged again. Each checkpoint is deleted as
+    soon as it is judged. ``closing()`` turning true (the next day opened) closes this one with what it
+    has judged.
     """
     state = ValidatorState.of(data_dir)
-    stored, opening, resumed = _resume_or_open(state, chain, contest)
+    resumed = _resumed(state, contest)
+    if resumed is None:
+        opening = open_day(chain, contest, scheduled, waiting=lambda: not closing())
+        if (judged_before := _already_judged(state, opening)) is not None:
+            progress(f"day {opening.day} of {contest.id} (block {opening.block}) was judged already")
+            return read_leaderboard(judged_before), judged_before
+        stored = state.start_day(contest.id, opening.day, opening.block, opening.block_hash, opening.opened_at)
+    else:
+        stored, opening = resumed
     verb = "resumes" if resumed else "opens"
     progress(f"day {opening.day} of {contest.id} {verb} at block {opening.block}")
     inputs = day_inputs(opening, contest)
@@ -229,9 +234,10 @@ def run_day(
         record(hotkey, outcome)
         shutil.rmtree(alive[hotkey], ignore_errors=True)
 
+    baseline = ensure_baseline(contest, data_dir)
     try:
         judged = judge(
-            ensure_baseline(contest, data_dir),
+            baseline,
             alive,
             contest,
             inputs,
@@ -249,19 +255,18 @@ def run_day(
             "this %s is not the contest's device (%s): results are not comparable", device.name, contest.device_name
         )
     judgements = {c.hotkey: judged.judgements.get(c.hotkey) or Judgement(invalid(c.reason)) for c in candidates}
-    candidates, judgements = attribute_near_copies(candidates, judgements, len(inputs))
-    entries = [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in candidates]
-    ranked = rank(entries)
-    shares = weights(ranked)
-    uids = {c.hotkey: c.uid for c in candidates}
-    weights_block = None
-    if shares:
-        weight_uids = [uids[k] for k in shares]
-        weights_block = chain.set_weights(wallet, netuid, weight_uids, list(shares.values()), WEIGHTS_VERSION_KEY)
-        state.record_weights(stored.id, weights_block, weight_uids, list(shares.values()))
+    candidates, judgements = attribute_near_copies(candidates, judgements, contest.sampling.min_pairs)
+    placed = rank(
+        [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in candidates], contest.tie_margin
+    )
+    shares = weights(placed)
+    vector = weight_vector(shares, {c.hotkey: c.uid for c in candidates}, contest)
+    weights_block = chain.set_weights(wallet, netuid, list(vector.uids), list(vector.weights), WEIGHTS_VERSION_KEY)
+    state.record_weights(stored.id, weights_block, list(vector.uids), list(vector.weights))
     leaderboard = Leaderboard(
         contest=contest.id,
         day=opening.day,
+        scheduled_opening=opening.scheduled.isoformat(),
         opened_at=opening.opened_at.isoformat(),
         opening_block=opening.block,
         opening_block_hash="0x" + opening.block_hash.hex(),
@@ -269,7 +274,11 @@ def run_day(
         netuid=netuid,
         device=Device(**device.as_dict()),
         baseline=metrics_from(judged.baseline),
-        submissions=_submissions(candidates, judgements, ranked, shares, gallery),
+        baseline_digest=model_digest(baseline, contest.default_dtype).hex(),
+        minimum_improvement=contest.minimum_improvement,
+        controls=[_control(reference) for reference in judged.controls],
+        submissions=_submissions(candidates, judgements, placed, shares, gallery),
+        weights=WeightsSet(uids=list(vector.uids), weights=list(vector.weights), policy=vector.policy),
         weights_set_at_block=weights_block,
         harness_share=judged.harness_share,
         thumbnail_inputs=[ThumbnailInput(prompt=item.prompt, seed=item.seed) for item in inputs[: gallery.count]],
@@ -277,26 +286,56 @@ def run_day(
     )
     leaderboard = sign(leaderboard, wallet)
     written = write_leaderboard(leaderboard, path)
-    left_out = sum(judgement.verdict.reason == NOT_JUDGED for judgement in judged.judgements.values())
-    notes = [f"resumed with {len(done)} already judged"] if resumed else []
-    notes += [f"closed at the next opening with {left_out} not judged"] if left_out else []
-    state.finish_day(stored.id, written, note="; ".join(notes) or None)
+    state.finish_day(stored.id, written, note=_note(judged, len(done) if resumed else None))
     return leaderboard, written
+
+
+def _note(judged: Judged, resumed_with: int | None) -> str | None:
+    left_out = sum(judgement.verdict.reason == NOT_JUDGED for judgement in judged.judgements.values())
+    notes = [f"resumed with {resumed_with} already judged"] if resumed_with is not None else []
+    notes += [f"closed at the next opening with {left_out} not judged"] if left_out else []
+    return "; ".join(notes) or None
+
+
+def _control(reference: Reference) -> Control:
+    return Control(
+        after_submissions=reference.after_submissions,
+        pairs=reference.pairs,
+        stop_reason=reference.stop.value,
+        baseline_seconds_per_image=interval(reference.baseline_seconds),
+        speed_ratio=interval(reference.speed_ratio),
+        load_seconds=reference.load_seconds,
+        peak_memory_bytes=reference.memory.peak_bytes,
+    )
+
+
+def _sampling(sampled: Sampled | None) -> Sampling | None:
+    if sampled is None:
+        return None
+    return Sampling(
+        pairs=sampled.pairs,
+        stop_reason=sampled.stop.value,
+        baseline_seconds=list(sampled.baseline_seconds),
+        submission_seconds=list(sampled.submission_seconds),
+        baseline_slowdown=sampled.baseline_slowdown,
+        attempts=sampled.attempts,
+    )
 
 
 def _submissions(
     candidates: Sequence[Candidate],
     judgements: Mapping[str, Judgement],
-    ranked: Sequence[Entry],
+    placed: Sequence[Placed],
     shares: Mapping[str, float],
     gallery: Gallery,
 ) -> list[Submission]:
-    positions = {entry.key: position for position, entry in enumerate(ranked, start=1)}
+    places = {p.entry.key: p for p in placed}
     rows = []
     for candidate in candidates:
         committed = candidate.commitment
         judgement = judgements[candidate.hotkey]
         verdict = judgement.verdict
+        place = places.get(candidate.hotkey)
         rows.append(
             Submission(
                 hotkey=candidate.hotkey,
@@ -311,8 +350,14 @@ def _submissions(
                 metrics=metrics_from(judgement.result, judgement.comparison) if judgement.result else None,
                 score=verdict.score,
                 score_uncertainty=verdict.uncertainty if verdict.valid else None,
-                rank=positions.get(candidate.hotkey),
+                score_interval=Interval(value=verdict.score, low=verdict.low, high=verdict.high)
+                if verdict.valid
+                else None,
+                significant=verdict.significant,
+                rank=place.rank if place else None,
+                tier=place.tier if place else None,
                 weight=shares.get(candidate.hotkey, 0.0),
+                sampling=_sampling(judgement.sampled),
                 thumbnails=gallery.thumbnails(candidate.hotkey) if judgement.result else [],
             )
         )

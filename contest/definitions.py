@@ -34,6 +34,40 @@ class MetricWeights:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """How many pairs (one baseline image, one submission image) a comparison takes.
+
+    Pairs come in ABBA blocks until the speed ratio's 95% interval is as narrow as ``target_half_width``,
+    or already shows the decision, or a cap is reached. The first ``min_pairs`` inputs are the day's
+    image set: every submission is judged for similarity and near-copies on exactly these.
+    """
+
+    min_pairs: int
+    max_pairs: int
+    target_half_width: float  # of the speed ratio's 95% interval, as a fraction of the ratio
+    max_seconds: float  # wall seconds of timed pairs per comparison
+    block_pairs: int = 4  # one ABBA block
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_pairs <= self.max_pairs:
+            raise ValueError(f"pairs must satisfy 0 < min_pairs <= max_pairs, got {self.min_pairs}, {self.max_pairs}")
+        if self.min_pairs % self.block_pairs or self.max_pairs % self.block_pairs:
+            raise ValueError(f"min_pairs and max_pairs must be whole ABBA blocks of {self.block_pairs}")
+
+
+@dataclass(frozen=True)
+class Control:
+    """The A/A control: the baseline judged against an identical copy of itself.
+
+    It runs when judging starts and again every ``interval_s``; the baseline's median inside it is the
+    reference its time inside every other pair is checked against.
+    """
+
+    interval_s: float
+    slowdown_tolerance: float  # the baseline may run this much slower beside a submission than its reference
+
+
+@dataclass(frozen=True)
 class Contest:
     id: str
     description: str
@@ -42,11 +76,15 @@ class Contest:
     device_name: str | None
     default_dtype: DType
     generation: GenerationSettings
-    timed_samples: int
+    sampling: Sampling
+    control: Control
     warmup_samples: int
     allowed_runtimes: tuple[RuntimeName, ...]
     metric_weights: MetricWeights
     similarity_threshold: float
+    minimum_improvement: float  # weight only where the score's 95% interval lies wholly above this
+    tie_margin: float  # scores closer than this (or than their noise) share a tier: the earliest commit leads
+    no_winner_uid: int  # all weight goes here when no submission qualifies (uid 0: burned, as subnets commonly do)
     max_checkpoint_bytes: int
     load_timeout_s: float
     worker_memory_bytes: int  # resident memory a benchmark worker may use before it is killed
@@ -59,17 +97,23 @@ _CONTESTS = (
         id="sdxl-newdream-20",
         description="Stable Diffusion XL (newdream-sdxl-20) on an RTX 4090, fp16, 1024x1024, 20 steps",
         baseline=BaselineReference(
-            source="huggingface", repository="stablediffusionapi/newdream-sdxl-20", revision="main"
+            source="huggingface",
+            repository="stablediffusionapi/newdream-sdxl-20",
+            revision="4bdd502bca7abd1ea57ee12fba0b0f23052958cc",
         ),
         device="cuda",
         device_name="NVIDIA GeForce RTX 4090",
         default_dtype="float16",
         generation=GenerationSettings(width=1024, height=1024, steps=20, guidance_scale=5.0),
-        timed_samples=10,
+        sampling=Sampling(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=200.0),
+        control=Control(interval_s=3600.0, slowdown_tolerance=0.02),
         warmup_samples=2,
         allowed_runtimes=("diffusers", "onnxruntime"),
         metric_weights=MetricWeights(time=1.0, energy=0.5, memory=0.25, load=0.1),
         similarity_threshold=0.85,
+        minimum_improvement=0.02,
+        tie_margin=0.01,
+        no_winner_uid=0,
         max_checkpoint_bytes=30 * 1024**3,
         load_timeout_s=600.0,
         worker_memory_bytes=32 * 1024**3,
@@ -82,11 +126,15 @@ _CONTESTS = (
         device_name=None,
         default_dtype="float32",
         generation=GenerationSettings(width=128, height=128, steps=8, guidance_scale=5.0),
-        timed_samples=12,
+        sampling=Sampling(min_pairs=12, max_pairs=64, target_half_width=0.03, max_seconds=60.0),
+        control=Control(interval_s=300.0, slowdown_tolerance=0.05),
         warmup_samples=4,
         allowed_runtimes=("diffusers", "onnxruntime"),
         metric_weights=MetricWeights(time=1.0, memory=0.1, load=0.05),
         similarity_threshold=0.85,
+        minimum_improvement=0.05,
+        tie_margin=0.02,
+        no_winner_uid=0,
         max_checkpoint_bytes=64 * 1024**2,
         load_timeout_s=30.0,  # loading and warming up takes about 2 s here
         worker_memory_bytes=2 * 1024**3,

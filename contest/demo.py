@@ -1,7 +1,9 @@
 """A whole contest day on one machine: embedded chain, local repositories, five miners, one validator.
 
-Every miner goes through the real miner CLI; two of them are refused by its self-check, and then
+Every miner goes through the real miner CLI; three of them are refused by its self-check, and then
 commit anyway the way an adversary bypassing the CLI would, so the validator's own refusals show too.
+The embedded chain is then moved on to the contest's next opening time, so the day opens, as every
+day does, at the first block at or after it, with every commitment made before.
 
     poetry run python -m contest.demo [--data_dir data/demo]
 """
@@ -25,6 +27,7 @@ from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.baseline import ensure_baseline
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.opening import move_to_next_opening
 from contest.server import DEFAULT_PORT
 
 NETUID = 39
@@ -109,7 +112,9 @@ def main() -> int:
     onnx_copy = store.fetch("demo/onnx-unet", store.head_revision("demo/onnx-unet"), variants / "onnx", 10**9)
     run(miner(args, "copycat", "copycat/fast-sdxl", "--model_dir", str(onnx_copy), "--no_optimizations"),
         "miner 2: re-uploads miner 1's checkpoint under another name, later")  # fmt: skip
-    run(miner(args, "plain", "demo/baseline", "--no_optimizations"), "miner 3: the unmodified baseline")
+    run(miner(args, "plain", "demo/baseline", "--no_optimizations"),
+        "miner 3: the unmodified baseline (the self-check refuses it)")  # fmt: skip
+    commit_bypassing_cli(chain, store, keys["plain"], baseline, "demo/baseline")
     drift = drifted_copy(baseline, variants / "drift")
     run(miner(args, "drift", "demo/drift", "--model_dir", str(drift), "--no_optimizations"),
         "miner 4: a checkpoint whose images drift (the self-check refuses it)")  # fmt: skip
@@ -119,7 +124,8 @@ def main() -> int:
         "miner 5: a checkpoint carrying a pickle file (the self-check refuses it)")  # fmt: skip
     commit_bypassing_cli(chain, store, keys["pickle"], pickle, "demo/pickle")
 
-    chain.advance(1)
+    block = move_to_next_opening(chain, contest)
+    print(f"\nthe chain moves on to the contest's next opening time: block {block}", flush=True)
     validator = [
         sys.executable, "validator/validator.py", "--once", "--netuid", str(NETUID), "--subtensor.network",
         "local", "--data_dir", str(args.data_dir), "--wallet.name", "validator", "--wallet.hotkey", "default",

@@ -1,6 +1,12 @@
-"""Judge submissions against the baseline: measure each in alternation with it, compare, score.
+"""Judge submissions against the baseline: an A/A control, then each submission paired with the baseline.
 
 The validator judges a day's submissions with this; the miner's self-check judges its one.
+
+The control (the baseline beside an identical copy of itself) runs first and again every
+``contest.control.interval_s``: the baseline's median inside it is the reference for its time inside
+every other pair. A submission beside which the baseline ran slower than that, beyond the contest's
+tolerance, is measured again; if it happens again the submission is out, since its speed-up would be
+partly the baseline's slow-down.
 """
 
 from __future__ import annotations
@@ -10,62 +16,69 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from base.energy import total_energy
 from base.inputs import GenerationInput
+from base.memory import MemoryReading
 from base.similarity import Similarity, compare_images
+from base.stats import Estimate, median_ci, ratio_ci
 from base.worker import WorkerError
-from contest.benchmark import (
-    BenchmarkResult,
-    CheckpointWorker,
-    TimedImage,
-    Timings,
-    measure_alone,
-    measure_alternately,
-)
+from contest.benchmark import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.compare import Comparison, compare
 from contest.definitions import Contest
 from contest.gallery import Gallery
-from contest.scoring import Verdict, invalid, score
+from contest.pairing import PairedRun, Side, Stop, measure_pairs
+from contest.scoring import Verdict, invalid, score, score_interval
 from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
 NOT_JUDGED = "not judged: the day closed when the next one opened"
+UNMODIFIED_BASELINE = "the unmodified baseline"
 
 
 @dataclass(frozen=True)
-class Judgement:
-    verdict: Verdict
-    result: BenchmarkResult | None = None
-    comparison: Comparison | None = None
-    images_sha256: str | None = None  # over every image it drew on the day's inputs, in order
+class Reference:
+    """One A/A control: the baseline's time per image beside an identical copy, and the harness's own noise.
+
+    The copy was loaded and measured exactly as a submission is (a fresh worker beside the frozen
+    baseline), so its load time and peak memory are what submissions' are compared with: the baseline's
+    own worker loaded first, on a cold machine, and has lived longest.
+    """
+
+    baseline_seconds: Estimate  # median per image, with its 95% interval
+    speed_ratio: Estimate  # baseline / copy: 1.0 within its interval when the harness is fair
+    pairs: int
+    stop: Stop
+    after_submissions: int  # submissions judged in this run before it
+    load_seconds: float  # the copy's
+    memory: MemoryReading  # the copy's peak
 
 
 @dataclass(frozen=True)
-class Judged:
-    baseline: BenchmarkResult
-    judgements: dict[str, Judgement]
-    timed_seconds: float  # every timed image of every worker
-    wall_seconds: float
+class Sampled:
+    """How a comparison was sampled, with the raw per-pair times so anyone can recompute its figures."""
 
-    @property
-    def harness_share(self) -> float:
-        """Share of the wall time spent outside timed generation (spawns, imports, loads, warm-ups)."""
-        return max(0.0, 1.0 - self.timed_seconds / self.wall_seconds)
+    pairs: int
+    stop: Stop
+    baseline_seconds: tuple[float, ...]
+    submission_seconds: tuple[float, ...]
+    baseline_slowdown: float  # the baseline's median here over its reference's, minus 1
+    attempts: int  # 2 when the first attempt's baseline ran too slow and it was measured again
 
 
 @dataclass(frozen=True)
 class Measurement:
     """A submission measured in alternation with the baseline; images are compared at once, then dropped."""
 
-    baseline: Timings
+    baseline: BenchmarkResult  # its times inside this pair; load time and memory from the reference's copy
     result: BenchmarkResult
     similarity: Similarity
-    images_sha256: str
+    images_sha256: str  # over the images of the day's image set, in order
+    sampled: Sampled
 
 
 @dataclass(frozen=True)
@@ -79,28 +92,32 @@ class Outcome:
     refusal: str | None = None
 
 
-def _keep(gallery: Gallery | None, key: str | None, images: Sequence[TimedImage]) -> None:
-    if gallery is not None:
-        gallery.keep(key, [timed.image for timed in images])
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    result: BenchmarkResult | None = None
+    comparison: Comparison | None = None
+    images_sha256: str | None = None
+    sampled: Sampled | None = None
 
 
-def _measure(
-    baseline: CheckpointWorker,
-    key: str,
-    folder: Path,
-    contest: Contest,
-    inputs: Sequence[GenerationInput],
-    gallery: Gallery | None,
-) -> Outcome:
-    inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes)
-    with CheckpointWorker(folder, contest, inputs) as submission:
-        baseline_images, images = measure_alternately(baseline, submission, inputs, baseline.image_limit_s())
-        _keep(gallery, None, baseline_images)
-        _keep(gallery, key, images)
-        similarity = compare_images([t.image for t in baseline_images], [t.image for t in images])
-        drawn = hashlib.sha256(b"".join(timed.image.tobytes() for timed in images)).hexdigest()
-        result = submission.result(Timings.of(images), submission.finish())
-    return Outcome(Measurement(Timings.of(baseline_images), result, similarity, drawn))
+@dataclass(frozen=True)
+class Judged:
+    baseline: BenchmarkResult
+    judgements: dict[str, Judgement]
+    controls: tuple[Reference, ...]
+    timed_seconds: float  # every timed image of every worker
+    wall_seconds: float
+
+    @property
+    def harness_share(self) -> float:
+        """Share of the wall time spent outside timed generation (spawns, imports, loads, warm-ups)."""
+        return max(0.0, 1.0 - self.timed_seconds / self.wall_seconds)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _outcome(measure: Callable[[], Outcome]) -> Outcome:
@@ -110,10 +127,175 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     except CheckpointRefused as error:
         return Outcome(refusal=f"refused: {error}")
     except WorkerError as error:
-        return Outcome(refusal=f"benchmark failed: {str(error).splitlines()[0]}")
+        return Outcome(refusal=f"benchmark failed: {_first_line(error)}")
     except Exception as error:  # whatever a submission makes the parent trip on, the day goes on
         log.exception("judging a submission failed in the validator itself")
-        return Outcome(refusal=f"benchmark failed: {type(error).__name__}: {str(error).splitlines()[0]}")
+        return Outcome(refusal=f"benchmark failed: {type(error).__name__}: {_first_line(error)}")
+
+
+def images_digest(images: Sequence[np.ndarray]) -> str:
+    return hashlib.sha256(b"".join(image.tobytes() for image in images)).hexdigest()
+
+
+def slowdown(run: PairedRun, reference: Reference) -> float:
+    """How much slower the baseline ran in ``run`` than in its reference control (negative: faster)."""
+    return float(np.median(run.first.seconds)) / reference.baseline_seconds.value - 1.0
+
+
+class Judging:
+    """The baseline's worker for a run of comparisons, with the control that keeps it honest.
+
+    ``submission_session`` is the contest's session everywhere but in tests of the harness, which stand in
+    runtimes that misbehave in ways no checkpoint can be made to (see ``CheckpointWorker``).
+    """
+
+    def __init__(
+        self,
+        baseline_folder: Path,
+        contest: Contest,
+        inputs: Sequence[GenerationInput],
+        progress: Callable[[str], None] = log.info,
+        gallery: Gallery | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        submission_session: str = SESSION,
+    ) -> None:
+        self.folder, self.contest, self.inputs = baseline_folder, contest, inputs
+        self.submission_session = submission_session
+        self.progress, self.gallery, self.clock = progress, gallery, clock
+        self.digest = model_digest(baseline_folder, contest.default_dtype)
+        self.baseline = CheckpointWorker(baseline_folder, contest, inputs)
+        self.controls: list[Reference] = []
+        self.baseline_runs: list[Timings] = []
+        self.judged = 0
+        self.timed_seconds = 0.0  # every image either side of every pair took
+        self._control_at = 0.0
+        self.control()
+
+    @property
+    def reference(self) -> Reference:
+        return self.controls[-1]
+
+    def _pairs(self, other: CheckpointWorker, decide: Callable[[Side, Side], Stop | None]) -> PairedRun:
+        run = measure_pairs(
+            self.baseline, other, self.inputs, self.contest.sampling, self.baseline.image_limit_s(), decide
+        )
+        self.baseline_runs.append(run.first.timings)
+        self.timed_seconds += sum(run.first.seconds) + sum(run.second.seconds)
+        return run
+
+    def _precise(self, baseline: Side, other: Side) -> Stop | None:
+        ratio = ratio_ci(baseline.seconds, other.seconds, paired=True)
+        return Stop.PRECISE if ratio.half_width_fraction <= self.contest.sampling.target_half_width else None
+
+    def control(self) -> Reference:
+        """Judge the baseline against an identical copy of itself: the reference for what follows."""
+        self.progress("A/A control: the baseline against an identical copy of itself")
+        self.baseline.freeze()
+        with CheckpointWorker(self.folder, self.contest, self.inputs) as copy:
+            run = self._pairs(copy, self._precise)
+            memory = copy.finish()
+        if self.gallery is not None and not self.controls:
+            self.gallery.keep(None, run.first.images)
+        reference = Reference(
+            baseline_seconds=median_ci(run.first.seconds),
+            speed_ratio=ratio_ci(run.first.seconds, run.second.seconds, paired=True),
+            pairs=run.pairs,
+            stop=run.stop,
+            after_submissions=self.judged,
+            load_seconds=copy.loaded.load_seconds,
+            memory=memory,
+        )
+        self.controls.append(reference)
+        self._control_at = self.clock()
+        ratio = reference.speed_ratio
+        self.progress(
+            f"A/A control: baseline {reference.baseline_seconds.value * 1000:.1f} ms/image, "
+            f"ratio {ratio.value:.3f} [{ratio.low:.3f}, {ratio.high:.3f}] over {run.pairs} pairs"
+        )
+        return reference
+
+    def control_if_due(self) -> None:
+        """The control again once its interval has passed: the machine's speed drifts over a day."""
+        if self.clock() - self._control_at >= self.contest.control.interval_s:
+            self.control()
+
+    def baseline_result(self, timings: Timings) -> BenchmarkResult:
+        """The baseline as a submission is compared with it: ``timings`` and the reference copy's load and memory."""
+        reference = self.reference
+        return BenchmarkResult(
+            runtime=self.baseline.loaded.runtime,
+            load_seconds=reference.load_seconds,
+            sample_seconds=timings.sample_seconds,
+            memory=reference.memory,
+            energy=timings.energy,
+            device=self.baseline.loaded.device,
+        )
+
+    def _decider(self, submission: CheckpointWorker) -> Callable[[Side, Side], Stop | None]:
+        contest = self.contest
+
+        def decide(baseline: Side, other: Side) -> Stop | None:
+            similarity = compare_images(baseline.images, other.images)
+            if similarity.minimum < contest.similarity_threshold:
+                return Stop.DISSIMILAR
+            so_far = compare(
+                self.baseline_result(baseline.timings),
+                submission.result(other.timings, submission.memory()),
+                similarity=None,
+            )
+            interval = score_interval(so_far, contest)
+            if interval.high < contest.minimum_improvement:
+                return Stop.CANNOT_QUALIFY
+            if so_far.speed_ratio.half_width_fraction <= contest.sampling.target_half_width:
+                return Stop.PRECISE
+            return Stop.QUALIFIES if interval.low > contest.minimum_improvement else None
+
+        return decide
+
+    def measure(self, key: str, folder: Path) -> Outcome:
+        """Guard, recognise the baseline, then pair the submission with the baseline (twice if the control says so)."""
+        inspect_checkpoint(folder, self.contest.allowed_runtimes, self.contest.max_checkpoint_bytes)
+        if model_digest(folder, self.contest.default_dtype) == self.digest:
+            return Outcome(refusal=UNMODIFIED_BASELINE)
+        tolerance = self.contest.control.slowdown_tolerance
+        self.baseline.freeze()
+        with CheckpointWorker(folder, self.contest, self.inputs, self.submission_session) as submission:
+            attempts = 1
+            run = self._pairs(submission, self._decider(submission))
+            while (slower := slowdown(run, self.reference)) > tolerance:
+                if attempts == 2:
+                    return Outcome(
+                        refusal=f"the baseline ran {slower:.1%} slower beside it than beside an identical copy "
+                        f"(twice; the tolerance is {tolerance:.0%})"
+                    )
+                self.progress(f"the baseline ran {slower:.1%} slower beside {key} than beside its copy: again")
+                attempts += 1
+                run = self._pairs(submission, self._decider(submission))
+            memory = submission.finish()
+        if self.gallery is not None:
+            self.gallery.keep(key, run.second.images)
+        sampled = Sampled(run.pairs, run.stop, tuple(run.first.seconds), tuple(run.second.seconds), slower, attempts)
+        similarity = compare_images(run.first.images, run.second.images)
+        result = submission.result(run.second.timings, memory)
+        baseline = self.baseline_result(run.first.timings)
+        return Outcome(Measurement(baseline, result, similarity, images_digest(run.second.images), sampled))
+
+    def close(self) -> None:
+        self.baseline.close()
+
+    def __enter__(self) -> Judging:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def judgement(outcome: Outcome, contest: Contest) -> Judgement:
+    pair = outcome.measurement
+    if pair is None:
+        return Judgement(invalid(outcome.refusal or "not measured"))
+    comparison = compare(pair.baseline, pair.result, pair.similarity)
+    return Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256, pair.sampled)
 
 
 def judge(
@@ -135,7 +317,7 @@ def judge(
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
-    with CheckpointWorker(baseline_folder, contest, inputs) as baseline:
+    with Judging(baseline_folder, contest, inputs, progress, gallery) as judging:
         queue = tqdm(submissions.items(), desc="judging", unit="submission", total=len(submissions), disable=None)
         for position, (key, folder) in enumerate(queue, start=1):
             if key in outcomes:
@@ -144,31 +326,13 @@ def judge(
             if closing():
                 outcomes[key] = Outcome(refusal=NOT_JUDGED)
                 continue
+            judging.control_if_due()
             progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
-            outcomes[key] = _outcome(partial(_measure, baseline, key, folder, contest, inputs, gallery))
+            outcomes[key] = _outcome(lambda key=key, folder=folder: judging.measure(key, folder))
+            judging.judged += 1
             if record is not None:
                 record(key, outcomes[key])
-        measured = {key: outcomes[key].measurement for key in submissions if outcomes[key].measurement}
-        runs = [pair.baseline for pair in measured.values()]
-        if not runs:
-            alone = measure_alone(baseline, inputs, baseline.image_limit_s())
-            _keep(gallery, None, alone)
-            runs = [Timings.of(alone)]
-        finished = baseline.finish()
-        baseline_result = baseline.result(_joined(runs), finished)
-        judgements = {}
-        for key in submissions:
-            pair = outcomes[key].measurement
-            if pair is None:
-                judgements[key] = Judgement(invalid(outcomes[key].refusal))
-                continue
-            comparison = compare(baseline.result(pair.baseline, finished), pair.result, pair.similarity)
-            judgements[key] = Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256)
-    timed_seconds = baseline_result.timed_seconds + sum(pair.result.timed_seconds for pair in measured.values())
-    return Judged(baseline_result, judgements, timed_seconds, time.perf_counter() - started)
-
-
-def _joined(runs: Sequence[Timings]) -> Timings:
-    """The baseline over the whole day: every image it timed, in every pair."""
-    seconds = tuple(value for run in runs for value in run.sample_seconds)
-    return Timings(seconds, total_energy([run.energy for run in runs]))
+        judgements = {key: judgement(outcomes[key], contest) for key in submissions}
+        baseline = judging.baseline_result(Timings.joined(judging.baseline_runs))
+    wall = time.perf_counter() - started
+    return Judged(baseline, judgements, tuple(judging.controls), judging.timed_seconds, wall)

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +18,7 @@ from base.stats import Estimate, median_ci
 from contest.benchmark import BenchmarkResult
 from contest.compare import Comparison
 
-SCHEMA_VERSION = 2  # 2: thumbnails of the first inputs
+SCHEMA_VERSION = 3  # 2: thumbnails of the first inputs; 3: significance, tiers, sampling, controls, weights set
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
@@ -79,6 +80,35 @@ class Device(_Model):
     onnxruntime_providers: list[str]
 
 
+class Sampling(_Model):
+    """How a comparison was sampled: the raw per-pair times, so anyone can recompute its figures."""
+
+    pairs: int
+    stop_reason: Literal["precise", "cannot-qualify", "qualifies", "dissimilar", "pair-cap", "time-cap"]
+    baseline_seconds: list[float]  # the baseline's time for each pair, in order
+    submission_seconds: list[float]
+    baseline_slowdown: float  # the baseline's median here over its median beside an identical copy, minus 1
+    attempts: int  # 2 when the baseline ran too slow beside it the first time and it was measured again
+
+
+class Control(_Model):
+    """An A/A control: the baseline against an identical copy of itself."""
+
+    after_submissions: int  # judged in the same run before it
+    pairs: int
+    stop_reason: str
+    baseline_seconds_per_image: Interval
+    speed_ratio: Interval  # contains 1.0 when the harness is fair
+    load_seconds: float  # the copy's: what submissions' load times are compared with
+    peak_memory_bytes: int  # the copy's
+
+
+class WeightsSet(_Model):
+    uids: list[int]
+    weights: list[float]
+    policy: str  # the rule that gave them
+
+
 class Submission(_Model):
     hotkey: str
     uid: int | None
@@ -91,9 +121,13 @@ class Submission(_Model):
     duplicate_of: str | None = None
     metrics: Metrics | None = None
     score: float | None = None
-    score_uncertainty: float | None = None
+    score_uncertainty: float | None = None  # half the score interval's width
+    score_interval: Interval | None = None  # 95%
+    significant: bool = False  # the interval lies above the contest's minimum improvement: it can earn weight
     rank: int | None = None
+    tier: int | None = None  # scores within the noise of each other share a tier; its earliest commit leads
     weight: float = 0.0
+    sampling: Sampling | None = None
     thumbnails: list[Thumbnail] = Field(default_factory=list)  # one per ``Leaderboard.thumbnail_inputs``
 
 
@@ -108,14 +142,19 @@ class Leaderboard(_Model):
     schema_version: int = Field(default=SCHEMA_VERSION)
     contest: str
     day: str  # the New York calendar date the day opened on
-    opened_at: str  # ISO 8601 UTC
+    scheduled_opening: str  # ISO 8601, the contest's opening time that day
+    opened_at: str  # ISO 8601 UTC: the opening block's own timestamp, the first at or after the scheduled time
     opening_block: int
     opening_block_hash: str
     validator_hotkey: str
     netuid: int
     device: Device
     baseline: Metrics
+    baseline_digest: str  # the model digest that recognises an unmodified baseline
+    minimum_improvement: float
+    controls: list[Control]
     submissions: list[Submission]
+    weights: WeightsSet
     weights_set_at_block: int | None = None
     harness_share: float  # share of the day's benchmark wall time spent outside timed generation
     thumbnail_inputs: list[ThumbnailInput] = Field(default_factory=list)  # the first of the day's inputs

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from contest.archive import PublishedDay
 from contest.definitions import CONTESTS
 from contest.leaderboard import Interval, Submission, Thumbnail
+from contest.report import format_score
 
 MIB = 1024 * 1024
 HISTORY_DAYS = 30  # the chart's span
@@ -149,10 +150,7 @@ def _mib(value: int | None) -> str:
 
 
 def _score(row: Submission) -> str:
-    if row.score is None:
-        return "-"
-    spread = f" ± {row.score_uncertainty:.3f}" if row.score_uncertainty is not None else ""
-    return f"{row.score:+.4f}{spread}"
+    return format_score(row, missing="-")
 
 
 @cache

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from base.stats import Estimate, median_ci
 from contest.benchmark import BenchmarkResult
 from contest.compare import Comparison
-from contest.leaderboard import Interval, Leaderboard
+from contest.leaderboard import Interval, Leaderboard, Submission
 
 MIB = 1024 * 1024
 
@@ -60,22 +60,45 @@ def format_table(baseline: BenchmarkResult, rows: Sequence[ReportRow], harness_s
     return "\n".join(rendered)
 
 
+def format_score(row: Submission, missing: str = "invalid") -> str:
+    """A submission's score with its 95% interval, the same in the terminal and on the page."""
+    if row.score_interval is None:
+        return missing
+    return f"{row.score_interval.value:+.4f} [{row.score_interval.low:+.4f}, {row.score_interval.high:+.4f}]"
+
+
 def format_leaderboard(leaderboard: Leaderboard) -> str:
-    """The day's ranking, then every submission that is out and why."""
-    lines = [("rank", "uid", "hotkey", "repository", "score", "speed ratio [95% CI]", "SSIM min", "weight")]
+    """The day's ranking, the A/A controls, the weights' rule, then every submission that is out and why."""
+    header = ("rank", "tier", "uid", "hotkey", "repository", "score [95% CI]", "significant", "speed ratio [95% CI]")
+    lines = [(*header, "pairs", "SSIM min", "weight")]
     for row in leaderboard.submissions:
-        metrics = row.metrics
+        metrics, sampling = row.metrics, row.sampling
         lines.append(
             (
                 str(row.rank) if row.rank else "-",
+                str(row.tier) if row.tier else "-",
                 "-" if row.uid is None else str(row.uid),
                 row.hotkey[:12],
                 row.repository or "-",
-                "invalid" if row.score is None else f"{row.score:+.4f}",
+                format_score(row),
+                ("yes" if row.significant else "no") if row.valid else "-",
                 _interval(metrics.speed_ratio, digits=3) if metrics and metrics.speed_ratio else "-",
+                f"{sampling.pairs} ({sampling.stop_reason})" if sampling else "-",
                 f"{metrics.similarity.minimum:.4f}" if metrics and metrics.similarity else "-",
                 f"{row.weight:.4f}",
             )
         )
+    controls = [
+        f"  A/A after {c.after_submissions}: baseline {_interval(c.baseline_seconds_per_image, 1000.0)} ms/image, "
+        f"ratio {_interval(c.speed_ratio, digits=3)} over {c.pairs} pairs"
+        for c in leaderboard.controls
+    ]
+    weights = leaderboard.weights
+    summary = [
+        "controls:",
+        *controls,
+        f"weights ({weights.policy}): "
+        + ", ".join(f"uid {uid} {share:.4f}" for uid, share in zip(weights.uids, weights.weights, strict=True)),
+    ]
     reasons = [f"  {row.hotkey[:12]}: {row.reason}" for row in leaderboard.submissions if row.reason]
-    return "\n".join(_render(lines) + (["out:", *reasons] if reasons else []))
+    return "\n".join(_render(lines) + summary + (["out:", *reasons] if reasons else []))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -11,8 +11,8 @@ from contest.definitions import Contest
 
 
 def opening_trigger(contest: Contest) -> CronTrigger:
-    hour, minute = (int(part) for part in contest.opens_at.split(":"))
-    return CronTrigger(hour=hour, minute=minute, timezone=contest.timezone)
+    at = opening_time(contest)
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=contest.timezone)
 
 
 def next_opening(contest: Contest, after: datetime) -> datetime:
@@ -22,14 +22,20 @@ def next_opening(contest: Contest, after: datetime) -> datetime:
     return opening_trigger(contest).get_next_fire_time(None, after + timedelta(microseconds=1))
 
 
+def opening_time(contest: Contest) -> time:
+    hour, minute = (int(part) for part in contest.opens_at.split(":"))
+    return time(hour, minute)
+
+
+def opening_on(contest: Contest, day: date) -> datetime:
+    """The contest's opening time on a calendar ``day`` of its time zone."""
+    return datetime.combine(day, opening_time(contest), tzinfo=ZoneInfo(contest.timezone))
+
+
 def latest_opening(contest: Contest, now: datetime) -> datetime:
     """The last opening at or before ``now``: the day a validator starting at ``now`` should have run."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    zone = ZoneInfo(contest.timezone)
-    hour, minute = (int(part) for part in contest.opens_at.split(":"))
-    local = now.astimezone(zone)
-    opening = datetime.combine(local.date(), time(hour, minute), tzinfo=zone)
-    if opening > local:
-        opening = datetime.combine(local.date() - timedelta(days=1), time(hour, minute), tzinfo=zone)
-    return opening
+    local = now.astimezone(ZoneInfo(contest.timezone))
+    opening = opening_on(contest, local.date())
+    return opening if opening <= local else opening_on(contest, local.date() - timedelta(days=1))

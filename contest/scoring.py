@@ -1,35 +1,46 @@
 """Score, rank and weight the day's submissions.
 
 Score = product over the contest's metrics of (baseline / submission) ** weight, minus 1: 0 is the
-baseline, 0.5 is half again better. A later submission takes an earlier one's place only when it is
-better by more than the measurement noise, so re-uploading a rival's work with a lucky timing earns
-nothing.
+baseline, 0.5 is half again better. Its 95% interval comes from the speed ratio's, the noisiest term.
+
+Weight goes only to a significant improvement: the score's interval lies wholly above the contest's
+minimum improvement, so noise, the baseline and re-uploads of it earn nothing. Ranking is by score,
+significant submissions first; scores within the noise of each other share a tier, in which the earliest
+commit leads, so a copy with a lucky timing cannot pass the original. Weights fall with rank; when no
+submission qualifies they all go to the contest's ``no_winner_uid``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from base.stats import Estimate
 from contest.compare import Comparison
 from contest.definitions import Contest
 
-MARGIN_FLOOR = 0.02
 WEIGHT_DECAY = 0.5
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A submission's score and its noise, or why it has none."""
+    """A submission's score with its 95% interval, or why it has none (``reason``)."""
 
     score: float | None
-    uncertainty: float
+    low: float = 0.0
+    high: float = 0.0
+    significant: bool = False  # the interval lies above the contest's minimum improvement
     reason: str | None = None
 
     @property
     def valid(self) -> bool:
         return self.score is not None
+
+    @property
+    def uncertainty(self) -> float:
+        """Half the interval's width."""
+        return (self.high - self.low) / 2
 
 
 @dataclass(frozen=True)
@@ -39,52 +50,107 @@ class Entry:
     verdict: Verdict
 
 
-def score(comparison: Comparison, contest: Contest) -> Verdict:
-    if comparison.similarity.minimum < contest.similarity_threshold:
-        return Verdict(
-            None,
-            0.0,
-            f"similarity {comparison.similarity.minimum:.4f} is below the threshold {contest.similarity_threshold:.2f}",
-        )
+@dataclass(frozen=True)
+class Placed:
+    """An entry's place in the ranking: its rank (from 1) and its tier (from 1)."""
+
+    entry: Entry
+    rank: int
+    tier: int
+
+
+@dataclass(frozen=True)
+class WeightVector:
+    """What the validator sets on chain, and the rule that produced it."""
+
+    uids: tuple[int, ...]
+    weights: tuple[float, ...]
+    policy: str
+
+
+def score_interval(comparison: Comparison, contest: Contest) -> Estimate:
+    """The score and its 95% interval: the speed ratio's bounds through the same product.
+
+    Load time is one measurement per checkpoint, and identical copies load up to several times faster or
+    slower than each other as the machine's caches and neighbours change, so it can cost a submission
+    (a slow start) but never earn it anything: a load ratio above 1 counts as 1.
+    """
     weights = contest.metric_weights
-    factors = [
-        (comparison.speed_ratio.value, weights.time),
-        (comparison.memory_ratio, weights.memory),
-        (comparison.load_ratio, weights.load),
-    ]
+    others = [(comparison.memory_ratio, weights.memory), (min(1.0, comparison.load_ratio), weights.load)]
     if comparison.energy_ratio is not None:
-        factors.append((comparison.energy_ratio, weights.energy))
-    product = math.prod(ratio**weight for ratio, weight in factors if weight)
-    # First-order noise of the score from the speed ratio's confidence interval, the noisiest term.
-    uncertainty = product * weights.time * comparison.speed_ratio.half_width_fraction
-    return Verdict(product - 1.0, uncertainty)
+        others.append((comparison.energy_ratio, weights.energy))
+    rest = math.prod(ratio**weight for ratio, weight in others if weight)
+    speed = comparison.speed_ratio
+
+    def scored(ratio: float) -> float:
+        return ratio**weights.time * rest - 1.0
+
+    return Estimate(scored(speed.value), scored(speed.low), scored(speed.high))
+
+
+def score(comparison: Comparison, contest: Contest) -> Verdict:
+    similarity = comparison.similarity
+    if similarity is None:
+        raise ValueError("a verdict needs the images compared")
+    if similarity.minimum < contest.similarity_threshold:
+        minimum = similarity.minimum
+        return invalid(f"similarity {minimum:.4f} is below the threshold {contest.similarity_threshold:.2f}")
+    interval = score_interval(comparison, contest)
+    significant = interval.low > contest.minimum_improvement
+    return Verdict(interval.value, interval.low, interval.high, significant)
 
 
 def invalid(reason: str) -> Verdict:
-    return Verdict(None, 0.0, reason)
+    return Verdict(None, reason=reason)
 
 
-def margin(earlier: Verdict, later: Verdict) -> float:
-    return max(MARGIN_FLOOR, math.hypot(earlier.uncertainty, later.uncertainty))
+def clearly_beats(a: Verdict, b: Verdict, tie_margin: float) -> bool:
+    """``a`` is better than ``b`` by more than their combined noise and the contest's tie margin."""
+    return a.score - b.score > max(tie_margin, math.hypot(a.uncertainty, b.uncertainty))
 
 
-def rank(entries: Sequence[Entry]) -> list[Entry]:
-    """Valid entries, best first: each, in commit order, climbs past those it clearly beats."""
-    ordered: list[Entry] = []
-    for entry in sorted((e for e in entries if e.verdict.valid), key=lambda e: (e.commit_block, e.key)):
-        position = len(ordered)
-        while position > 0:
-            above = ordered[position - 1]
-            if entry.verdict.score <= above.verdict.score + margin(above.verdict, entry.verdict):
-                break
-            position -= 1
-        ordered.insert(position, entry)
-    return ordered
+def _tiers(entries: Sequence[Entry], tie_margin: float) -> list[list[Entry]]:
+    """Best score first; an entry joins the current tier unless some member clearly beats it."""
+    tiers: list[list[Entry]] = []
+    for entry in sorted(entries, key=lambda e: (-e.verdict.score, e.commit_block, e.key)):
+        current = tiers[-1] if tiers else None
+        if current is None or any(clearly_beats(member.verdict, entry.verdict, tie_margin) for member in current):
+            tiers.append([entry])
+        else:
+            current.append(entry)
+    return [sorted(tier, key=lambda e: (e.commit_block, e.key)) for tier in tiers]
 
 
-def weights(ranked: Sequence[Entry]) -> dict[str, float]:
-    """Geometric weights by rank over the submissions that beat the baseline (all valid ones if none did)."""
-    eligible = [entry for entry in ranked if entry.verdict.score > 0] or list(ranked)
+def rank(entries: Sequence[Entry], tie_margin: float) -> list[Placed]:
+    """Valid entries, best first: significant ones above the rest, each group in tiers led by the earliest commit.
+
+    Only scores decide (the order of ``entries`` never matters), and an entry that clearly beats another
+    always ranks above it.
+    """
+    valid = [entry for entry in entries if entry.verdict.valid]
+    groups = ([e for e in valid if e.verdict.significant], [e for e in valid if not e.verdict.significant])
+    placed: list[Placed] = []
+    tier_number = 0
+    for group in groups:
+        for tier in _tiers(group, tie_margin):
+            tier_number += 1
+            for entry in tier:
+                placed.append(Placed(entry, len(placed) + 1, tier_number))
+    return placed
+
+
+def weights(placed: Sequence[Placed]) -> dict[str, float]:
+    """Geometric shares by rank over the significant entries; they sum to 1 (nothing when none qualifies)."""
+    eligible = [p.entry for p in sorted(placed, key=lambda p: p.rank) if p.entry.verdict.significant]
     raw = [WEIGHT_DECAY**position for position in range(len(eligible))]
     total = sum(raw)
     return {entry.key: share / total for entry, share in zip(eligible, raw, strict=True)}
+
+
+def weight_vector(shares: Mapping[str, float], uids: Mapping[str, int], contest: Contest) -> WeightVector:
+    """The shares by uid, or, when no submission qualified, everything to the contest's ``no_winner_uid``."""
+    if not shares:
+        policy = f"no submission is a significant improvement: all weight to uid {contest.no_winner_uid}"
+        return WeightVector((contest.no_winner_uid,), (1.0,), policy)
+    policy = f"significant improvements by rank, each {WEIGHT_DECAY:g} of the one above"
+    return WeightVector(tuple(uids[key] for key in shares), tuple(shares.values()), policy)

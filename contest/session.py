@@ -10,9 +10,9 @@ import time
 from base.device import probe_device
 from base.energy import open_energy_meter
 from base.inputs import GenerationInput
-from base.memory import open_memory_probe
+from base.memory import MemoryReading, open_memory_probe
 from base.timing import synchronizer_for, timed
-from contest.benchmark import Finished, Loaded, SessionRequest, TimedImage
+from contest.benchmark import Loaded, SessionRequest, TimedImage
 from contest.definitions import get_contest
 from pipelines.checkpoint_guard import inspect_checkpoint
 from pipelines.generation import check_image
@@ -30,8 +30,8 @@ class CheckpointSession:
         self.device = contest.device
         self.image_shape = (contest.generation.height, contest.generation.width, 3)
         self.synchronize = synchronizer_for(self.device)
-        self.memory = open_memory_probe(self.device)
-        self.memory.start()
+        self._memory = open_memory_probe(self.device)
+        self._memory.start()
         started = time.perf_counter()
         self.runtime = load_runtime(
             request.checkpoint, manifest, contest.generation, self.device, default_dtype=contest.default_dtype
@@ -40,7 +40,7 @@ class CheckpointSession:
         load_seconds = time.perf_counter() - started
         for item in request.warmup[1:]:
             warm = timed(lambda item=item: self.runtime.generate([item]), self.synchronize)
-        self._loaded = Loaded(manifest.runtime, load_seconds, warm.seconds)
+        self._loaded = Loaded(manifest.runtime, load_seconds, warm.seconds, probe_device(self.device))
 
     def loaded(self) -> Loaded:
         return self._loaded
@@ -53,5 +53,9 @@ class CheckpointSession:
         check_image(call.result, self.image_shape)
         return TimedImage(call.seconds, call.result, energy)
 
-    def finish(self) -> Finished:
-        return Finished(self.memory.stop(), probe_device(self.device))
+    def memory(self) -> MemoryReading:
+        """The peak so far: the parent weighs it while deciding how many more images to take."""
+        return self._memory.peek()
+
+    def finish(self) -> MemoryReading:
+        return self._memory.stop()

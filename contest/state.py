@@ -101,6 +101,16 @@ class ValidatorState:
             ).fetchone()
         return self._day(row) if row else None
 
+    def finished_day(self, contest: str, opening_block: int) -> StoredDay | None:
+        """The day of ``contest`` that opened at ``opening_block``, if it was judged to the end."""
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {self._DAY_COLUMNS} FROM days WHERE contest = ? AND opening_block = ? AND status = 'finished' "
+                "ORDER BY id DESC",
+                (contest, opening_block),
+            ).fetchone()
+        return self._day(row) if row else None
+
     def latest_day(self, contest: str | None = None) -> StoredDay | None:
         query = f"SELECT {self._DAY_COLUMNS} FROM days"
         query += " WHERE contest = ? ORDER BY id DESC" if contest else " ORDER BY id DESC"

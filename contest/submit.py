@@ -77,7 +77,7 @@ def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None
     except CheckpointRefused as error:
         raise SubmissionRefused(f"the checkpoint would be refused: {error}") from None
     log.info("self-check: benchmarking the baseline and the submission as a validator would")
-    inputs = derive_inputs(block_hash, contest.id, contest.timed_samples)
+    inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
     try:
         result = self_check(baseline, checkpoint, contest, inputs)
     except WorkerError as error:
@@ -86,7 +86,14 @@ def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None
         print(result.table, flush=True)
     if not result.verdict.valid:
         raise SubmissionRefused(f"the checkpoint would be invalid: {result.verdict.reason}")
-    print(f"self-check score {result.verdict.score:+.4f} (±{result.verdict.uncertainty:.4f})", flush=True)
+    verdict = result.verdict
+    print(f"self-check score {verdict.score:+.4f} [95% CI {verdict.low:+.4f}, {verdict.high:+.4f}]", flush=True)
+    if not verdict.significant:
+        print(
+            f"warning: not a significant improvement here (the interval must lie above "
+            f"{contest.minimum_improvement:+.4f}): measured so on the contest's device, it would earn no weight",
+            flush=True,
+        )
 
 
 def submit(args: argparse.Namespace, optimize: Optimize) -> int:

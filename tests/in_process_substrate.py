@@ -7,6 +7,15 @@ form a node's RPC backend hands back, and applies the extrinsics the contest sub
 subtensor pallets do: the signature must verify, the hotkey must be registered, commitments are
 ``Raw<n>`` fields of at most 128 bytes, weights need a validator permit and a recent enough version
 key. Every submitted extrinsic lands in its own block.
+
+It behaves like the SDK over a state-pruned (lite) node: state older than ``state_pruning`` blocks
+behind the head is gone, so a storage read or runtime call pinned to such a block fails as the SDK
+reports a node's "State already discarded" with no archive pool to retry on. Reading an old block
+itself fails too: the block body is still kept, but the SDK decodes it with the runtime version of its
+parent, which the node can only answer from the parent's state. ``state_pruning=None`` is an archive
+node (or a lite node with the SDK's archive pool behind it). Block ``b`` carries the timestamp of slot
+``b`` plus one slot for every missed slot up to it; the starting head's slot is the wall clock unless
+``head_time`` says otherwise.
 """
 
 from __future__ import annotations
@@ -14,15 +23,19 @@ from __future__ import annotations
 import hashlib
 import inspect
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bittensor import calls
+from bittensor._transport.errors import StateDiscardedError, SubstrateRequestException
 from bittensor.balance import Balance
-from bittensor.result import ChainError, ExtrinsicResult, RpcConnectionError
+from bittensor.result import ChainError, ExtrinsicResult, RpcConnectionError, chain_error_from_substrate_request
 from bittensor_core import Keypair
 
 MAX_COMMITMENT_FIELD_BYTES = 128
 RAO_PER_TAO = 1_000_000_000
+STATE_PRUNING = 256  # blocks of state a Substrate node keeps by default
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,11 @@ class Subnet:
     tempo: int = 360
 
 
+def _node_error(message: str) -> ChainError:
+    """A node's JSON-RPC error, as the SDK hands it on."""
+    return chain_error_from_substrate_request(SubstrateRequestException(message))
+
+
 def _hex(value: Any) -> str:
     if isinstance(value, str):
         return "0x" + bytes.fromhex(value.removeprefix("0x")).hex()
@@ -72,9 +90,16 @@ class InProcessSubstrate:
 
     block_seconds = 12.0
 
-    def __init__(self, genesis_block: int = 1000) -> None:
+    def __init__(
+        self, genesis_block: int = 1000, state_pruning: int | None = STATE_PRUNING, head_time: datetime | None = None
+    ) -> None:
         self.token_symbols: dict[int, str] = {}
         self.block = genesis_block
+        self.state_pruning = state_pruning
+        head_ms = (head_time or datetime.now(UTC)) - _EPOCH
+        self.slot_zero_ms = head_ms // timedelta(milliseconds=1) - int(self.block_seconds * 1000) * genesis_block
+        self.missed_slots: set[int] = set()  # block b came one slot late, and so did every block after it
+        self.hashes: dict[str, int] = {}
         self.subnets: dict[int, Subnet] = {}
         self.extrinsics: list[Extrinsic] = []
         self.nonces: dict[str, int] = {}
@@ -129,7 +154,29 @@ class InProcessSubstrate:
 
     async def block_hash(self, block: int | None = None) -> str:
         self._read()
-        return self.hash_of(self.block if block is None else block)
+        number = self.block if block is None else block
+        if not 0 <= number <= self.block:
+            raise _node_error(f"Block not found for block number {number}")
+        block_hash = self.hash_of(number)
+        self.hashes[block_hash] = number
+        return block_hash
+
+    def timestamp_of(self, block: int) -> datetime:
+        """The timestamp block ``block`` carries in its ``Timestamp.set`` inherent."""
+        return _EPOCH + timedelta(milliseconds=self._timestamp_ms(block))
+
+    def _state_at(self, block_hash: str | None) -> int:
+        """The block whose state a read pinned to ``block_hash`` needs; fails where a pruned node has none."""
+        if block_hash is None:
+            return self.block
+        if block_hash not in self.hashes:
+            raise _node_error(f"UnknownBlock: Header was not found in the database: {block_hash}")
+        return self._require_state(self.hashes[block_hash])
+
+    def _require_state(self, block: int) -> int:
+        if self.state_pruning is not None and block < self.block - self.state_pruning:
+            raise chain_error_from_substrate_request(StateDiscardedError(self.hash_of(block)))
+        return block
 
     async def block_number(self) -> int:
         self._read()
@@ -148,15 +195,19 @@ class InProcessSubstrate:
     async def get_block(self, block_number: int | None = None, block_hash: str | None = None) -> dict | None:
         self._read()
         number = self.block if block_number is None else block_number
-        if number > self.block:
+        if block_hash is not None:
+            number = self.hashes.get(block_hash, -1)
+        if not 0 <= number <= self.block:
             return None
+        self._require_state(max(number - 1, 0))  # the runtime version the SDK decodes the block with
         header = {"number": number, "hash": self.hash_of(number), "parentHash": self.hash_of(number - 1)}
         now = [{"name": "now", "value": self._timestamp_ms(number)}]
         timestamp = {"call": {"call_module": "Timestamp", "call_function": "set", "call_args": now}}
         return {"header": header, "extrinsics": [timestamp]}
 
     def _timestamp_ms(self, block: int) -> int:
-        return 1_700_000_000_000 + int(block * self.block_seconds * 1000)
+        slot = block + sum(1 for missed in self.missed_slots if missed <= block)
+        return self.slot_zero_ms + int(self.block_seconds * 1000) * slot
 
     def _uid(self, netuid: int, hotkey: str) -> int | None:
         for uid, neuron in enumerate(self.subnet(netuid).neurons):
@@ -164,7 +215,7 @@ class InProcessSubstrate:
                 return uid
         return None
 
-    def _storage(self, module: str, item: str, params: list) -> Any:
+    def _storage(self, module: str, item: str, params: list, at: int) -> Any:
         netuid = params[0] if params else None
         subnet = self.subnet(netuid) if isinstance(netuid, int) else None
         match (module, item):
@@ -195,14 +246,15 @@ class InProcessSubstrate:
             case ("Commitments", "CommitmentOf"):
                 return subnet.commitments.get(params[1])
             case ("Timestamp", "Now"):
-                return self._timestamp_ms(self.block)
+                return self._timestamp_ms(at)
             case ("MevShield", "NextKey"):
                 return None
         raise ChainError(f"storage {module}.{item} is not kept by this chain")
 
     async def query(self, module: str, storage_function: str, params: list | None = None, block_hash=None) -> Any:
         self._read()
-        return self._storage(module, storage_function, list(params or []))
+        at = self._state_at(block_hash)
+        return self._storage(module, storage_function, list(params or []), at)
 
     async def map_has_entries(self, module: str, storage_function: str, params: list, block_hash=None) -> bool:
         return bool(await self.query_map(module, storage_function, params, block_hash))
@@ -211,6 +263,7 @@ class InProcessSubstrate:
         self, module: str, storage_function: str, params: list | None = None, block_hash=None
     ) -> list[tuple[Any, Any]]:
         self._read()
+        self._state_at(block_hash)
         netuid = (params or [None])[0]
         match (module, storage_function):
             case ("SubtensorModule", "TokenSymbol"):
@@ -259,6 +312,7 @@ class InProcessSubstrate:
 
     async def runtime_call(self, api: str, method: str, params: list, block_hash=None) -> Any:
         self._read()
+        self._state_at(block_hash)
         if (api, method) == ("SubnetInfoRuntimeApi", "get_metagraph"):
             return self._metagraph(params[0])
         raise ChainError(f"runtime API {api}.{method} is not served by this chain")
@@ -273,6 +327,7 @@ class InProcessSubstrate:
         yield {"header": {"number": self.block, "parentHash": self.hash_of(self.block - 1)}}
 
     async def events(self, block_hash: str | None = None) -> list[dict]:
+        self._state_at(block_hash)  # System.Events is storage
         return []
 
     # Calls and fees ---------------------------------------------------------------------------------

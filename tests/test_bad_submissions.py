@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from bittensor import Wallet
 from onnx import TensorProto, helper
@@ -19,6 +20,8 @@ from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.day import run_day
 from contest.definitions import get_contest
+from contest.opening import move_to_next_opening
+from pipelines.manifest import Manifest, TorchOptions, write_manifest
 from tests.test_checkpoint_guard import add_model, edit_json, make_onnx, with_external_weight
 
 NETUID = 7
@@ -45,9 +48,9 @@ class Day:
         self.hotkeys[name] = wallet.hotkey.ss58_address
         return wallet
 
-    def checkpoint(self, name: str) -> Path:
+    def checkpoint(self, name: str, source: Path | None = None) -> Path:
         folder = self.data_dir.parent / "work" / name
-        shutil.copytree(self.baseline, folder)
+        shutil.copytree(source or self.baseline, folder)
         (folder / "README.md").write_text(f"{name}\n")
         return folder
 
@@ -151,20 +154,31 @@ def _half_width_unet(folder: Path) -> Path:
 
 
 def _resaved_unet(folder: Path) -> Path:
-    """The same tensors in a differently written file: other bytes, the same images."""
-    weights_file = folder / "unet" / "diffusion_pytorch_model.safetensors"
-    save_file(load_file(weights_file), weights_file, metadata={"format": "pt", "saved_by": "near-copy"})
+    """The same ONNX graph in a differently written file: other bytes, the same images."""
+    model_file = folder / "unet" / "model.onnx"
+    model = onnx.load(str(model_file))
+    model.doc_string = "saved by a near-copy"
+    onnx.save(model, str(model_file))
+    return folder
+
+
+def _default_manifest(folder: Path) -> Path:
+    """The baseline with a manifest that only restates how it runs without one."""
+    write_manifest(folder, Manifest(torch=TorchOptions(dtype=CONTEST.default_dtype)))
     return folder
 
 
 @pytest.fixture(scope="module")
-def judged_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> tuple[dict, dict[str, str]]:
+def judged_day(
+    tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path, onnx_checkpoint: Path
+) -> tuple[dict, dict[str, str]]:
     data_dir = tmp_path_factory.mktemp("bad") / "data"
     day = Day(data_dir, tiny_checkpoint)
     validator = _wallet(data_dir, "validator")
     day.chain.register(validator.hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
 
-    good = day.submit("good", day.checkpoint("good"))
+    good = day.submit("good", day.checkpoint("good", source=onnx_checkpoint))
+    day.submit("unmodified", _default_manifest(day.checkpoint("unmodified")))
     day.commit_bytes("garbage", os.urandom(77))
     day.commit_bytes("newer-codec", bytes([codec.VERSION + 1]) + good[1:])
     day.submit("unknown-contest", day.checkpoint("unknown-contest"), contest_id="sdxl-next-99")
@@ -200,11 +214,11 @@ def judged_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) 
     reupload = day.data_dir.parent / "work" / "reupload"
     shutil.copytree(day.data_dir.parent / "work" / "good", reupload)
     day.submit("reupload", reupload)
-    day.submit("near-copy", _resaved_unet(day.checkpoint("near-copy")))
+    day.submit("near-copy", _resaved_unet(day.checkpoint("near-copy", source=onnx_checkpoint)))
     day.submit("memory-bomb", _memory_bomb_unet(day.checkpoint("memory-bomb")))
     day.submit("hang", _hanging_unet(day.checkpoint("hang")))
     day.submit("wrong-shape", _half_width_unet(day.checkpoint("wrong-shape")))
-    day.chain.advance(1)
+    move_to_next_opening(day.chain, CONTEST)
 
     board, _ = run_day(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir)
     rows = {row.hotkey: row for row in board.submissions}
@@ -217,6 +231,10 @@ def reason(judged_day, name: str) -> str:
     row = rows[name]
     assert not row.valid and row.weight == 0.0
     return row.reason
+
+
+def test_the_unmodified_baseline_is_out_whatever_it_carries_beside_the_model(judged_day) -> None:
+    assert reason(judged_day, "unmodified") == "the unmodified baseline"
 
 
 def test_the_good_submission_is_judged_alongside_every_bad_one(judged_day) -> None:
@@ -302,9 +320,9 @@ def test_a_near_copy_draws_the_same_images_and_is_attributed_to_the_earliest(jud
     rows, hotkeys = judged_day
     text = reason(judged_day, "near-copy")
     assert text.startswith(f"near-copy of {hotkeys['good']} (committed at block ")
-    assert f"on all {CONTEST.timed_samples} of the day's inputs" in text
+    assert f"on all {CONTEST.sampling.min_pairs} of the day's inputs" in text
     assert rows["near-copy"].duplicate_of == hotkeys["good"]
-    assert rows["near-copy"].metrics.similarity.minimum == 1.0  # the evidence: measured, and identical images
+    assert rows["near-copy"].metrics.similarity == rows["good"].metrics.similarity  # measured: the same images
 
 
 def test_a_checkpoint_that_exhausts_memory_is_killed_at_the_limit(judged_day) -> None:

@@ -6,8 +6,9 @@ import pytest
 from base.energy import EnergyReading
 from base.inputs import GenerationInput
 from base.stats import ratio_ci
-from contest.benchmark import SessionRequest, TimedImage, measure_alternately
-from contest.definitions import get_contest
+from contest.benchmark import SessionRequest, TimedImage
+from contest.definitions import Sampling, get_contest
+from contest.pairing import Stop, measure_pairs
 from contest.session import CheckpointSession
 from pipelines.checkpoint_guard import CheckpointRefused
 
@@ -16,32 +17,71 @@ INPUTS = tuple(GenerationInput(f"prompt {index}", index) for index in range(3))
 
 
 class Recorder:
-    """Stands in for a worker handle: records the order in which sides are asked for images."""
+    """Stands in for a worker handle: records which side is asked for images and which is frozen meanwhile."""
 
-    def __init__(self, name: str, log: list[str]) -> None:
-        self.name, self.log = name, log
+    def __init__(self, name: str, log: list[str], seconds: float = 0.1) -> None:
+        self.name, self.log, self.seconds = name, log, seconds
+
+    def freeze(self) -> None:
+        self.log.append(self.name.lower())
 
     def generate(self, item: GenerationInput, timeout_s: float) -> TimedImage:
         self.log.append(self.name)
-        return TimedImage(0.1, np.zeros((1, 1, 3), np.uint8), EnergyReading(None, "cpu"))
+        return TimedImage(self.seconds, np.full((1, 1, 3), int(item.seed), np.uint8), EnergyReading(None, "cpu"))
 
 
-def test_alternation_is_abba_so_neither_side_always_goes_first() -> None:
+MANY = tuple(GenerationInput(f"prompt {index}", index) for index in range(16))
+SAMPLING = Sampling(min_pairs=8, max_pairs=16, target_half_width=0.03, max_seconds=60.0)
+
+
+def test_pairs_are_abba_with_the_other_side_frozen_and_only_the_day_set_of_images_kept() -> None:
     log: list[str] = []
-    baseline, submission = measure_alternately(Recorder("A", log), Recorder("B", log), INPUTS * 2, 30)
-    assert "".join(log) == "ABBABAAB" + "ABBA"
-    assert len(baseline) == len(submission) == 6
+    run = measure_pairs(Recorder("A", log), Recorder("B", log), MANY, SAMPLING, 30, lambda *_: Stop.PRECISE)
+    block = "bAaB" + "aBbA" + "aBbA" + "bAaB"  # before each image, the other side is frozen
+    assert "".join(log) == block * 2  # two ABBA blocks: the decision came at min_pairs
+    assert run.pairs == 8 and run.stop is Stop.PRECISE
+    assert len(run.first.images) == len(run.second.images) == 8
+
+
+def test_sampling_goes_on_block_by_block_until_decided_or_capped() -> None:
+    asked: list[int] = []
+
+    def undecided(baseline, other) -> Stop | None:
+        asked.append(len(baseline.seconds))
+        return None
+
+    run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, SAMPLING, 30, undecided)
+    assert asked == [8, 12, 16] and run.stop is Stop.PAIR_CAP and run.pairs == 16
+    assert len(run.first.images) == 8 and len(run.first.seconds) == 16  # later images are timed, not kept
+
+
+def test_the_time_cap_stops_sampling_at_a_block_end() -> None:
+    ticks = iter([0.0, 5.0, 11.0])  # the start, then the end of each block
+    quick = Sampling(min_pairs=4, max_pairs=16, target_half_width=0.03, max_seconds=10.0)
+    run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, quick, 30, lambda *_: None, lambda: next(ticks))
+    assert run.stop is Stop.TIME_CAP and run.pairs == 8
+
+
+def test_too_few_inputs_for_the_cap_is_an_error() -> None:
+    with pytest.raises(ValueError, match="16 pairs need as many inputs"):
+        measure_pairs(Recorder("A", []), Recorder("B", []), MANY[:8], SAMPLING, 30, lambda *_: None)
+
+
+def test_sampling_must_come_in_whole_abba_blocks() -> None:
+    with pytest.raises(ValueError, match="whole ABBA blocks"):
+        Sampling(min_pairs=10, max_pairs=40, target_half_width=0.01, max_seconds=1.0)
 
 
 def test_session_loads_then_generates_reproducibly(tiny_checkpoint: Path) -> None:
     session = CheckpointSession(SessionRequest(tiny_checkpoint, CONTEST.id, INPUTS[:2]))
     loaded = session.loaded()
     assert loaded.runtime == "diffusers" and loaded.load_seconds > 0 and loaded.warm_image_seconds > 0
+    assert loaded.device.kind == "cpu"
     first, second = session.generate(INPUTS[2]), session.generate(INPUTS[2])
     assert np.array_equal(first.image, second.image) and first.image.shape == (128, 128, 3)
     assert first.energy.joules is None and "cpu" in first.energy.reason
-    finished = session.finish()
-    assert finished.memory.peak_bytes > 0 and finished.device.kind == "cpu"
+    so_far = session.memory()
+    assert session.finish().peak_bytes >= so_far.peak_bytes > 0
 
 
 def test_session_refuses_before_loading(tiny_checkpoint: Path, tmp_path: Path) -> None:

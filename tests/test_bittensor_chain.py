@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 
+import bittensor as bt
 import pytest
 from bittensor import Wallet
 
 from base import commitment as codec
 from base.bittensor_chain import BittensorChain, attached_substrate, resolve
-from base.chain import ChainError
+from base.chain import ChainError, first_block_at_or_after
 from base.retry import RetryPolicy
 from tests.in_process_substrate import InProcessSubstrate
 
@@ -124,6 +126,85 @@ def test_unreachable_endpoint_through_the_real_websocket_transport() -> None:
     chain = BittensorChain(f"ws://127.0.0.1:{port}", QUICK)
     with pytest.raises(ChainError, match=f"reading the current block: cannot reach the chain at ws://127.0.0.1:{port}"):
         chain.current_block()
+
+
+def test_a_blocks_timestamp_is_its_own(network) -> None:
+    substrate, chain, _, _ = network
+    head = substrate.block
+    substrate.missed_slots = {head - 5}  # that block and every later one came a slot late
+    for block in (head - 6, head - 5, head):
+        assert chain.block_timestamp(block) == substrate.timestamp_of(block)
+    assert chain.block_timestamp(head - 5) - chain.block_timestamp(head - 6) == timedelta(seconds=24)
+    assert chain.block_timestamp(head).utcoffset() == timedelta(0)
+
+
+def test_blocks_outside_the_chain_have_no_timestamp(network) -> None:
+    substrate, chain, _, _ = network
+    with pytest.raises(ChainError, match=f"block {substrate.block + 1} is not known to {ENDPOINT}"):
+        chain.block_timestamp(substrate.block + 1)
+    with pytest.raises(ChainError, match="block -1 does not exist"):
+        chain.block_timestamp(-1)
+
+
+def test_the_in_process_node_discards_old_state_like_a_lite_node(network) -> None:
+    substrate, _, _, _ = network
+    substrate.advance(8000)
+    sdk = bt.Subtensor(ENDPOINT, substrate=substrate)
+    old, recent = substrate.block - 7200, substrate.block - 200
+    assert sdk.timestamp(block=recent) == substrate.timestamp_of(recent)
+    assert sdk.block_info(recent).timestamp == substrate.timestamp_of(recent)
+    with pytest.raises(bt.ChainError, match=r"State discarded for .* archive node"):
+        sdk.timestamp(block=old)  # Timestamp.Now: storage at that block
+    with pytest.raises(bt.ChainError, match=r"State discarded for .* archive node"):
+        sdk.block_info(old)  # decoding the block needs its parent's runtime version: state too
+
+
+def test_on_a_lite_node_a_day_old_block_needs_an_archive_and_says_so(network) -> None:
+    substrate, chain, _, _ = network
+    substrate.advance(8000)
+    recent = substrate.block - 200
+    assert chain.block_timestamp(recent) == substrate.timestamp_of(recent)
+    old = substrate.block - 7200
+    with pytest.raises(ChainError) as raised:
+        chain.block_timestamp(old)
+    message = str(raised.value)
+    assert message.startswith(f"reading block {old}: State discarded for ") and "archive node" in message
+    assert "\n" not in message
+
+
+@pytest.fixture
+def archive():
+    """A node that keeps every block's state: an archive, or a lite node with the SDK's archive pool."""
+    substrate = InProcessSubstrate(genesis_block=20_000, state_pruning=None)
+    with attached_substrate(ENDPOINT, substrate):
+        yield substrate, BittensorChain(ENDPOINT, QUICK)
+
+
+def test_an_archive_gives_the_timestamp_of_a_day_old_block(archive) -> None:
+    substrate, chain = archive
+    old = substrate.block - 7200
+    assert chain.block_timestamp(old) == substrate.timestamp_of(old)
+    assert chain.block_hash(old) == bytes.fromhex(substrate.hash_of(old)[2:])
+
+
+def test_the_opening_block_a_day_back_is_found_in_a_few_reads(archive) -> None:
+    substrate, chain = archive
+    head = substrate.block
+    substrate.missed_slots = {head - 7000, head - 6999, head - 4000, head - 3000, head - 10}
+    moment = substrate.timestamp_of(head) - timedelta(days=1, milliseconds=-5)
+    expected = next(block for block in range(head + 1) if substrate.timestamp_of(block) >= moment)
+    reads = substrate.reads
+    assert first_block_at_or_after(chain, moment) == expected
+    assert substrate.timestamp_of(expected - 1) < moment <= substrate.timestamp_of(expected)
+    assert substrate.reads - reads <= 2 * head.bit_length() + 4
+
+
+def test_a_validator_on_time_finds_the_opening_on_a_lite_node(network) -> None:
+    substrate, chain, _, _ = network
+    substrate.missed_slots = {substrate.block - 30}
+    moment = substrate.timestamp_of(substrate.block - 50) + timedelta(seconds=1)
+    assert first_block_at_or_after(chain, moment) == substrate.block - 49
+    assert first_block_at_or_after(chain, substrate.timestamp_of(substrate.block) + timedelta(seconds=1)) is None
 
 
 def test_network_names_resolve_like_the_sdk() -> None:

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from base import commitment as codec
 from base.local_chain import MAX_COMMITMENT_BYTES, LocalChain
-from contest.day import DayOpening, collect
+from contest.day import collect
 from contest.definitions import CONTESTS, get_contest
+from contest.opening import DayOpening
 
 NETUID = 7
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -45,7 +46,8 @@ def chain_with_miner(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalCha
 def test_random_commitments_are_collected_or_given_a_reason(chain_with_miner, data: bytes) -> None:
     chain, miner = chain_with_miner
     block = chain.commit(miner, NETUID, data)
-    opening = DayOpening(CONTEST.id, block, b"\x00" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC), "2026-07-15")
+    at = datetime(2026, 7, 15, 16, tzinfo=UTC)
+    opening = DayOpening(CONTEST.id, at, block, b"\x00" * 32, at, "2026-07-15")
     candidates = collect(chain, NETUID, CONTEST, opening)
     try:
         decoded = codec.decode(data)

@@ -4,14 +4,18 @@ import json
 import math
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
 from bittensor import Wallet
 
 from base.local_chain import LocalChain
+from base.stats import ratio_ci
 from contest.consensus import consensus
+from contest.definitions import get_contest
 from contest.leaderboard import SCHEMA_FILE, Leaderboard, schema
 from contest.signature import SignatureInvalid, sign, verify
 
@@ -35,7 +39,8 @@ def test_the_schema_file_is_generated_from_the_models() -> None:
 
 def test_onnx_submission_ranks_first(leaderboard: dict) -> None:
     row = by_repository(leaderboard)["demo/onnx-unet"]
-    assert row["rank"] == 1 and row["valid"]
+    assert row["rank"] == 1 and row["valid"] and row["significant"]
+    assert row["score_interval"]["low"] > leaderboard["minimum_improvement"]
     assert row["metrics"]["runtime"] == "onnxruntime"
     assert row["metrics"]["similarity"]["minimum"] >= 0.99
 
@@ -60,23 +65,46 @@ def test_pickle_carrying_checkpoint_is_refused_with_the_file(leaderboard: dict) 
     assert row["metrics"] is None
 
 
-def test_unmodified_baseline_scores_near_zero(leaderboard: dict) -> None:
+def test_the_unmodified_baseline_is_out_with_no_weight(leaderboard: dict) -> None:
     row = by_repository(leaderboard)["demo/baseline"]
-    assert row["valid"] and abs(row["score"]) < 0.15
+    assert not row["valid"] and row["reason"] == "the unmodified baseline" and row["weight"] == 0.0
+    assert row["metrics"] is None  # recognised by its content, not measured
 
 
 def test_weights_sum_to_one_and_reach_the_chain(demo: tuple[Path, str], leaderboard: dict) -> None:
     data_dir, _ = demo
     shares = {row["uid"]: row["weight"] for row in leaderboard["submissions"] if row["weight"] > 0}
     assert math.isclose(sum(shares.values()), 1.0)
+    assert dict(zip(leaderboard["weights"]["uids"], leaderboard["weights"]["weights"], strict=True)) == shares
     (recorded,) = LocalChain(data_dir / "chain.sqlite").weights(39)
     assert recorded.validator == leaderboard["validator_hotkey"]
     assert dict(zip(recorded.uids, recorded.weights, strict=True)) == pytest.approx(shares)
 
 
+def test_the_published_per_pair_times_recompute_the_speed_ratio(leaderboard: dict) -> None:
+    measured = [row for row in leaderboard["submissions"] if row["sampling"]]
+    assert measured
+    for row in measured:
+        sampling = row["sampling"]
+        assert len(sampling["baseline_seconds"]) == len(sampling["submission_seconds"]) == sampling["pairs"]
+        assert sampling["pairs"] >= get_contest("tiny-sdxl-cpu").sampling.min_pairs
+        again = ratio_ci(sampling["baseline_seconds"], sampling["submission_seconds"], paired=True)
+        assert (again.value, again.low, again.high) == pytest.approx(tuple(row["metrics"]["speed_ratio"].values()))
+
+
+def test_the_day_carries_its_a_a_control_and_opens_at_the_scheduled_time(leaderboard: dict) -> None:
+    (control,) = leaderboard["controls"]
+    assert control["after_submissions"] == 0 and control["pairs"] >= 12
+    scheduled = datetime.fromisoformat(leaderboard["scheduled_opening"])
+    local = scheduled.astimezone(ZoneInfo("America/New_York"))
+    assert (local.hour, local.minute) == (12, 0) and scheduled.utcoffset() == local.utcoffset()
+    assert datetime.fromisoformat(leaderboard["opened_at"]) >= scheduled
+
+
 def test_miner_cli_refuses_bad_checkpoints_with_the_reason(demo: tuple[Path, str]) -> None:
     _, output = demo
     assert "error: the checkpoint would be invalid: similarity" in output
+    assert "error: the checkpoint would be invalid: the unmodified baseline" in output
     assert "error: the checkpoint would be refused: unet/extra.bin: pickle files are not accepted" in output
     assert "leaderboard:" in output
 

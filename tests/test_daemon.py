@@ -23,13 +23,16 @@ NETUID = 7
 
 @pytest.fixture
 def daemon_at(tmp_path: Path):
-    chain = LocalChain(tmp_path / "chain.sqlite", clock=lambda: 1_000_000.0)  # blocks move only when advanced
+    """A daemon whose wall clock and chain are both at ``now``; blocks move only when advanced or ``now`` moves."""
+    wall = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
+    chain = LocalChain(tmp_path / "chain.sqlite", clock=lambda: wall["now"].timestamp())
     wallet = Wallet(name="validator", hotkey="default", path=str(tmp_path / "wallets"))
     wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
     chain.register(wallet.hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
     miner = chain.register("5" + "C" * 47, NETUID)
 
     def make(now: datetime, interval_blocks: int | None = None) -> ValidatorDaemon:
+        wall["now"] = now
         return ValidatorDaemon(
             chain, {}, CONTEST, NETUID, wallet, tmp_path, interval_blocks=interval_blocks, clock=lambda: now
         )
@@ -57,6 +60,16 @@ def test_a_finished_day_is_not_run_again_until_the_next_noon(daemon_at, finished
     day = daemon.state.start_day(CONTEST.id, finished_day, 100, b"\x01" * 32, now)
     daemon.state.finish_day(day.id, Path("board.json"))
     assert daemon.owed_day() is owed
+
+
+def test_the_owed_day_follows_the_chains_clock_not_the_validators(daemon_at) -> None:
+    make, chain, _ = daemon_at
+    daemon = make(datetime(2026, 7, 15, 15, 0, tzinfo=UTC))  # 11:00 EDT on the 15th, by both clocks
+    day = daemon.state.start_day(CONTEST.id, "2026-07-14", 100, b"\x01" * 32, daemon.clock())
+    daemon.state.finish_day(day.id, Path("board.json"))
+    assert not daemon.owed_day()
+    chain.advance(600)  # two hours of blocks: the chain's clock reads 13:00 EDT, past the opening
+    assert daemon.owed_day()
 
 
 def test_an_interrupted_day_is_owed_whatever_the_time(daemon_at) -> None:
@@ -138,7 +151,7 @@ def test_the_next_opening_closes_a_running_day_before_it_starts(daemon_at, monke
         else:
             events.append(f"second starts, closing={closing()}")
 
-    monkeypatch.setattr("contest.daemon.run_day", lambda *args: day(*args[:-1], closing=args[-1]))
+    monkeypatch.setattr("contest.daemon.run_day", lambda *args: day(*args[:-2], closing=args[-2]))
     first = threading.Thread(target=daemon.open_day)
     first.start()
     assert first_started.wait(5)

@@ -4,7 +4,6 @@ and the restarted day finishes without judging anything twice."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from base.store import StoreError
 from contest.day import run_day
 from contest.definitions import get_contest
 from contest.state import ValidatorState
+from tests.days import nudged_copy, past_the_opening, substrate_before_opening
 from tests.hub_servers import olah_mirror, upload_hub
-from tests.in_process_substrate import InProcessSubstrate
 
 ENDPOINT = "ws://in-process.test:9944"
 NETUID = 39
@@ -39,20 +38,20 @@ def wallet(path: Path, name: str) -> Wallet:
 
 @pytest.fixture
 def day(tmp_path: Path, tiny_checkpoint: Path):
-    """One good submission committed through the SDK; the validator registered with a permit."""
-    substrate = InProcessSubstrate()
+    """One valid submission committed through the SDK before the day's opening; the validator has a permit."""
+    substrate = substrate_before_opening()
     miner, validator = wallet(tmp_path / "wallets", "miner"), wallet(tmp_path / "wallets", "validator")
     substrate.register(NETUID, miner.hotkey.ss58_address, stake_tao=1.0)
     substrate.register(NETUID, validator.hotkey.ss58_address, stake_tao=5000.0, validator=True)
     store = GitStore(tmp_path / "repositories")
-    folder = tmp_path / "work" / "good"
-    shutil.copytree(tiny_checkpoint, folder)
+    folder = nudged_copy(tiny_checkpoint, tmp_path / "work" / "good")
     revision = store.push(folder, "miner/model", "submit")
     hotkey = miner.hotkey.ss58_address
     data = codec.Commitment(CONTEST.id, "local", "miner/model", revision, submission_hash(folder, hotkey)).encode()
     with attached_substrate(ENDPOINT, substrate):
         chain = BittensorChain(ENDPOINT, QUICK)
         chain.commit(miner, NETUID, data)
+        past_the_opening(substrate)
         yield substrate, chain, store, validator, tmp_path / "data"
 
 

@@ -76,8 +76,10 @@ def test_a_day_with_nothing_to_measure_still_keeps_the_baselines_pictures(
 ) -> None:
     contest = get_contest("tiny-sdxl-cpu")
     gallery = Gallery(tmp_path, "day")
-    judged = judge(tiny_checkpoint, {}, contest, derive_inputs(bytes(32), contest.id, 4), gallery=gallery)
-    assert judged.judgements == {} and len(judged.baseline.sample_seconds) == 4
+    inputs = derive_inputs(bytes(32), contest.id, contest.sampling.max_pairs)
+    judged = judge(tiny_checkpoint, {}, contest, inputs, gallery=gallery)
+    (control,) = judged.controls  # the A/A control runs whatever the day holds
+    assert judged.judgements == {} and len(judged.baseline.sample_seconds) == control.pairs >= 12
     thumbnails = gallery.thumbnails(None)
     assert len(thumbnails) == 4 and len({thumbnail.sha256 for thumbnail in thumbnails}) == 4  # four inputs
     for thumbnail in thumbnails:

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,26 @@ from base.local_chain import LocalChain
 @pytest.fixture
 def chain(tmp_path: Path) -> LocalChain:
     return LocalChain(tmp_path / "chain.sqlite")
+
+
+GENESIS = datetime(2026, 7, 15, 15, 59, 30, 250_000, tzinfo=UTC)
+BLOCK = timedelta(seconds=12)
+
+
+class HeldClock:
+    """Wall time that moves only when the test says so."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now.timestamp()
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> tuple[LocalChain, HeldClock]:
+    clock = HeldClock(GENESIS)
+    return LocalChain(tmp_path / "held.sqlite", clock=clock), clock
 
 
 def wallet(tmp_path: Path, name: str) -> Wallet:
@@ -77,3 +99,69 @@ def test_weights_are_recorded_per_validator(chain: LocalChain, tmp_path: Path) -
     (recorded,) = chain.weights(1)
     assert recorded.validator == validator.hotkey.ss58_address
     assert (recorded.block, recorded.uids, recorded.weights) == (block, (0, 1), (0.75, 0.25))
+
+
+def test_each_block_carries_genesis_plus_twelve_seconds_per_block(held) -> None:
+    chain, clock = held
+    clock.now += 10 * BLOCK + timedelta(seconds=5)
+    assert chain.current_block() == 10
+    stamps = [chain.block_timestamp(block) for block in range(11)]
+    assert stamps[0] == GENESIS and stamps[0].utcoffset() == timedelta(0)
+    assert {later - earlier for earlier, later in pairwise(stamps)} == {BLOCK}
+
+
+def test_blocks_outside_the_chain_have_no_timestamp(held) -> None:
+    chain, _ = held
+    head = chain.advance(4)
+    assert chain.block_timestamp(head) == GENESIS + head * BLOCK
+    with pytest.raises(ChainError, match="block 5 does not exist yet"):
+        chain.block_timestamp(head + 1)
+    with pytest.raises(ChainError, match="block -1 does not exist"):
+        chain.block_timestamp(-1)
+
+
+def test_an_advance_runs_the_chains_time_ahead_of_the_wall_clock(held) -> None:
+    chain, clock = held
+    head = chain.advance(300)
+    assert chain.block_timestamp(head) == GENESIS + 300 * BLOCK
+    clock.now += 2 * BLOCK
+    assert chain.current_block() == 302
+    assert chain.block_timestamp(302) == GENESIS + 302 * BLOCK
+
+
+def test_advance_to_lands_on_the_first_block_at_or_after_the_moment(held) -> None:
+    chain, _ = held
+    moment = GENESIS + 30 * BLOCK + timedelta(milliseconds=1)
+    head = chain.advance_to(moment)
+    assert head == 31
+    assert chain.block_timestamp(head - 1) < moment <= chain.block_timestamp(head)
+    assert chain.advance_to(GENESIS + 31 * BLOCK + timedelta(microseconds=1)) == 32  # below a millisecond counts
+    assert chain.advance_to(GENESIS + 32 * BLOCK) == 32  # already there
+
+
+def test_advance_to_never_moves_backwards(held) -> None:
+    chain, _ = held
+    chain.advance(50)
+    assert chain.advance_to(GENESIS + 10 * BLOCK) == 50
+    assert chain.advance_to(GENESIS - timedelta(days=1)) == 50
+    assert chain.current_block() == 50
+
+
+def test_advance_to_refuses_a_moment_without_a_time_zone(held) -> None:
+    chain, _ = held
+    with pytest.raises(ValueError, match="no time zone"):
+        chain.advance_to(datetime(2026, 7, 15, 16, 0))
+    assert chain.current_block() == 0
+
+
+def test_two_chains_over_one_file_agree_on_blocks_and_timestamps(held, tmp_path: Path) -> None:
+    chain, clock = held
+    clock.now += 7 * BLOCK
+    chain.advance_to(GENESIS + timedelta(hours=1))
+    later = HeldClock(clock.now + timedelta(hours=5))
+    same_moment, hours_later = (LocalChain(tmp_path / "held.sqlite", clock=c) for c in (clock, later))
+    assert same_moment.current_block() == chain.current_block() == 300
+    assert hours_later.current_block() == 300 + 5 * 300
+    for block in (0, 1, 299, 300):
+        assert same_moment.block_timestamp(block) == hours_later.block_timestamp(block) == chain.block_timestamp(block)
+        assert hours_later.block_hash(block) == chain.block_hash(block)

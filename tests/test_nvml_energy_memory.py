@@ -241,3 +241,26 @@ def test_total_energy_adds_windows_or_keeps_the_first_reason() -> None:
     assert total_energy(measured) == EnergyReading(joules=3.5, reason=None)
     gap = EnergyReading(joules=None, reason="counter not supported")
     assert total_energy([*measured, gap]) == gap
+
+
+def test_cuda_memory_peek_reads_the_peak_so_far_and_keeps_the_window_open() -> None:
+    nvml = StandInNvml()
+    cuda = StandInCudaMemory(peak=3 * GIB)
+    probe = open_memory_probe("cuda", nvml_module=nvml, sample_interval_s=3600, cuda_api=cuda)
+    nvml.used_bytes = 4 * GIB
+    probe.start()  # the sampler reads once as it starts
+    peeked = probe.peek()
+    assert (peeked.peak_bytes, peeked.device_used_bytes) == (3 * GIB, 4 * GIB)
+    nvml.used_bytes = 6 * GIB
+    assert probe.stop().device_used_bytes == 6 * GIB  # the window went on after the peek
+    with pytest.raises(RuntimeError, match="without start"):
+        probe.peek()
+
+
+def test_cpu_memory_peek_sees_what_the_window_has_used_so_far() -> None:
+    probe = open_memory_probe("cpu")
+    probe.start()
+    array = np.ones(200 * MIB, dtype=np.uint8)
+    peeked = probe.peek()
+    del array
+    assert peeked.peak_bytes >= 200 * MIB and probe.stop().peak_bytes >= 200 * MIB

@@ -17,6 +17,8 @@ from bittensor import Wallet
 from base import commitment as codec
 from base.bittensor_chain import attached_substrate
 from contest import submit, validate
+from contest.definitions import get_contest
+from tests.days import nudge_output, past_the_opening, substrate_before_opening
 from tests.hub_servers import free_port, olah_mirror, upload_hub
 from tests.in_process_substrate import InProcessSubstrate
 
@@ -35,11 +37,16 @@ def keep_as_is(checkpoint: Path) -> None:
     raise AssertionError("--no_optimizations must not run optimize()")
 
 
+def nudge(checkpoint: Path) -> None:
+    """A change of the miner's own: valid, and as fast as the baseline."""
+    nudge_output(checkpoint, 0.01)
+
+
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("network")
     wallets = root / "wallets"
-    substrate = InProcessSubstrate()
+    substrate = substrate_before_opening()
     miner, validator = make_wallet(wallets, "miner"), make_wallet(wallets, "validator")
     make_wallet(wallets, "stranger")
     substrate.register(NETUID, miner.hotkey.ss58_address, stake_tao=1.0)
@@ -61,7 +68,7 @@ def flags(root: Path, role: str, wallet: str, endpoint: str, hub_url: str) -> li
 def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys: pytest.CaptureFixture) -> None:
     root, substrate, hub, miner, validator = network
     miner_flags = flags(root, "miner", "miner", ENDPOINT, hub.url)
-    assert submit.main(keep_as_is, ["--repository", REPOSITORY, "--no_optimizations", *miner_flags]) == 0
+    assert submit.main(nudge, ["--repository", REPOSITORY, *miner_flags]) == 0
     assert "committed tiny-sdxl-cpu huggingface:alice/tiny-fast@" in capsys.readouterr().out
 
     pushed = subprocess.run(
@@ -90,18 +97,22 @@ def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys:
         ],
         check=True,
     )
+    past_the_opening(substrate)
     validator_flags = flags(root, "validator", "validator", ENDPOINT, hub.url)
     assert validate.main(["--once", *validator_flags]) == 0
     capsys.readouterr()
 
     assert any(f"/resolve/{pushed}/" in request.path for request in hub.requests if request.method == "GET")
     (path,) = (root / "validator" / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
-    (row,) = json.loads(path.read_text())["submissions"]
+    board = json.loads(path.read_text())
+    (row,) = board["submissions"]
     assert (row["hotkey"], row["revision"], row["valid"]) == (miner.hotkey.ss58_address, pushed, True)
-    assert row["reason"] is None
+    assert row["reason"] is None and not row["significant"]  # exactly as fast as the baseline: no weight
+    burn = get_contest("tiny-sdxl-cpu").no_winner_uid
+    assert board["weights"]["uids"] == [burn] and f"all weight to uid {burn}" in board["weights"]["policy"]
     (weights,) = substrate.commits_of(validator.hotkey.ss58_address, "set_mechanism_weights")
-    assert weights.success and weights.call.params["dests"] == [0]
-    assert substrate.subnet(NETUID).weights[1] == [(0, 65535)]
+    assert weights.success and weights.call.params["dests"] == [burn]
+    assert substrate.subnet(NETUID).weights[1] == [(burn, 65535)]
 
 
 def _stored_commitment(substrate: InProcessSubstrate, wallet: Wallet) -> bytes:

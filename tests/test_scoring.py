@@ -1,25 +1,38 @@
+import itertools
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from base.similarity import Similarity
 from base.stats import Estimate
 from contest.compare import Comparison
 from contest.definitions import get_contest
-from contest.scoring import MARGIN_FLOOR, Entry, Verdict, rank, score, weights
+from contest.scoring import (
+    Entry,
+    Verdict,
+    clearly_beats,
+    rank,
+    score,
+    score_interval,
+    weight_vector,
+    weights,
+)
 
 CONTEST = get_contest("tiny-sdxl-cpu")
+MARGIN = CONTEST.tie_margin
 
 
-def comparison(speed: float, half_width: float = 0.01, ssim: float = 0.999) -> Comparison:
+def comparison(speed: float, half_width: float = 0.01, ssim: float = 0.999, **ratios: float) -> Comparison:
     return Comparison(
         baseline_time=Estimate(0.1, 0.099, 0.101),
         submission_time=Estimate(0.1 / speed, 0.099 / speed, 0.101 / speed),
         speed_ratio=Estimate(speed, speed * (1 - half_width), speed * (1 + half_width)),
         similarity=Similarity(mean=ssim, minimum=ssim, per_image=(ssim,)),
-        memory_ratio=1.0,
-        energy_ratio=None,
-        load_ratio=1.0,
+        memory_ratio=ratios.get("memory", 1.0),
+        energy_ratio=ratios.get("energy"),
+        load_ratio=ratios.get("load", 1.0),
     )
 
 
@@ -29,60 +42,158 @@ def test_baseline_scores_zero_and_faster_scores_positive() -> None:
     assert score(comparison(0.8), CONTEST).score < 0
 
 
+def test_the_score_interval_follows_the_speed_ratio_interval() -> None:
+    verdict = score(comparison(1.5, half_width=0.1), CONTEST)
+    assert (verdict.low, verdict.score, verdict.high) == pytest.approx((0.35, 0.5, 0.65))
+
+
 def test_metric_weights_are_exponents_of_the_ratios() -> None:
-    leaner = comparison(1.0)
-    leaner = Comparison(**{**leaner.__dict__, "memory_ratio": 2.0})
     expected = 2.0**CONTEST.metric_weights.memory - 1
-    assert score(leaner, CONTEST).score == pytest.approx(expected)
+    assert score(comparison(1.0, memory=2.0), CONTEST).score == pytest.approx(expected)
+
+
+def test_a_faster_load_earns_nothing_and_a_slower_one_costs() -> None:
+    assert score_interval(comparison(1.0, load=5.0), CONTEST).value == pytest.approx(0.0)
+    slower = score_interval(comparison(1.0, load=0.5), CONTEST).value
+    assert slower == pytest.approx(0.5**CONTEST.metric_weights.load - 1)
+
+
+def test_only_an_interval_above_the_minimum_improvement_is_significant() -> None:
+    needed = 1 + CONTEST.minimum_improvement
+    assert score(comparison(needed * 1.2, half_width=0.05), CONTEST).significant
+    assert not score(comparison(needed, half_width=0.05), CONTEST).significant  # its interval reaches below
+    assert not score(comparison(1.0, half_width=0.001), CONTEST).significant  # precisely the baseline
 
 
 def test_below_similarity_threshold_is_invalid_with_the_reason() -> None:
     verdict = score(comparison(3.0, ssim=0.5), CONTEST)
-    assert not verdict.valid
+    assert not verdict.valid and not verdict.significant
     assert "below the threshold" in verdict.reason
 
 
-def entry(key: str, block: int, value: float | None, uncertainty: float = 0.005) -> Entry:
-    return Entry(key, block, Verdict(value, uncertainty, None if value is not None else "broken"))
+def entry(key: str, block: int, value: float | None, half: float = 0.005, significant: bool = True) -> Entry:
+    if value is None:
+        return Entry(key, block, Verdict(None, reason="broken"))
+    return Entry(key, block, Verdict(value, value - half, value + half, significant))
 
 
-def test_later_submission_within_noise_does_not_take_the_lead() -> None:
-    early = entry("early", 10, 0.30, uncertainty=0.02)
-    copy_plus_one_percent = entry("later", 20, 0.30 * 1.01 + 0.01, uncertainty=0.02)
-    assert [e.key for e in rank([copy_plus_one_percent, early])] == ["early", "later"]
+def keys(entries: list[Entry]) -> list[str]:
+    return [placed.entry.key for placed in rank(entries, MARGIN)]
 
 
-def test_clearly_faster_later_submission_takes_the_lead() -> None:
-    early = entry("early", 10, 0.30, uncertainty=0.02)
-    better = entry("later", 20, 0.60, uncertainty=0.02)
-    assert [e.key for e in rank([early, better])] == ["later", "early"]
+def test_a_later_submission_within_the_noise_does_not_take_the_lead() -> None:
+    early = entry("early", 10, 0.30, half=0.02)
+    lucky_copy = entry("later", 20, 0.30 * 1.01 + 0.01, half=0.02)
+    assert keys([lucky_copy, early]) == ["early", "later"]
+    assert [p.tier for p in rank([lucky_copy, early], MARGIN)] == [1, 1]
 
 
-def test_margin_never_falls_below_the_floor() -> None:
-    early = entry("early", 10, 0.30, uncertainty=0.0)
-    later = entry("later", 20, 0.30 + MARGIN_FLOOR * 0.9, uncertainty=0.0)
-    assert rank([early, later])[0].key == "early"
+def test_a_clearly_faster_later_submission_takes_the_lead() -> None:
+    assert keys([entry("early", 10, 0.30, half=0.02), entry("later", 20, 0.60, half=0.02)]) == ["later", "early"]
 
 
-def test_earlier_submission_with_higher_score_stays_ahead() -> None:
-    assert [e.key for e in rank([entry("b", 20, 0.1), entry("a", 10, 0.5)])] == ["a", "b"]
+def test_the_margin_never_falls_below_the_contest_tie_margin() -> None:
+    early, later = entry("early", 10, 0.30, half=0.0), entry("later", 20, 0.30 + MARGIN * 0.9, half=0.0)
+    assert keys([early, later])[0] == "early"
+
+
+def test_an_earlier_submission_with_a_higher_score_stays_ahead() -> None:
+    assert keys([entry("b", 20, 0.1), entry("a", 10, 0.5)]) == ["a", "b"]
 
 
 def test_invalid_entries_are_not_ranked() -> None:
-    assert [e.key for e in rank([entry("x", 1, None), entry("y", 2, 0.1)])] == ["y"]
+    assert keys([entry("x", 1, None), entry("y", 2, 0.1)]) == ["y"]
 
 
-def test_weights_sum_to_one_favour_the_winner_and_are_reproducible() -> None:
-    entries = [entry("a", 1, 0.5), entry("b", 2, 0.2), entry("c", 3, 0.1), entry("d", 4, -0.1)]
-    ranked = rank(entries)
-    shares = weights(ranked)
+def test_one_noisy_early_entry_does_not_block_those_committed_after_it() -> None:
+    """The day the old insertion rule ranked a +0.43 fifth: now scores decide, in tiers."""
+    noisy = entry("noisy", 1, 0.018, half=0.40)
+    clear = [entry(f"clear-{i}", 2 + i, value, half=0.02) for i, value in enumerate((0.43, 0.30, 0.20))]
+    order = keys([noisy, *clear])
+    assert order.index("clear-0") < order.index("clear-1") < order.index("clear-2")
+
+
+def test_weights_sum_to_one_favour_the_winner_and_skip_what_is_not_significant() -> None:
+    entries = [entry("a", 1, 0.5), entry("b", 2, 0.2), entry("c", 3, 0.1), entry("d", 4, 0.01, significant=False)]
+    shares = weights(rank(entries, MARGIN))
     assert math.isclose(sum(shares.values()), 1.0)
-    assert shares["a"] > shares["b"] > shares["c"]
-    assert "d" not in shares  # slower than the baseline earns nothing while others beat it
-    assert weights(rank(list(reversed(entries)))) == shares
+    assert shares["a"] > shares["b"] > shares["c"] and "d" not in shares
+    assert weights(rank(list(reversed(entries)), MARGIN)) == shares
 
 
-def test_when_nobody_beats_the_baseline_valid_entries_share() -> None:
-    shares = weights(rank([entry("a", 1, -0.01), entry("b", 2, -0.2)]))
-    assert math.isclose(sum(shares.values()), 1.0) and shares["a"] > shares["b"]
-    assert weights([]) == {}
+def test_with_no_significant_submission_the_weight_follows_the_contest_policy() -> None:
+    shares = weights(rank([entry("a", 1, 0.01, significant=False), entry("b", 2, -0.2, significant=False)], MARGIN))
+    assert shares == {}
+    vector = weight_vector(shares, {"a": 3, "b": 4}, CONTEST)
+    assert vector.uids == (CONTEST.no_winner_uid,) and vector.weights == (1.0,)
+    assert f"uid {CONTEST.no_winner_uid}" in vector.policy
+    paid = weight_vector({"a": 0.75, "b": 0.25}, {"a": 3, "b": 4}, CONTEST)
+    assert (paid.uids, paid.weights) == ((3, 4), (0.75, 0.25))
+
+
+# --- properties over arbitrary days
+
+
+@st.composite
+def days(draw: st.DrawFn) -> list[Entry]:
+    count = draw(st.integers(0, 12))
+    blocks = draw(st.lists(st.integers(0, 50), min_size=count, max_size=count))
+    entries = []
+    for index, block in enumerate(blocks):
+        if draw(st.booleans()) and draw(st.booleans()):
+            entries.append(entry(f"k{index:02d}", block, None))
+            continue
+        value = draw(st.floats(-0.5, 1.5, allow_nan=False))
+        half = draw(st.floats(0.0, 0.3, allow_nan=False))
+        significant = value - half > CONTEST.minimum_improvement
+        entries.append(entry(f"k{index:02d}", block, value, half, significant=significant))
+    return entries
+
+
+@settings(max_examples=300, deadline=None)
+@given(days(), st.randoms(use_true_random=False))
+def test_the_order_of_the_input_never_matters(entries: list[Entry], shuffler) -> None:
+    shuffled = list(entries)
+    shuffler.shuffle(shuffled)
+    assert rank(shuffled, MARGIN) == rank(entries, MARGIN)
+
+
+@settings(max_examples=300, deadline=None)
+@given(days())
+def test_an_entry_that_clearly_beats_another_always_ranks_above_it(entries: list[Entry]) -> None:
+    """Across significance too: an interval reaching below the minimum cannot clearly beat one above it."""
+    placed = {p.entry.key: p for p in rank(entries, MARGIN)}
+    for a in placed.values():
+        for b in placed.values():
+            if clearly_beats(a.entry.verdict, b.entry.verdict, MARGIN):
+                assert a.rank < b.rank and a.tier < b.tier
+
+
+@settings(max_examples=300, deadline=None)
+@given(days())
+def test_an_ineligible_entry_never_ranks_above_an_eligible_one(entries: list[Entry]) -> None:
+    placed = rank(entries, MARGIN)
+    assert all(p.entry.verdict.valid for p in placed)
+    assert len(placed) == sum(e.verdict.valid for e in entries)
+    kinds = [p.entry.verdict.significant for p in placed]
+    assert kinds == sorted(kinds, reverse=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(days())
+def test_weights_never_rise_down_the_ranks_and_only_significant_entries_earn(entries: list[Entry]) -> None:
+    placed = rank(entries, MARGIN)
+    shares = weights(placed)
+    down_the_ranks = [shares.get(p.entry.key, 0.0) for p in placed]
+    assert all(upper >= lower for upper, lower in itertools.pairwise(down_the_ranks))
+    assert all(next(e for e in entries if e.key == key).verdict.significant for key in shares)
+    assert not shares or math.isclose(sum(shares.values()), 1.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(days())
+def test_within_a_tier_the_earliest_commit_leads(entries: list[Entry]) -> None:
+    placed = rank(entries, MARGIN)
+    for upper, lower in itertools.pairwise(placed):
+        if upper.tier == lower.tier:
+            assert (upper.entry.commit_block, upper.entry.key) < (lower.entry.commit_block, lower.entry.key)

@@ -13,10 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from bittensor import Wallet
-from safetensors.numpy import load_file, save_file
 
 from base import commitment as codec
 from base.content_hash import submission_hash
@@ -25,7 +23,9 @@ from base.local_chain import LocalChain
 from contest.day import run_day
 from contest.definitions import get_contest
 from contest.judging import NOT_JUDGED
+from contest.opening import move_to_next_opening
 from contest.state import ValidatorState
+from tests.days import nudge_output
 
 ROOT = Path(__file__).resolve().parent.parent
 NETUID = 7
@@ -56,16 +56,8 @@ def committed_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Pat
             "tiny-sdxl-cpu", "local", f"{name}/fast", revision, submission_hash(folder, hotkey)
         )
         chain.commit(miner, NETUID, commitment.encode())
-    chain.advance(1)
+    move_to_next_opening(chain, get_contest("tiny-sdxl-cpu"))
     return data_dir
-
-
-def nudge_output(folder: Path, shift: float) -> None:
-    """Shift the VAE's output a little: other images, still well within the similarity gate."""
-    weights_file = folder / "vae" / "diffusion_pytorch_model.safetensors"
-    weights = load_file(weights_file)
-    weights["decoder.conv_out.bias"] = weights["decoder.conv_out.bias"] + np.float32(shift)
-    save_file(weights, weights_file)
 
 
 def validator(data_dir: Path, *extra: str) -> list[str]:

@@ -91,3 +91,24 @@ def test_a_worker_that_is_not_isolated_can_connect() -> None:
         listener.listen()
         with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
             assert worker.call("connect", listener.getsockname()[1], False, timeout_s=30) == "connected"
+
+
+def process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_frozen_worker_and_what_it_started_stop_until_the_next_call() -> None:
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+        pid = worker.call("pid", timeout_s=30)
+        child = worker.call("start_child", timeout_s=30)
+        worker.freeze()
+        assert process_state(pid) == "T" and process_state(child) == "T"
+        assert worker.call("add", 1, timeout_s=30) == 1  # a call thaws it
+        assert process_state(child) != "T"
+        worker.freeze()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{child}") and process_state(child) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # closing a frozen worker kills its process group too
+    assert not os.path.exists(f"/proc/{child}") or process_state(child) == "Z"

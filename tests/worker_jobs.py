@@ -47,3 +47,10 @@ class Counter:
                 raise
             return f"carried on after {error}"
         return "connected"
+
+    def start_child(self) -> int:
+        """A helper process left running in the worker's process group, as a runtime's pool might leave."""
+        import subprocess
+
+        self.child = subprocess.Popen(["sleep", "600"])
+        return self.child.pid

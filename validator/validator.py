@@ -2,9 +2,35 @@
 
     poetry run python validator/validator.py [--once] --netuid N --subtensor.network NET \\
         --wallet.name W --wallet.hotkey H
+
+A run holds the data folder's lock (``base.folder_lock``) for the life of the process, taken before
+anything is written there: a second validator on the same folder says which process holds it and exits
+with status 1. ``status`` only reads, so it takes no lock and works beside a running validator.
 """
 
-from contest.validate import main
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from base.folder_lock import FolderLocked, hold_folder_lock
+from contest.validate import build_parser
+from contest.validate import main as validate
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "status":
+        return validate(argv)
+    try:
+        lock = hold_folder_lock(args.data_dir)
+    except FolderLocked as error:
+        print(f"error: {error}", flush=True)
+        return 1
+    try:
+        return validate(argv)
+    finally:
+        lock.release()
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Do two honest validators agree? Simulated days on the embedded chain, each judged by two validators.
+
+The validators are separate processes (the validator CLI, ``--once``) with separate data folders, run one
+after the other over the same chain and the same commitments: the second starts minutes after the first,
+yet must open the day at the same block. The miners: the unmodified baseline (with a README of its own), a
+clearly faster ONNX Runtime UNet, a re-upload of it by another hotkey, and three with small real
+differences (channels_last, eager attention, the ONNX export with basic graph optimisation). Uid 0 is the
+subnet owner, where weight goes when no submission qualifies.
+
+Prints each day's ranks and weights per validator, then: days with the same winner, weight given to the
+unmodified baseline and to copies, and the largest slow-down of the baseline seen inside a pair.
+
+    poetry run python benchmarks/agreement.py [--days 10] [--work-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bittensor import Wallet
+
+from base import commitment as codec
+from base.content_hash import submission_hash
+from base.git_store import GitStore
+from base.local_chain import LocalChain
+from contest.baseline import ensure_baseline
+from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.opening import move_to_next_opening
+from pipelines.manifest import MANIFEST_NAME, Manifest, TorchOptions, write_manifest
+from pipelines.onnx_unet import export_onnx_checkpoint
+from pipelines.recipes import torch_options
+
+ROOT = Path(__file__).resolve().parent.parent
+NETUID = 21
+VALIDATORS = ("validator-a", "validator-b")
+HONEST_COPIES = ("baseline", "reupload")  # neither may ever earn weight
+
+
+def build_checkpoints(baseline: Path, work: Path) -> dict[str, Path]:
+    folders = {name: work / name for name in ("baseline", "onnx", "channels-last", "eager", "onnx-basic")}
+    shutil.copytree(baseline, folders["baseline"])
+    (folders["baseline"] / "README.md").write_text("my model\n")
+    export_onnx_checkpoint(baseline, folders["onnx"])
+    shutil.copytree(baseline, folders["channels-last"])
+    torch_options(folders["channels-last"], TorchOptions(channels_last=True))
+    shutil.copytree(baseline, folders["eager"])
+    torch_options(folders["eager"], TorchOptions(attention="eager"))
+    shutil.copytree(folders["onnx"], folders["onnx-basic"])
+    manifest = Manifest.model_validate_json((folders["onnx"] / MANIFEST_NAME).read_text())
+    basic = manifest.onnx.model_copy(update={"graph_optimization": "basic"})
+    write_manifest(folders["onnx-basic"], manifest.model_copy(update={"onnx": basic}))
+    return folders
+
+
+def make_wallet(wallets: Path, name: str) -> Wallet:
+    wallet = Wallet(name=name, hotkey="default", path=str(wallets))
+    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return wallet
+
+
+def set_up(work: Path) -> tuple[LocalChain, dict[str, str]]:
+    """The chain with the owner, two validators and the miners' commitments; returns hotkey -> miner name."""
+    contest = get_contest(DEFAULT_CONTEST_ID)
+    chain, store = LocalChain(work / "chain.sqlite"), GitStore(work / "repositories")
+    wallets = work / "wallets"
+    chain.register(make_wallet(wallets, "owner").hotkey.ss58_address, NETUID)
+    for name in VALIDATORS:
+        chain.register(make_wallet(wallets, name).hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    folders = build_checkpoints(ensure_baseline(contest, work / "build"), work / "checkpoints")
+    order = ["baseline", "onnx", "channels-last", "eager", "onnx-basic", "reupload"]
+    names = {}
+    for name in order:
+        wallet = make_wallet(wallets, name)
+        hotkey = wallet.hotkey.ss58_address
+        chain.register(hotkey, NETUID)
+        folder = folders["onnx" if name == "reupload" else name]
+        revision = store.push(folder, f"{name}/model", "submit")
+        commitment = codec.Commitment(contest.id, "local", f"{name}/model", revision, submission_hash(folder, hotkey))
+        chain.commit(wallet, NETUID, commitment.encode())
+        chain.advance(1)  # one commitment per block: the order of commits is the order above
+        names[hotkey] = name
+    return chain, names
+
+
+def data_folder(work: Path, validator: str) -> Path:
+    """A validator's own folder, which sees the shared chain and repositories through links."""
+    folder = work / validator
+    folder.mkdir(exist_ok=True)
+    for shared in ("chain.sqlite", "repositories"):
+        if not (folder / shared).exists():
+            (folder / shared).symlink_to(work / shared)
+    return folder
+
+
+def run_validator(work: Path, validator: str) -> dict:
+    folder = data_folder(work, validator)
+    command = [
+        sys.executable, "validator/validator.py", "--once", "--netuid", str(NETUID), "--data_dir", str(folder),
+        "--wallet.name", validator, "--wallet.hotkey", "default", "--wallet.path", str(work / "wallets"),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{validator} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    path = next(line.removeprefix("leaderboard: ") for line in done.stdout.splitlines() if line.startswith("leaderbo"))
+    return json.loads(Path(path).read_text())
+
+
+def summary_of(board: dict, names: dict[str, str]) -> tuple[str, dict[str, float], float]:
+    """Rank 1's miner (or 'nobody'), the weight per miner, the largest baseline slow-down inside a pair."""
+    ranked = sorted((row for row in board["submissions"] if row["rank"]), key=lambda row: row["rank"])
+    winner = names[ranked[0]["hotkey"]] if ranked and ranked[0]["weight"] > 0 else "nobody"
+    shares = {names[row["hotkey"]]: row["weight"] for row in board["submissions"]}
+    slowdowns = [row["sampling"]["baseline_slowdown"] for row in board["submissions"] if row["sampling"]]
+    return winner, shares, max(slowdowns, default=0.0)
+
+
+def describe(board: dict, names: dict[str, str]) -> str:
+    ranked = sorted((row for row in board["submissions"] if row["rank"]), key=lambda row: row["rank"])
+    cells = [
+        f"{row['rank']}:{names[row['hotkey']]}({row['score']:+.3f}{'*' if row['significant'] else ''},"
+        f" w{row['weight']:.2f})"
+        for row in ranked
+    ]
+    return " ".join(cells)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--work-dir", type=Path, default=None, help="keep everything here (default: temporary)")
+    args = parser.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="edge-agreement-"))
+    contest = get_contest(DEFAULT_CONTEST_ID)
+    started = time.monotonic()
+    try:
+        chain, names = set_up(work)
+        print(f"{len(names)} miners committed; * marks a significant score; w is the weight", flush=True)
+        same_winner, copy_weight, largest_slowdown, openings_agree = 0, 0.0, 0.0, 0
+        for day in range(1, args.days + 1):
+            block = move_to_next_opening(chain, contest)
+            boards = {validator: run_validator(work, validator) for validator in VALIDATORS}
+            summaries = {validator: summary_of(board, names) for validator, board in boards.items()}
+            winners = {summary[0] for summary in summaries.values()}
+            same_winner += len(winners) == 1
+            openings_agree += len({board["opening_block"] for board in boards.values()}) == 1
+            copy_weight += sum(summary[1].get(name, 0.0) for summary in summaries.values() for name in HONEST_COPIES)
+            largest_slowdown = max([largest_slowdown, *(summary[2] for summary in summaries.values())])
+            print(f"\nday {day} (the chain at block {block}, opening block "
+                  f"{'/'.join(str(b['opening_block']) for b in boards.values())})", flush=True)  # fmt: skip
+            for validator, board in boards.items():
+                print(f"  {validator}: {describe(board, names)}", flush=True)
+        print(f"\nover {args.days} days, two validators each ({time.monotonic() - started:.0f} s):")
+        print(f"  the same opening block: {openings_agree} of {args.days} days")
+        print(f"  the same winner: {same_winner} of {args.days} days")
+        print(f"  weight to the unmodified baseline and to copies: {copy_weight:.4f} in total")
+        print(f"  the largest slow-down of the baseline inside a pair: {largest_slowdown:+.1%}")
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""A copy of the baseline that differs only in bytes that do not change the model, judged again and again.
+
+Its safetensors are written again with other metadata, so its content hash and model digest differ from the
+baseline's and it is measured like any submission. Each trial uses other inputs (another block hash) and a
+fresh baseline worker, as a day would. An honest harness gives it a speed-ratio interval that contains 1.0
+about 95% of the time, and weight never: its score is not a significant improvement.
+
+    poetry run python benchmarks/null_submission.py [--trials 20] [--work-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from runtime_comparison import resaved_copy
+
+from base.inputs import derive_inputs
+from contest.baseline import ensure_baseline
+from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.judging import judge
+from contest.scoring import Entry, rank, weights
+
+KEY = "resaved"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contest", default=DEFAULT_CONTEST_ID)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--work-dir", type=Path, default=None, help="keep checkpoints here (default: temporary)")
+    args = parser.parse_args()
+
+    contest = get_contest(args.contest)
+    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="edge-null-"))
+    try:
+        baseline = ensure_baseline(contest, work_dir)
+        copy = resaved_copy(baseline, work_dir / "resaved")
+        header = f"{'trial':>5}  {'pairs':>5}  {'stop':<15}  {'speed ratio [95% CI]':<24}  {'contains 1':<10}"
+        print(f"{header}  {'score [95% CI]':<28}  {'A/A control ratio':<24}  weight", flush=True)
+        contained = unpaid = 0
+        for trial in range(args.trials):
+            block_hash = hashlib.sha256(f"null-submission trial {trial}".encode()).digest()
+            inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
+            judged = judge(baseline, {KEY: copy}, contest, inputs, progress=lambda _: None)
+            judgement = judged.judgements[KEY]
+            verdict, ratio = judgement.verdict, judgement.comparison.speed_ratio
+            weight = weights(rank([Entry(KEY, 1, verdict)], contest.tie_margin)).get(KEY, 0.0)
+            contained += ratio.contains(1.0)
+            unpaid += weight == 0.0
+            control = judged.controls[0].speed_ratio
+            print(
+                f"{trial + 1:>5}  {judgement.sampled.pairs:>5}  {judgement.sampled.stop.value:<15}  "
+                f"{ratio.value:.3f} [{ratio.low:.3f}, {ratio.high:.3f}]{'':<5}  {ratio.contains(1.0)!s:<10}  "
+                f"{verdict.score:+.4f} [{verdict.low:+.4f}, {verdict.high:+.4f}]  "
+                f"{control.value:.3f} [{control.low:.3f}, {control.high:.3f}]{'':<5}  {weight:.4f}",
+                flush=True,
+            )
+        print(f"\nratio interval contains 1.0: {contained} of {args.trials}; no weight: {unpaid} of {args.trials}")
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

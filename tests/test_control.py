@@ -1,0 +1,81 @@
+"""The paired measurement's defences, against stand-in runtimes that misbehave between images.
+
+Freezing the idle worker keeps whatever it leaves running off the machine while the baseline is timed; the
+A/A control catches what freezing cannot reach (a process outside the worker's group) and puts the
+submission out rather than credit it with the baseline's slow-down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from base.inputs import derive_inputs
+from contest.benchmark import CheckpointWorker
+from contest.definitions import get_contest
+from contest.judging import Judging
+from tests.days import nudged_copy
+
+CONTEST = get_contest("tiny-sdxl-cpu")
+INPUTS = derive_inputs(b"\x07" * 32, CONTEST.id, CONTEST.sampling.max_pairs)
+
+
+@pytest.fixture
+def submission(tmp_path: Path, tiny_checkpoint: Path) -> Path:
+    """A folder that passes the guard and is not the baseline; the stand-in runtime ignores what it holds."""
+    folder = nudged_copy(tiny_checkpoint, tmp_path / "checkpoint" / "model")
+    yield folder
+    pids = folder.parent / "burner.pids"
+    for pid in pids.read_text().split() if pids.exists() else []:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def baseline_time_beside(judging: Judging, neighbour: CheckpointWorker, frozen: bool) -> float:
+    """The baseline's median time per image right after the neighbour drew one, frozen or left running."""
+    times = []
+    for item in INPUTS[:6]:
+        neighbour.generate(item, timeout_s=60)
+        if frozen:
+            neighbour.freeze()
+        started = time.perf_counter()
+        judging.baseline.generate(item, timeout_s=60)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_baseline(
+    tiny_checkpoint: Path, submission: Path
+) -> None:
+    session = "tests.standin_runtimes:BurnsBetweenImages"
+    with Judging(tiny_checkpoint, CONTEST, INPUTS, submission_session=session) as judging:
+        reference = judging.reference.baseline_seconds.value
+        with CheckpointWorker(submission, CONTEST, INPUTS, session) as burner:
+            unfrozen = baseline_time_beside(judging, burner, frozen=False)
+            frozen = baseline_time_beside(judging, burner, frozen=True)
+        assert unfrozen > 1.25 * reference  # the burner does slow the baseline when it is left running
+        assert frozen < (1 + CONTEST.control.slowdown_tolerance) * reference
+        outcome = judging.measure("burner", submission)  # the judging itself freezes it
+    assert outcome.measurement is not None, outcome.refusal
+    assert outcome.measurement.sampled.baseline_slowdown < CONTEST.control.slowdown_tolerance
+    assert outcome.measurement.sampled.attempts == 1
+
+
+def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
+    tiny_checkpoint: Path, submission: Path
+) -> None:
+    session = "tests.standin_runtimes:LeavesABurnerBehind"
+    lines: list[str] = []
+    with Judging(tiny_checkpoint, CONTEST, INPUTS, lines.append, submission_session=session) as judging:
+        outcome = judging.measure("escapee", submission)
+    assert outcome.measurement is None
+    assert outcome.refusal.startswith("the baseline ran ") and "slower beside it than beside an identical copy" in (
+        outcome.refusal
+    )
+    assert sum("measuring again" in line or ": again" in line for line in lines) == 1  # measured twice, then out
