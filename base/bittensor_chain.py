@@ -88,6 +88,9 @@ class BittensorChain:
     def current_block(self) -> int:
         return self._call("reading the current block", lambda: self._subtensor.block)
 
+    def finalized_block(self) -> int:
+        return self._call("reading the finalized block", lambda: self._subtensor.finalized_block)
+
     def _block_info(self, block: int) -> BlockInfo:
         """One read for a block's header and body: its hash and its own ``Timestamp.set``."""
         if block < 0:

@@ -47,6 +47,10 @@ class WeightsSet:
 class Chain(Protocol):
     def current_block(self) -> int: ...
 
+    def finalized_block(self) -> int:
+        """The newest block that can no longer be replaced: what every reader will see at its height."""
+        ...
+
     def block_hash(self, block: int) -> bytes: ...
 
     def block_timestamp(self, block: int) -> datetime:

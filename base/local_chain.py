@@ -93,6 +93,10 @@ class LocalChain:
         with self._connect() as db:
             return self._block(db)
 
+    def finalized_block(self) -> int:
+        """One writer, no forks: every block is final as soon as it exists."""
+        return self.current_block()
+
     def advance(self, blocks: int) -> int:
         """Move the chain forward by ``blocks``; returns the new current block."""
         with self._connect() as db:

@@ -22,6 +22,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -93,8 +94,18 @@ def _network_failure() -> tuple[str, str] | None:
 
 
 def _own_process_group() -> None:
-    """Lead a process group of its own (so it can be frozen whole) and die with the process that forked it."""
+    """Lead a process group of its own (so it can be frozen whole) and die with the server that forked it.
+
+    The server exits when the parent does, once nothing holds its "parent alive" pipe open; every child
+    inherits the pipe's writing end, so a worker closes it here: otherwise a frozen worker would keep the
+    server, and so itself, alive forever after the parent was killed.
+    """
     os.setpgid(0, 0)
+    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        forkserver._forkserver._forkserver_alive_fd = None
     if os.uname().sysname == "Linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 

@@ -105,7 +105,7 @@ _CONTESTS = (
         device_name="NVIDIA GeForce RTX 4090",
         default_dtype="float16",
         generation=GenerationSettings(width=1024, height=1024, steps=20, guidance_scale=5.0),
-        sampling=Sampling(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=200.0),
+        sampling=Sampling(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0),
         control=Control(interval_s=3600.0, slowdown_tolerance=0.02),
         warmup_samples=2,
         allowed_runtimes=("diffusers", "onnxruntime"),
@@ -115,7 +115,7 @@ _CONTESTS = (
         tie_margin=0.01,
         no_winner_uid=0,
         max_checkpoint_bytes=30 * 1024**3,
-        load_timeout_s=600.0,
+        load_timeout_s=120.0,  # with the pairs' cap, 256 submissions fit in a day (README, "How many pairs")
         worker_memory_bytes=32 * 1024**3,
     ),
     Contest(

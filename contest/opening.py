@@ -38,9 +38,13 @@ def chain_time(chain: Chain) -> datetime:
 
 
 def opening_at(chain: Chain, contest: Contest, scheduled: datetime) -> DayOpening | None:
-    """The day that opens at ``scheduled``, or None while no block has reached that time."""
+    """The day that opens at ``scheduled``, or None while no block has reached that time or it is not final.
+
+    A block still open to replacement could give validators that read it at different moments different
+    hashes, hence different inputs: the opening is read only once it is finalized.
+    """
     block = first_block_at_or_after(chain, scheduled)
-    if block is None:
+    if block is None or block > chain.finalized_block():
         return None
     day = scheduled.astimezone(ZoneInfo(contest.timezone)).date().isoformat()
     return DayOpening(contest.id, scheduled, block, chain.block_hash(block), chain.block_timestamp(block), day)
@@ -55,13 +59,13 @@ def open_day(
 ) -> DayOpening:
     """The day opening at ``scheduled`` (default: the latest opening by the chain's clock).
 
-    A scheduled time the chain has not reached yet (the validator's clock runs ahead of the chain's) is
-    waited for while ``waiting()`` is true.
+    A scheduled time the chain has not reached or finalized yet (the validator's clock runs ahead of the
+    chain's, or finality trails by a few blocks) is waited for while ``waiting()`` is true.
     """
     when = scheduled or latest_opening(contest, chain_time(chain))
     while (opening := opening_at(chain, contest, when)) is None:
         if not waiting():
-            raise TimeoutError(f"the chain has not reached {when.isoformat()} yet")
+            raise TimeoutError(f"the chain has not reached and finalized {when.isoformat()} yet")
         sleep(WAIT_S)
     return opening
 

@@ -107,6 +107,7 @@ class InProcessSubstrate:
         self.fail_reads = 0  # the next N reads fail in transport, as a dropped connection does
         self.fail_submits = 0  # the next N submissions fail in transport before reaching the chain
         self.reads = 0
+        self.finality_lag = 0  # blocks the finalized head trails the best head by
 
     # Test set-up ------------------------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class InProcessSubstrate:
 
     async def finalized_block_number(self) -> int:
         self._read()
-        return self.block
+        return self.block - self.finality_lag
 
     async def block_time(self) -> float:
         return self.block_seconds

@@ -172,3 +172,25 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
     finished = state.latest_day("tiny-sdxl-cpu")
     assert finished.status == "finished"
     assert not (data_dir / "validator" / "checkpoints" / f"tiny-sdxl-cpu-{board.opening_block}").exists()
+
+
+def test_a_second_validator_on_the_same_folder_exits_and_the_first_finishes_unharmed(
+    committed_day: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "shared"
+    shutil.copytree(committed_day, data_dir)
+    first = subprocess.Popen(
+        validator(data_dir, "--once"), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = ""
+    while "benchmarking " not in output and first.poll() is None:
+        output += first.stdout.readline()
+    assert first.poll() is None, output
+    second = subprocess.run(validator(data_dir, "--once"), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lines = (second.stdout + second.stderr).strip().splitlines()
+    assert second.returncode == 1 and len(lines) == 1
+    assert lines[0].startswith(f"error: another validator (pid {first.pid}, ")
+    output += first.communicate(timeout=600)[0]
+    assert first.returncode == 0, output[-3000:]
+    rows = leaderboard(data_dir)["submissions"]
+    assert len(rows) == len(MINERS) and all(row["valid"] for row in rows), [row["reason"] for row in rows]

@@ -112,3 +112,22 @@ def test_a_frozen_worker_and_what_it_started_stop_until_the_next_call() -> None:
         time.sleep(0.05)
     # closing a frozen worker kills its process group too
     assert not os.path.exists(f"/proc/{child}") or process_state(child) == "Z"
+
+
+def test_a_frozen_worker_dies_with_a_parent_killed_by_sigkill() -> None:
+    """Nothing of the parent is left to thaw or close it: the worker must not stay behind, stopped for ever."""
+    import subprocess
+    import sys
+
+    code = "from tests.worker_jobs import hold_a_frozen_worker\nif __name__ == '__main__':\n    hold_a_frozen_worker()"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__))
+    )
+    worker = int(parent.stdout.readline())
+    assert process_state(worker) == "T"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{worker}") and process_state(worker) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{worker}") or process_state(worker) == "Z"

@@ -54,3 +54,14 @@ class Counter:
 
         self.child = subprocess.Popen(["sleep", "600"])
         return self.child.pid
+
+
+def hold_a_frozen_worker() -> None:
+    """Run as a script: start a worker, freeze it, print its pid, then wait to be killed."""
+    from base.worker import Worker
+
+    worker = Worker(Counter, 0, start_timeout_s=60)
+    pid = worker.call("pid", timeout_s=30)
+    worker.freeze()
+    print(pid, flush=True)
+    time.sleep(600)

@@ -1,0 +1,111 @@
+"""The day's opening is the chain's: validators started at different times open at the same block, with the
+same inputs and the same commitment cut-off, on the embedded chain and through the Bittensor adapter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from bittensor import Wallet
+
+from base import commitment as codec
+from base.bittensor_chain import BittensorChain, attached_substrate
+from base.local_chain import SECONDS_PER_BLOCK, LocalChain
+from contest.day import collect
+from contest.definitions import get_contest
+from contest.opening import chain_time, day_inputs, move_to_next_opening, open_day
+from contest.schedule import latest_opening, next_opening
+from tests.days import past_the_opening, substrate_before_opening
+
+CONTEST = get_contest("tiny-sdxl-cpu")
+NETUID = 5
+NOON_EDT = datetime(2026, 7, 15, 16, tzinfo=UTC)
+
+
+class Clock:
+    """The wall clock the embedded chain produces blocks by."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now.timestamp()
+
+
+def miner(tmp_path: Path, name: str) -> Wallet:
+    wallet = Wallet(name=name, hotkey="default", path=str(tmp_path / "wallets"))
+    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return wallet
+
+
+def commit(chain: LocalChain, wallet: Wallet, repository: str) -> int:
+    chain.register(wallet.hotkey.ss58_address, NETUID)
+    data = codec.Commitment(CONTEST.id, "local", repository, "ab" * 20, b"\x01" * 32).encode()
+    return chain.commit(wallet, NETUID, data)
+
+
+def test_validators_started_hours_apart_open_the_day_at_the_same_block(tmp_path: Path) -> None:
+    clock = Clock(NOON_EDT - timedelta(hours=1))
+    chain = LocalChain(tmp_path / "chain.sqlite", clock=clock)
+    early = commit(chain, miner(tmp_path, "early"), "early/model")
+    clock.now = NOON_EDT + timedelta(minutes=3)
+    first = open_day(chain, CONTEST)
+    late = commit(chain, miner(tmp_path, "late"), "late/model")  # after the opening: tomorrow's business
+    clock.now = NOON_EDT + timedelta(hours=5)
+    second = open_day(chain, CONTEST)
+
+    assert first == second
+    assert first.opened_at >= NOON_EDT > chain.block_timestamp(first.block - 1)
+    assert first.day == "2026-07-15" and first.scheduled == latest_opening(CONTEST, NOON_EDT)
+    assert day_inputs(first, CONTEST) == day_inputs(second, CONTEST)
+    assert len(day_inputs(first, CONTEST)) == CONTEST.sampling.max_pairs
+    assert early <= first.block < late
+    committed = {candidate.commit_block for candidate in collect(chain, NETUID, CONTEST, second)}
+    assert committed == {early}
+
+
+def test_a_validator_whose_clock_runs_ahead_waits_for_the_chain(tmp_path: Path) -> None:
+    clock = Clock(NOON_EDT - timedelta(minutes=1))
+    chain = LocalChain(tmp_path / "chain.sqlite", clock=clock)
+    scheduled = next_opening(CONTEST, chain_time(chain))
+    looks: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        looks.append(seconds)
+        clock.now += timedelta(seconds=20)
+
+    opening = open_day(chain, CONTEST, scheduled, sleep=sleep)
+    assert len(looks) == 3 and opening.opened_at >= scheduled
+    assert opening.opened_at - scheduled < timedelta(seconds=SECONDS_PER_BLOCK)
+    with pytest.raises(TimeoutError, match="has not reached and finalized"):
+        open_day(chain, CONTEST, next_opening(CONTEST, chain_time(chain)), waiting=lambda: False)
+
+
+def test_the_embedded_chain_moves_to_the_next_opening_after_everything_committed(tmp_path: Path) -> None:
+    chain = LocalChain(tmp_path / "chain.sqlite", clock=Clock(NOON_EDT + timedelta(hours=2)))
+    committed = commit(chain, miner(tmp_path, "miner"), "miner/model")
+    move_to_next_opening(chain, CONTEST)
+    opening = open_day(chain, CONTEST)
+    assert opening.day == "2026-07-16" and committed < opening.block
+
+
+def test_through_the_bittensor_adapter_the_opening_waits_for_finality_and_agrees() -> None:
+    substrate = substrate_before_opening()
+    past_the_opening(substrate, minutes=1)
+    endpoint = "ws://opening.test:9944"
+    with attached_substrate(endpoint, substrate):
+        chain = BittensorChain(endpoint)
+        substrate.finality_lag = 10  # the opening block is not final yet
+        waited: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            waited.append(seconds)
+            substrate.finality_lag -= 5
+
+        first = open_day(chain, CONTEST, sleep=sleep)
+        assert len(waited) >= 1 and first.block <= chain.finalized_block()
+        expected = next(b for b in range(substrate.block + 1) if substrate.timestamp_of(b) >= first.scheduled)
+        assert first.block == expected
+        substrate.advance(200)  # a validator started 40 minutes later
+        assert open_day(chain, CONTEST) == first
