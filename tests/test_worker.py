@@ -123,10 +123,12 @@ def test_a_frozen_worker_dies_with_a_parent_killed_by_sigkill() -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__))
     )
-    worker = int(parent.stdout.readline())
-    assert process_state(worker) == "T"
-    parent.kill()
-    parent.wait()
+    try:
+        worker = int(parent.stdout.readline())
+        assert process_state(worker) == "T"
+    finally:
+        parent.kill()
+        parent.wait()
     deadline = time.monotonic() + 30
     while os.path.exists(f"/proc/{worker}") and process_state(worker) != "Z" and time.monotonic() < deadline:
         time.sleep(0.1)
