@@ -75,6 +75,27 @@ def median_ci(samples: Sequence[float], confidence: float = 0.95, resamples: int
     return _estimate(float(np.median(values)), float(interval.low), float(interval.high))
 
 
+def widened(estimate: Estimate, relative_sd: float, z: float = 1.96) -> Estimate:
+    """The interval with an independent error of ``relative_sd`` (relative to the value) added in quadrature.
+
+    For noise that resampling cannot see: two worker processes running the same model differ by a little
+    that no number of pairs between those two averages away. Combined on the log scale, so a ratio's
+    interval stays a ratio's (never below 0, symmetric in baseline/submission).
+    """
+    if relative_sd < 0:
+        raise ValueError(f"relative_sd must not be negative, got {relative_sd}")
+    if relative_sd == 0 or estimate.value <= 0:
+        return estimate
+    low = math.log(estimate.value / estimate.low) if estimate.low > 0 else math.inf
+    high = math.log(estimate.high / estimate.value)
+    extra = (z * relative_sd) ** 2
+    return Estimate(
+        estimate.value,
+        estimate.value * math.exp(-math.sqrt(low**2 + extra)),
+        estimate.value * math.exp(math.sqrt(high**2 + extra)),
+    )
+
+
 def ratio_ci(
     baseline: Sequence[float],
     submission: Sequence[float],

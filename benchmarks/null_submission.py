@@ -47,6 +47,10 @@ def main() -> None:
             inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
             judged = judge(baseline, {KEY: copy}, contest, inputs, progress=lambda _: None)
             judgement = judged.judgements[KEY]
+            if judgement.comparison is None:
+                print(f"{trial + 1:>5}  out: {judgement.verdict.reason}", flush=True)
+                unpaid += 1
+                continue
             verdict, ratio = judgement.verdict, judgement.comparison.speed_ratio
             weight = weights(rank([Entry(KEY, 1, verdict)], contest.tie_margin)).get(KEY, 0.0)
             contained += ratio.contains(1.0)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from base.similarity import Similarity
-from base.stats import Estimate, median_ci, ratio_ci
+from base.stats import Estimate, median_ci, ratio_ci, widened
 from contest.benchmark import BenchmarkResult
 
 
@@ -26,14 +27,19 @@ def _ratio(baseline: float | None, submission: float | None) -> float | None:
     return baseline / submission
 
 
+def speed_ratio(baseline: Sequence[float], submission: Sequence[float], worker_spread: float) -> Estimate:
+    """Paired times' ratio (the i-th of each timed back to back, ``contest.pairing``) with its 95% interval,
+    widened by the spread between workers that pairs cannot show."""
+    return widened(ratio_ci(baseline, submission, paired=True), worker_spread)
+
+
 def compare(
-    baseline: BenchmarkResult, submission: BenchmarkResult, similarity: Similarity | None, paired: bool = True
+    baseline: BenchmarkResult, submission: BenchmarkResult, similarity: Similarity | None, worker_spread: float
 ) -> Comparison:
-    """``paired``: the i-th images of both were timed back to back (``contest.pairing``)."""
     return Comparison(
         baseline_time=median_ci(baseline.sample_seconds),
         submission_time=median_ci(submission.sample_seconds),
-        speed_ratio=ratio_ci(baseline.sample_seconds, submission.sample_seconds, paired=paired),
+        speed_ratio=speed_ratio(baseline.sample_seconds, submission.sample_seconds, worker_spread),
         similarity=similarity,
         memory_ratio=baseline.memory.peak_bytes / submission.memory.peak_bytes,
         energy_ratio=_ratio(baseline.joules_per_image, submission.joules_per_image),

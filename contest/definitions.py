@@ -46,6 +46,9 @@ class Sampling:
     max_pairs: int
     target_half_width: float  # of the speed ratio's 95% interval, as a fraction of the ratio
     max_seconds: float  # wall seconds of timed pairs per comparison
+    # The relative spread of the speed ratio between two workers of one checkpoint that no number of pairs
+    # averages away (measured with benchmarks/null_submission.py); it is added to every ratio's interval.
+    worker_spread: float = 0.0
     block_pairs: int = 4  # one ABBA block
 
     def __post_init__(self) -> None:
@@ -105,7 +108,7 @@ _CONTESTS = (
         device_name="NVIDIA GeForce RTX 4090",
         default_dtype="float16",
         generation=GenerationSettings(width=1024, height=1024, steps=20, guidance_scale=5.0),
-        sampling=Sampling(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0),
+        sampling=Sampling(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0, worker_spread=0.004),
         control=Control(interval_s=3600.0, slowdown_tolerance=0.02),
         warmup_samples=2,
         allowed_runtimes=("diffusers", "onnxruntime"),
@@ -126,7 +129,7 @@ _CONTESTS = (
         device_name=None,
         default_dtype="float32",
         generation=GenerationSettings(width=128, height=128, steps=8, guidance_scale=5.0),
-        sampling=Sampling(min_pairs=12, max_pairs=64, target_half_width=0.03, max_seconds=60.0),
+        sampling=Sampling(min_pairs=12, max_pairs=64, target_half_width=0.03, max_seconds=60.0, worker_spread=0.01),
         control=Control(interval_s=300.0, slowdown_tolerance=0.05),
         warmup_samples=4,
         allowed_runtimes=("diffusers", "onnxruntime"),

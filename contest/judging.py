@@ -23,11 +23,12 @@ from tqdm import tqdm
 
 from base.inputs import GenerationInput
 from base.memory import MemoryReading
+from base.orphans import LeftBehind, adopt_orphans, children, stop_orphans
 from base.similarity import Similarity, compare_images
-from base.stats import Estimate, median_ci, ratio_ci
+from base.stats import Estimate, median_ci
 from base.worker import WorkerError
 from contest.benchmark import SESSION, BenchmarkResult, CheckpointWorker, Timings
-from contest.compare import Comparison, compare
+from contest.compare import Comparison, compare, speed_ratio
 from contest.definitions import Contest
 from contest.gallery import Gallery
 from contest.pairing import PairedRun, Side, Stop, measure_pairs
@@ -163,6 +164,7 @@ class Judging:
         self.submission_session = submission_session
         self.progress, self.gallery, self.clock = progress, gallery, clock
         self.digest = model_digest(baseline_folder, contest.default_dtype)
+        adopt_orphans()
         self.baseline = CheckpointWorker(baseline_folder, contest, inputs)
         self.controls: list[Reference] = []
         self.baseline_runs: list[Timings] = []
@@ -184,8 +186,9 @@ class Judging:
         return run
 
     def _precise(self, baseline: Side, other: Side) -> Stop | None:
-        ratio = ratio_ci(baseline.seconds, other.seconds, paired=True)
-        return Stop.PRECISE if ratio.half_width_fraction <= self.contest.sampling.target_half_width else None
+        sampling = self.contest.sampling
+        ratio = speed_ratio(baseline.seconds, other.seconds, sampling.worker_spread)
+        return Stop.PRECISE if ratio.half_width_fraction <= sampling.target_half_width else None
 
     def control(self) -> Reference:
         """Judge the baseline against an identical copy of itself: the reference for what follows."""
@@ -198,7 +201,7 @@ class Judging:
             self.gallery.keep(None, run.first.images)
         reference = Reference(
             baseline_seconds=median_ci(run.first.seconds),
-            speed_ratio=ratio_ci(run.first.seconds, run.second.seconds, paired=True),
+            speed_ratio=speed_ratio(run.first.seconds, run.second.seconds, self.contest.sampling.worker_spread),
             pairs=run.pairs,
             stop=run.stop,
             after_submissions=self.judged,
@@ -242,6 +245,7 @@ class Judging:
                 self.baseline_result(baseline.timings),
                 submission.result(other.timings, submission.memory()),
                 similarity=None,
+                worker_spread=contest.sampling.worker_spread,
             )
             interval = score_interval(so_far, contest)
             if interval.high < contest.minimum_improvement:
@@ -252,31 +256,54 @@ class Judging:
 
         return decide
 
+    def _paired(self, folder: Path) -> tuple[PairedRun, BenchmarkResult]:
+        """Load the submission beside the frozen baseline, pair them, close it; nothing of it may stay behind."""
+        known = children()
+        self.baseline.freeze()
+        try:
+            with CheckpointWorker(folder, self.contest, self.inputs, self.submission_session) as submission:
+                run = self._pairs(submission, self._decider(submission))
+                result = submission.result(run.second.timings, submission.finish())
+        finally:
+            left = stop_orphans(known)
+        if left:
+            shown = ", ".join(f"pid {orphan.pid} ({orphan.command})" for orphan in left)
+            raise LeftBehind(f"its worker left processes running: {shown}; they were killed")
+        return run, result
+
     def measure(self, key: str, folder: Path) -> Outcome:
-        """Guard, recognise the baseline, then pair the submission with the baseline (twice if the control says so)."""
+        """Guard, recognise the baseline, then pair the submission with the baseline.
+
+        When the baseline ran slower beside it than its reference allows, the submission is closed, the
+        control runs again on a machine with nothing of it left, and it is measured once more: slower
+        again, it is out.
+        """
         inspect_checkpoint(folder, self.contest.allowed_runtimes, self.contest.max_checkpoint_bytes)
         if model_digest(folder, self.contest.default_dtype) == self.digest:
             return Outcome(refusal=UNMODIFIED_BASELINE)
         tolerance = self.contest.control.slowdown_tolerance
-        self.baseline.freeze()
-        with CheckpointWorker(folder, self.contest, self.inputs, self.submission_session) as submission:
-            attempts = 1
-            run = self._pairs(submission, self._decider(submission))
-            while (slower := slowdown(run, self.reference)) > tolerance:
-                if attempts == 2:
-                    return Outcome(
-                        refusal=f"the baseline ran {slower:.1%} slower beside it than beside an identical copy "
-                        f"(twice; the tolerance is {tolerance:.0%})"
-                    )
-                self.progress(f"the baseline ran {slower:.1%} slower beside {key} than beside its copy: again")
-                attempts += 1
-                run = self._pairs(submission, self._decider(submission))
-            memory = submission.finish()
+        attempts = 1
+        try:
+            run, result = self._paired(folder)
+        except LeftBehind as error:
+            return Outcome(refusal=str(error))
+        while (slower := slowdown(run, self.reference)) > tolerance:
+            if attempts == 2:
+                return Outcome(
+                    refusal=f"the baseline ran {slower:.1%} slower beside it than beside an identical copy "
+                    f"(twice, the control run again between; the tolerance is {tolerance:.0%})"
+                )
+            self.progress(f"the baseline ran {slower:.1%} slower beside {key} than beside its copy: measuring again")
+            self.control()
+            attempts += 1
+            try:
+                run, result = self._paired(folder)
+            except LeftBehind as error:
+                return Outcome(refusal=str(error))
         if self.gallery is not None:
             self.gallery.keep(key, run.second.images)
         sampled = Sampled(run.pairs, run.stop, tuple(run.first.seconds), tuple(run.second.seconds), slower, attempts)
         similarity = compare_images(run.first.images, run.second.images)
-        result = submission.result(run.second.timings, memory)
         baseline = self.baseline_result(run.first.timings)
         return Outcome(Measurement(baseline, result, similarity, images_digest(run.second.images), sampled))
 
@@ -294,7 +321,7 @@ def judgement(outcome: Outcome, contest: Contest) -> Judgement:
     pair = outcome.measurement
     if pair is None:
         return Judgement(invalid(outcome.refusal or "not measured"))
-    comparison = compare(pair.baseline, pair.result, pair.similarity)
+    comparison = compare(pair.baseline, pair.result, pair.similarity, contest.sampling.worker_spread)
     return Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256, pair.sampled)
 
 

@@ -89,16 +89,30 @@ class BurnsBetweenImages(_StandIn):
             self._idle.set()
 
 
+def _start_burner(dies_with_parent: bool) -> subprocess.Popen:
+    """A process in a session of its own, out of reach of the worker's freezing, that burns half a core."""
+    tie = "import ctypes\nctypes.CDLL(None).prctl(1, 9)\n" if dies_with_parent else ""  # PR_SET_PDEATHSIG, KILL
+    burn = (
+        f"{tie}import time\nend = time.monotonic() + {ESCAPED_BURN_S}\nwhile time.monotonic() < end:\n"
+        f"    busy = time.perf_counter() + {DUTY_S}\n    while time.perf_counter() < busy: pass\n"
+        f"    time.sleep({DUTY_S})"
+    )
+    return subprocess.Popen([sys.executable, "-c", burn], start_new_session=True)
+
+
 class LeavesABurnerBehind(_StandIn):
-    """Starts a burning process outside its own process group: freezing cannot reach it."""
+    """Starts a burning process that outlives its worker."""
 
     def __init__(self, request: SessionRequest) -> None:
         super().__init__(request)
-        burn = (
-            f"import time\nend = time.monotonic() + {ESCAPED_BURN_S}\nwhile time.monotonic() < end:\n"
-            f"    busy = time.perf_counter() + {DUTY_S}\n    while time.perf_counter() < busy: pass\n"
-            f"    time.sleep({DUTY_S})"
-        )
-        burner = subprocess.Popen([sys.executable, "-c", burn], start_new_session=True)
+        burner = _start_burner(dies_with_parent=False)
         with (Path(request.checkpoint).parent / "burner.pids").open("a") as pids:
             pids.write(f"{burner.pid}\n")
+
+
+class BurnsBesideItself(_StandIn):
+    """Starts a burning process that runs exactly as long as its worker: nothing is left when it closes."""
+
+    def __init__(self, request: SessionRequest) -> None:
+        super().__init__(request)
+        self.burner = _start_burner(dies_with_parent=True)

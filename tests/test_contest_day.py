@@ -13,7 +13,7 @@ import pytest
 from bittensor import Wallet
 
 from base.local_chain import LocalChain
-from base.stats import ratio_ci
+from contest.compare import speed_ratio
 from contest.consensus import consensus
 from contest.definitions import get_contest
 from contest.leaderboard import SCHEMA_FILE, Leaderboard, schema
@@ -88,7 +88,8 @@ def test_the_published_per_pair_times_recompute_the_speed_ratio(leaderboard: dic
         sampling = row["sampling"]
         assert len(sampling["baseline_seconds"]) == len(sampling["submission_seconds"]) == sampling["pairs"]
         assert sampling["pairs"] >= get_contest("tiny-sdxl-cpu").sampling.min_pairs
-        again = ratio_ci(sampling["baseline_seconds"], sampling["submission_seconds"], paired=True)
+        spread = get_contest("tiny-sdxl-cpu").sampling.worker_spread
+        again = speed_ratio(sampling["baseline_seconds"], sampling["submission_seconds"], spread)
         assert (again.value, again.low, again.high) == pytest.approx(tuple(row["metrics"]["speed_ratio"].values()))
 
 

@@ -67,15 +67,30 @@ def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_bas
     assert outcome.measurement.sampled.attempts == 1
 
 
-def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
+def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submission_is_out(
     tiny_checkpoint: Path, submission: Path
 ) -> None:
     session = "tests.standin_runtimes:LeavesABurnerBehind"
+    with Judging(tiny_checkpoint, CONTEST, INPUTS, submission_session=session) as judging:
+        outcome = judging.measure("escapee", submission)
+    assert outcome.measurement is None
+    assert outcome.refusal.startswith("its worker left processes running: pid ")
+    (pid,) = (submission.parent / "burner.pids").read_text().split()
+    assert f"pid {pid} (" in outcome.refusal and outcome.refusal.endswith("they were killed")
+    assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
+
+
+def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
+    tiny_checkpoint: Path, submission: Path
+) -> None:
+    session = "tests.standin_runtimes:BurnsBesideItself"
     lines: list[str] = []
     with Judging(tiny_checkpoint, CONTEST, INPUTS, lines.append, submission_session=session) as judging:
-        outcome = judging.measure("escapee", submission)
+        outcome = judging.measure("neighbour", submission)
+        controls = judging.controls
     assert outcome.measurement is None
     assert outcome.refusal.startswith("the baseline ran ") and "slower beside it than beside an identical copy" in (
         outcome.refusal
     )
-    assert sum("measuring again" in line or ": again" in line for line in lines) == 1  # measured twice, then out
+    assert sum("measuring again" in line for line in lines) == 1
+    assert len(controls) == 2  # the control ran again, with nothing of the submission on the machine

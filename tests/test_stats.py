@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from base.stats import Estimate, median_ci, ratio_ci
+from base.stats import Estimate, median_ci, ratio_ci, widened
 
 
 def durations(median: float, count: int = 60, seed: int = 1) -> np.ndarray:
@@ -101,3 +101,27 @@ def test_ratio_rejects_non_positive_durations(bad: list[float]) -> None:
 def test_interval_always_brackets_the_estimate(samples: list[float]) -> None:
     for estimate in (median_ci(samples, resamples=200), ratio_ci(samples, samples[::-1], resamples=200)):
         assert estimate.low <= estimate.value <= estimate.high
+
+
+def test_widening_adds_an_independent_error_in_quadrature_on_the_log_scale() -> None:
+    narrow = Estimate(value=1.0, low=math.exp(-0.03), high=math.exp(0.03))
+    wide = widened(narrow, relative_sd=0.02)
+    expected = math.sqrt(0.03**2 + (1.96 * 0.02) ** 2)
+    assert (math.log(wide.high), -math.log(wide.low)) == pytest.approx((expected, expected))
+    assert widened(narrow, 0.0) == narrow and widened(Estimate(2.0, 2.0, 2.0), 0.01).low < 2.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(0.1, 10.0),
+    st.floats(0.0, 0.5),
+    st.floats(0.0, 0.5),
+    st.floats(0.0, 0.2),
+)
+def test_a_widened_interval_always_holds_the_original(value: float, below: float, above: float, sd: float) -> None:
+    original = Estimate(value, value * math.exp(-below), value * math.exp(above))
+    wide = widened(original, sd)
+    assert wide.low <= original.low * (1 + 1e-12) and wide.high >= original.high * (1 - 1e-12)
+    assert wide.value == value and 0 < wide.low <= value <= wide.high
+    with pytest.raises(ValueError):
+        widened(original, -0.1)

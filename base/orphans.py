@@ -1,0 +1,87 @@
+"""Processes a benchmark worker leaves behind, found and stopped.
+
+A worker's own process group is frozen and killed with it, but a process that started a session of its
+own escapes both, and once its parent is gone it would belong to init, out of sight, still using the
+machine while the next checkpoint is timed. Marked as a child subreaper, the judging process inherits such
+orphans instead, so after closing a worker it can tell which processes appeared and were left: they are
+killed, and the checkpoint that left them is out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+from dataclasses import dataclass
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class LeftBehind(RuntimeError):
+    """A checkpoint's worker left processes running after it was closed; they have been killed."""
+
+
+@dataclass(frozen=True)
+class Orphan:
+    pid: int
+    command: str
+
+
+def adopt_orphans() -> bool:
+    """Make this process the one that inherits its descendants' orphans (Linux); False where it cannot."""
+    if os.uname().sysname != "Linux":
+        return False
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
+
+
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: state, parent, ... (empty when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _parent_of(pid: str) -> int | None:
+    fields = _stat(pid)
+    return int(fields[1]) if len(fields) > 1 else None
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return " ".join(cmdline.read().replace(b"\0", b" ").decode(errors="replace").split())[:80]
+    except OSError:
+        return "?"
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def children() -> set[int]:
+    """The live processes whose parent is this one (empty where there is no /proc)."""
+    me = os.getpid()
+    try:
+        listing = os.listdir("/proc")
+    except OSError:
+        return set()
+    return {int(pid) for pid in listing if pid.isdigit() and _parent_of(pid) == me}
+
+
+def stop_orphans(known: set[int]) -> list[Orphan]:
+    """Kill and reap every child of this process that is not in ``known`` (orphans it inherited); returns those
+    that were still running. Those that had already ended (a helper that died with its worker) are only reaped."""
+    left = []
+    for pid in sorted(children() - known):
+        if _stat(pid)[:1] != ["Z"]:
+            left.append(Orphan(pid, _command(pid)))
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, signal.SIGKILL)  # and whatever it started in its own group
+                os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    return left
