@@ -56,6 +56,8 @@ serve: setup
 
 benchmark: setup
 	$(POETRY) run python benchmarks/runtime_comparison.py
+	$(POETRY) run python benchmarks/null_submission.py
+	$(POETRY) run python benchmarks/agreement.py
 	$(POETRY) run python benchmarks/contest_scaling.py
 
 clean:

@@ -1,6 +1,7 @@
 """Local git repositories as a model store: Hugging Face repositories are git repositories too.
 
-Each repository is a bare repository under the store's root; a revision is a commit sha.
+Each repository is a bare repository under the store's root; a revision is a commit sha. A fetch with
+``allow_patterns`` counts and extracts only the matching files, exactly as the Hugging Face store does.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from base.store import OverSizeCap, StoreError, is_repository_name, is_revision
+from base.store import OverSizeCap, StoreError, is_repository_name, is_revision, matching_files, pattern_list
 
 _IDENTITY = ("-c", "user.name=edge-contest", "-c", "user.email=edge-contest@localhost")
 
@@ -66,27 +68,56 @@ class GitStore:
             raise StoreError(f"revision {revision} does not exist in {repository!r}") from None
         return git_dir
 
-    def size(self, repository: str, revision: str) -> int:
-        listing = self._git(self._commit(repository, revision), "ls-tree", "-r", "-l", revision)
-        return sum(int(line.split()[3]) for line in listing.splitlines() if line.split()[3] != "-")
+    def _file_sizes(self, repository: str, revision: str) -> dict[str, int]:
+        """Each file's size at ``revision``; NUL-separated so odd names are never quoted or split."""
+        listing = self._git(self._commit(repository, revision), "ls-tree", "-r", "-l", "-z", revision)
+        sizes: dict[str, int] = {}
+        for entry in filter(None, listing.split("\0")):
+            meta, path = entry.split("\t", 1)
+            size = meta.split()[3]
+            sizes[path] = 0 if size == "-" else int(size)  # "-": a submodule, which has no content here
+        return sizes
 
-    def fetch(self, repository: str, revision: str, destination: Path, max_bytes: int) -> Path:
+    def size(self, repository: str, revision: str) -> int:
+        return sum(self._file_sizes(repository, revision).values())
+
+    def fetch(
+        self,
+        repository: str,
+        revision: str,
+        destination: Path,
+        max_bytes: int,
+        allow_patterns: Sequence[str] | None = None,
+    ) -> Path:
         git_dir = self._commit(repository, revision)
-        size = self.size(repository, revision)
+        patterns = pattern_list(allow_patterns)
+        sizes = self._file_sizes(repository, revision)
+        selected = set(matching_files(sizes, patterns))
+        size = sum(sizes[path] for path in selected)
         if size > max_bytes:
             raise OverSizeCap(f"{repository}@{revision[:12]} is {size} bytes, over the cap of {max_bytes}")
+        if patterns is not None and not selected:
+            raise StoreError(f"{repository}@{revision[:12]} has no files matching {patterns}")
         destination.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
             archive = Path(scratch) / "revision.tar"
             with archive.open("wb") as handle:
                 self._git(git_dir, "archive", "--format=tar", revision, stdout=handle)
             staged = Path(scratch) / "checkout"
-            staged.mkdir()
             try:
-                with tarfile.open(archive) as tar:
-                    tar.extractall(staged, filter="data")
+                _extract(archive, staged, None if patterns is None else selected)
             except tarfile.FilterError as error:
                 raise StoreError(f"{repository}@{revision[:12]}: {error}") from None
             shutil.rmtree(destination, ignore_errors=True)
             staged.rename(destination)
         return destination
+
+
+def _extract(archive: Path, staged: Path, selected: set[str] | None) -> None:
+    """Unpack the archive (only the ``selected`` files when given), refusing members that would escape."""
+    staged.mkdir()
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        if selected is not None:
+            members = [member for member in members if member.name in selected]
+        tar.extractall(staged, members=members, filter="data")

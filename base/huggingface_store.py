@@ -4,14 +4,15 @@ A miner pushes with ``upload_folder`` (creating the repository when missing; the
 ``HF_TOKEN`` or the saved ``hf auth login``) and commits the commit sha it gets back. A validator only
 ever fetches a full commit sha: it reads the revision's file sizes first and refuses it over the cap
 before a byte is downloaded, then ``snapshot_download``s exactly that revision into a staging folder
-that replaces the destination only when complete.
+that replaces the destination only when complete. Given ``allow_patterns``, both the cap and the download
+cover only the matching files.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +27,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import RepoFile
 
 from base.retry import DEFAULT_RETRY, RetryPolicy
-from base.store import OverSizeCap, StoreError, is_revision
+from base.store import OverSizeCap, StoreError, is_revision, matching_files, pattern_list
 
 T = TypeVar("T")
 DEFAULT_BRANCH = "main"
@@ -110,19 +111,34 @@ class HuggingFaceStore:
         return {entry.path: entry.size for entry in tree if isinstance(entry, RepoFile)}
 
     def size(self, repository: str, revision: str) -> int:
+        return sum(self._selected_sizes(repository, revision, None).values())
+
+    def _selected_sizes(self, repository: str, revision: str, allow_patterns: Sequence[str] | None) -> dict[str, int]:
+        """The sizes of the files a fetch would download, read before any download."""
         self._require_revision(revision)
         sizes = self._call(repository, "reading", lambda: self._file_sizes(repository, revision), revision)
-        return sum(sizes.values())
+        return {path: sizes[path] for path in matching_files(sizes, allow_patterns)}
 
     @staticmethod
     def _require_revision(revision: str) -> None:
         if not is_revision(revision):
             raise StoreError(f"revision must be a full commit sha, got {revision!r}")
 
-    def fetch(self, repository: str, revision: str, destination: Path, max_bytes: int) -> Path:
-        size = self.size(repository, revision)
+    def fetch(
+        self,
+        repository: str,
+        revision: str,
+        destination: Path,
+        max_bytes: int,
+        allow_patterns: Sequence[str] | None = None,
+    ) -> Path:
+        patterns = pattern_list(allow_patterns)
+        sizes = self._selected_sizes(repository, revision, patterns)
+        size = sum(sizes.values())
         if size > max_bytes:
             raise OverSizeCap(f"{repository}@{revision[:12]} is {size} bytes, over the cap of {max_bytes}")
+        if patterns is not None and not sizes:
+            raise StoreError(f"{repository}@{revision[:12]} has no files matching {patterns}")
         destination.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".download-") as scratch:
             staged = Path(scratch) / "checkout"
@@ -130,7 +146,12 @@ class HuggingFaceStore:
                 repository,
                 "downloading",
                 lambda: snapshot_download(
-                    repository, revision=revision, local_dir=staged, endpoint=self.endpoint, token=self._api.token
+                    repository,
+                    revision=revision,
+                    local_dir=staged,
+                    endpoint=self.endpoint,
+                    token=self._api.token,
+                    allow_patterns=patterns,
                 ),
                 revision,
             )

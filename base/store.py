@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
+
+from huggingface_hub.utils import filter_repo_objects
 
 _REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _REVISION = re.compile(r"[0-9a-f]{40}")
@@ -18,6 +21,25 @@ def is_repository_name(name: str) -> bool:
 def is_revision(revision: str) -> bool:
     """A full git commit sha: the only kind of revision that pins content."""
     return bool(_REVISION.fullmatch(revision))
+
+
+def matching_files(paths: Iterable[str], allow_patterns: Sequence[str] | None) -> list[str]:
+    """The paths a fetch with ``allow_patterns`` keeps (all when None).
+
+    Matched exactly as ``huggingface_hub`` matches them (``fnmatchcase``; ``*`` crosses ``/``), so every store
+    counts its size cap over the very files it then copies.
+    """
+    patterns = pattern_list(allow_patterns)
+    if patterns is None:
+        return list(paths)
+    return list(filter_repo_objects(paths, allow_patterns=patterns))
+
+
+def pattern_list(allow_patterns: Sequence[str] | None) -> list[str] | None:
+    """A list of patterns: a lone string is one pattern, never a sequence of one-character ones."""
+    if allow_patterns is None:
+        return None
+    return [allow_patterns] if isinstance(allow_patterns, str) else list(allow_patterns)
 
 
 class StoreError(RuntimeError):
@@ -41,6 +63,17 @@ class Store(Protocol):
 
     def size(self, repository: str, revision: str) -> int: ...
 
-    def fetch(self, repository: str, revision: str, destination: Path, max_bytes: int) -> Path:
-        """Materialise exactly ``revision`` at ``destination``, refusing it before copying if over the cap."""
+    def fetch(
+        self,
+        repository: str,
+        revision: str,
+        destination: Path,
+        max_bytes: int,
+        allow_patterns: Sequence[str] | None = None,
+    ) -> Path:
+        """Materialise exactly ``revision`` at ``destination``, refusing it before copying if over the cap.
+
+        With ``allow_patterns`` only the matching files (see ``matching_files``) are counted and copied: a
+        baseline never downloads the pickles its repository may also hold.
+        """
         ...

@@ -22,9 +22,8 @@ from base.store import Store, StoreError
 from contest.baseline import ensure_baseline
 from contest.definitions import CONTESTS, Contest
 from contest.gallery import Gallery
-from contest.judging import NOT_JUDGED, Judged, Judgement, Outcome, Reference, Sampled, judge
+from contest.judging import NOT_JUDGED, Judged, Judgement, Outcome, Sampled, judge
 from contest.leaderboard import (
-    Control,
     Device,
     Interval,
     Leaderboard,
@@ -32,7 +31,7 @@ from contest.leaderboard import (
     Submission,
     ThumbnailInput,
     WeightsSet,
-    interval,
+    control_from,
     leaderboard_path,
     metrics_from,
     read_leaderboard,
@@ -234,7 +233,7 @@ def run_day(
         record(hotkey, outcome)
         shutil.rmtree(alive[hotkey], ignore_errors=True)
 
-    baseline = ensure_baseline(contest, data_dir)
+    baseline = ensure_baseline(contest, data_dir, stores.get("huggingface"))
     try:
         judged = judge(
             baseline,
@@ -276,7 +275,7 @@ def run_day(
         baseline=metrics_from(judged.baseline),
         baseline_digest=model_digest(baseline, contest.default_dtype).hex(),
         minimum_improvement=contest.minimum_improvement,
-        controls=[_control(reference) for reference in judged.controls],
+        controls=[control_from(reference) for reference in judged.controls],
         submissions=_submissions(candidates, judgements, placed, shares, gallery),
         weights=WeightsSet(uids=list(vector.uids), weights=list(vector.weights), policy=vector.policy),
         weights_set_at_block=weights_block,
@@ -295,18 +294,6 @@ def _note(judged: Judged, resumed_with: int | None) -> str | None:
     notes = [f"resumed with {resumed_with} already judged"] if resumed_with is not None else []
     notes += [f"closed at the next opening with {left_out} not judged"] if left_out else []
     return "; ".join(notes) or None
-
-
-def _control(reference: Reference) -> Control:
-    return Control(
-        after_submissions=reference.after_submissions,
-        pairs=reference.pairs,
-        stop_reason=reference.stop.value,
-        baseline_seconds_per_image=interval(reference.baseline_seconds),
-        speed_ratio=interval(reference.speed_ratio),
-        load_seconds=reference.load_seconds,
-        peak_memory_bytes=reference.memory.peak_bytes,
-    )
 
 
 def _sampling(sampled: Sampled | None) -> Sampling | None:

@@ -10,13 +10,16 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from base.stats import Estimate, median_ci
 from contest.benchmark import BenchmarkResult
 from contest.compare import Comparison
+
+if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it is imported for types only
+    from contest.judging import Reference
 
 SCHEMA_VERSION = 3  # 2: thumbnails of the first inputs; 3: significance, tiers, sampling, controls, weights set
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
@@ -187,6 +190,19 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
         similarity=(
             Similarity(minimum=comparison.similarity.minimum, mean=comparison.similarity.mean) if comparison else None
         ),
+    )
+
+
+def control_from(reference: Reference) -> Control:
+    """An A/A control, as the leaderboard publishes it."""
+    return Control(
+        after_submissions=reference.after_submissions,
+        pairs=reference.pairs,
+        stop_reason=reference.stop.value,
+        baseline_seconds_per_image=interval(reference.baseline_seconds),
+        speed_ratio=interval(reference.speed_ratio),
+        load_seconds=reference.load_seconds,
+        peak_memory_bytes=reference.memory.peak_bytes,
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from base.stats import Estimate, median_ci
 from contest.benchmark import BenchmarkResult
 from contest.compare import Comparison
-from contest.leaderboard import Interval, Leaderboard, Submission
+from contest.leaderboard import Control, Interval, Leaderboard, Submission
 
 MIB = 1024 * 1024
 
@@ -60,6 +60,15 @@ def format_table(baseline: BenchmarkResult, rows: Sequence[ReportRow], harness_s
     return "\n".join(rendered)
 
 
+def format_controls(controls: Sequence[Control]) -> list[str]:
+    """One line per A/A control: the baseline's reference time and the harness's own ratio."""
+    return ["controls (the baseline against an identical copy):"] + [
+        f"  after {c.after_submissions} submissions: baseline {_interval(c.baseline_seconds_per_image, 1000.0)} "
+        f"ms/image, speed ratio {_interval(c.speed_ratio, digits=3)} over {c.pairs} pairs"
+        for c in controls
+    ]
+
+
 def format_score(row: Submission, missing: str = "invalid") -> str:
     """A submission's score with its 95% interval, the same in the terminal and on the page."""
     if row.score_interval is None:
@@ -88,15 +97,9 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
                 f"{row.weight:.4f}",
             )
         )
-    controls = [
-        f"  A/A after {c.after_submissions}: baseline {_interval(c.baseline_seconds_per_image, 1000.0)} ms/image, "
-        f"ratio {_interval(c.speed_ratio, digits=3)} over {c.pairs} pairs"
-        for c in leaderboard.controls
-    ]
     weights = leaderboard.weights
     summary = [
-        "controls:",
-        *controls,
+        *format_controls(leaderboard.controls),
         f"weights ({weights.policy}): "
         + ", ".join(f"uid {uid} {share:.4f}" for uid, share in zip(weights.uids, weights.weights, strict=True)),
     ]

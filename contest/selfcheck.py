@@ -8,7 +8,8 @@ from pathlib import Path
 from base.inputs import GenerationInput
 from contest.definitions import Contest
 from contest.judging import judge
-from contest.report import ReportRow, format_table
+from contest.leaderboard import control_from
+from contest.report import ReportRow, format_controls, format_table
 from contest.scoring import Verdict
 
 SUBMISSION = "submission"
@@ -26,4 +27,6 @@ def self_check(baseline: Path, submission: Path, contest: Contest, inputs: tuple
     if judgement.result is None:
         return SelfCheck(judgement.verdict, "")
     rows = [ReportRow(SUBMISSION, judgement.result, judgement.comparison)]
-    return SelfCheck(judgement.verdict, format_table(judged.baseline, rows, judged.harness_share))
+    controls = format_controls([control_from(reference) for reference in judged.controls])
+    table = "\n".join([format_table(judged.baseline, rows, judged.harness_share), *controls])
+    return SelfCheck(judgement.verdict, table)

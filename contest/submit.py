@@ -106,8 +106,9 @@ def submit(args: argparse.Namespace, optimize: Optimize) -> int:
     hotkey = wallet.hotkey.ss58_address
     if hotkey not in {neuron.hotkey for neuron in chain.neurons(config.netuid)}:
         raise ChainError(f"hotkey {hotkey} is not registered on subnet {config.netuid}")
-    store = open_stores(config)[config.store]
-    baseline = ensure_baseline(contest, config.data_dir)
+    stores = open_stores(config)
+    store = stores[config.store]
+    baseline = ensure_baseline(contest, config.data_dir, stores["huggingface"])
     block_hash = chain.block_hash(chain.current_block())
     with tempfile.TemporaryDirectory(prefix="edge-miner-") as scratch:
         work_dir = Path(scratch)

@@ -96,3 +96,23 @@ def test_unreachable_hub_is_one_line() -> None:
         HuggingFaceStore(endpoint, retry=QUICK).head_revision("alice/fast")
     assert str(raised.value).startswith(f"reading alice/fast: cannot reach {endpoint}: ")
     assert "\n" not in str(raised.value)
+
+
+def test_allow_patterns_count_and_download_only_the_matching_files(hub, tmp_path: Path) -> None:
+    folder = checkpoint(tmp_path / "mixed", b"\x05" * 3000)
+    (folder / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04" * 20_000)
+    revision = HuggingFaceStore(hub.url, token="hf_test").push(folder, "alice/mixed", "mixed")
+    validator = HuggingFaceStore(hub.url, retry=QUICK)
+    wanted = ["*.json", "*.safetensors"]
+    assert validator.size("alice/mixed", revision) > 40_000  # the whole revision is far over the 5000 cap below
+    before = len(hub.requests)
+    fetched = validator.fetch("alice/mixed", revision, tmp_path / "cache" / "mixed", 5_000, allow_patterns=wanted)
+    files = sorted(path.relative_to(fetched).as_posix() for path in fetched.rglob("*") if path.is_file())
+    assert files == ["model_index.json", "unet/diffusion_pytorch_model.safetensors"]
+    assert not any(r.path.endswith((".bin", ".gitattributes")) for r in hub.requests[before:])
+
+    with pytest.raises(OverSizeCap, match=r"alice/mixed@\w{12} is \d+ bytes, over the cap of 3000"):
+        validator.fetch("alice/mixed", revision, tmp_path / "cache" / "small", 3_000, allow_patterns=wanted)
+    with pytest.raises(StoreError, match=r"has no files matching \['\*\.onnx'\]"):
+        validator.fetch("alice/mixed", revision, tmp_path / "cache" / "none", 10**6, allow_patterns=["*.onnx"])
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == ["mixed"]
