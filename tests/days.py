@@ -17,6 +17,16 @@ CONTEST = get_contest("tiny-sdxl-cpu")
 VAE_WEIGHTS = Path("vae") / "diffusion_pytorch_model.safetensors"
 
 
+class HeldClock:
+    """Wall time that moves only when the test says so."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now.timestamp()
+
+
 def nudge_output(folder: Path, shift: float) -> Path:
     """Shift the VAE's output a little: a model of its own (other images, well within the similarity gate) that
     is exactly as fast as the baseline, so it is valid and never significant."""

@@ -14,20 +14,11 @@ from hypothesis import strategies as st
 
 from base.chain import ChainError, first_block_at_or_after
 from base.local_chain import LocalChain
+from tests.days import HeldClock
 
 GENESIS = datetime(2026, 7, 15, 9, 0, 0, 500_000, tzinfo=UTC)
 BLOCK = timedelta(seconds=12)
 MS = timedelta(milliseconds=1)
-
-
-class HeldClock:
-    """Wall time that moves only when the test says so."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now.timestamp()
 
 
 class Timestamps:

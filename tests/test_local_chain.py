@@ -7,6 +7,7 @@ from bittensor import Wallet
 
 from base.chain import ChainError
 from base.local_chain import LocalChain
+from tests.days import HeldClock
 
 
 @pytest.fixture
@@ -16,16 +17,6 @@ def chain(tmp_path: Path) -> LocalChain:
 
 GENESIS = datetime(2026, 7, 15, 15, 59, 30, 250_000, tzinfo=UTC)
 BLOCK = timedelta(seconds=12)
-
-
-class HeldClock:
-    """Wall time that moves only when the test says so."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now.timestamp()
 
 
 @pytest.fixture

@@ -16,21 +16,11 @@ from contest.day import collect
 from contest.definitions import get_contest
 from contest.opening import chain_time, day_inputs, move_to_next_opening, open_day
 from contest.schedule import latest_opening, next_opening
-from tests.days import past_the_opening, substrate_before_opening
+from tests.days import HeldClock, past_the_opening, substrate_before_opening
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 NETUID = 5
 NOON_EDT = datetime(2026, 7, 15, 16, tzinfo=UTC)
-
-
-class Clock:
-    """The wall clock the embedded chain produces blocks by."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now.timestamp()
 
 
 def miner(tmp_path: Path, name: str) -> Wallet:
@@ -46,7 +36,7 @@ def commit(chain: LocalChain, wallet: Wallet, repository: str) -> int:
 
 
 def test_validators_started_hours_apart_open_the_day_at_the_same_block(tmp_path: Path) -> None:
-    clock = Clock(NOON_EDT - timedelta(hours=1))
+    clock = HeldClock(NOON_EDT - timedelta(hours=1))
     chain = LocalChain(tmp_path / "chain.sqlite", clock=clock)
     early = commit(chain, miner(tmp_path, "early"), "early/model")
     clock.now = NOON_EDT + timedelta(minutes=3)
@@ -66,7 +56,7 @@ def test_validators_started_hours_apart_open_the_day_at_the_same_block(tmp_path:
 
 
 def test_a_validator_whose_clock_runs_ahead_waits_for_the_chain(tmp_path: Path) -> None:
-    clock = Clock(NOON_EDT - timedelta(minutes=1))
+    clock = HeldClock(NOON_EDT - timedelta(minutes=1))
     chain = LocalChain(tmp_path / "chain.sqlite", clock=clock)
     scheduled = next_opening(CONTEST, chain_time(chain))
     looks: list[float] = []
@@ -83,7 +73,7 @@ def test_a_validator_whose_clock_runs_ahead_waits_for_the_chain(tmp_path: Path) 
 
 
 def test_the_embedded_chain_moves_to_the_next_opening_after_everything_committed(tmp_path: Path) -> None:
-    chain = LocalChain(tmp_path / "chain.sqlite", clock=Clock(NOON_EDT + timedelta(hours=2)))
+    chain = LocalChain(tmp_path / "chain.sqlite", clock=HeldClock(NOON_EDT + timedelta(hours=2)))
     committed = commit(chain, miner(tmp_path, "miner"), "miner/model")
     move_to_next_opening(chain, CONTEST)
     opening = open_day(chain, CONTEST)
