@@ -122,13 +122,19 @@ def summary_of(board: dict, names: dict[str, str]) -> tuple[str, dict[str, float
 
 
 def describe(board: dict, names: dict[str, str]) -> str:
+    """The ranking, then what is out and why (the baseline and the re-upload are always out: not shown)."""
     ranked = sorted((row for row in board["submissions"] if row["rank"]), key=lambda row: row["rank"])
     cells = [
         f"{row['rank']}:{names[row['hotkey']]}({row['score']:+.3f}{'*' if row['significant'] else ''},"
         f" w{row['weight']:.2f})"
         for row in ranked
     ]
-    return " ".join(cells)
+    out = [
+        f"out:{names[row['hotkey']]}({row['reason']})"
+        for row in board["submissions"]
+        if row["rank"] is None and names[row["hotkey"]] not in HONEST_COPIES
+    ]
+    return " ".join(cells + out)
 
 
 def main() -> None:
