@@ -21,11 +21,13 @@ setup: $(STAMP) $(POETRY)
 
 # torch first, pinned exactly and with its own dependencies: this machine's pip configuration serves the
 # CPU build, a GPU machine's the CUDA build; then the locked set as it is (it is complete, so no
-# resolving), then the project itself in editable mode.
-$(STAMP): pyproject.toml requirements.lock
+# resolving); then the ONNX Runtime build for this machine (GPU and TensorRT beside an NVIDIA driver);
+# then the project itself in editable mode.
+$(STAMP): pyproject.toml requirements.lock base/setup_packages.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet $$($(BIN)/python -m base.setup_packages)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -42,11 +43,15 @@ def main() -> None:
         header = f"{'trial':>5}  {'pairs':>5}  {'stop':<15}  {'speed ratio [95% CI]':<24}  {'contains 1':<10}"
         print(f"{header}  {'score [95% CI]':<28}  {'A/A control ratio':<24}  weight", flush=True)
         contained = unpaid = 0
+        medians: list[float] = []  # the baseline's median in each run: the machine's drift between runs
         for trial in range(args.trials):
             block_hash = hashlib.sha256(f"null-submission trial {trial}".encode()).digest()
             inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
             judged = judge(baseline, {KEY: copy}, contest, inputs, progress=lambda _: None)
             judgement = judged.judgements[KEY]
+            medians += [control.baseline_seconds.value for control in judged.controls]
+            if judgement.sampled is not None:
+                medians.append(statistics.median(judgement.sampled.baseline_seconds))
             if judgement.comparison is None:
                 print(f"{trial + 1:>5}  out: {judgement.verdict.reason}", flush=True)
                 unpaid += 1
@@ -64,6 +69,11 @@ def main() -> None:
                 flush=True,
             )
         print(f"\nratio interval contains 1.0: {contained} of {args.trials}; no weight: {unpaid} of {args.trials}")
+        drift = statistics.stdev(medians) / statistics.mean(medians)
+        print(
+            f"the baseline's median over {len(medians)} runs: {statistics.mean(medians) * 1000:.1f} ms, relative "
+            f"spread {drift:.3f} (the contest assumes drift {contest.control.drift})"
+        )
     finally:
         if args.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -6,11 +6,13 @@ Both contests share every code path; only these values differ.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from pipelines.checkpoint_guard import inspect_checkpoint
 from pipelines.generation import GenerationSettings
-from pipelines.manifest import DType, RuntimeName
+from pipelines.manifest import DType, Manifest, RuntimeName
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,12 @@ class Control:
     """
 
     interval_s: float
-    slowdown_tolerance: float  # the baseline may run this much slower beside a submission than its reference
+    # The baseline may run this much slower beside a submission than in its reference, beyond the noise: the
+    # slow-down's 95% interval must lie wholly above it before the submission is measured again.
+    slowdown_tolerance: float
+    # The relative spread of the baseline's median between runs minutes apart with nothing else changed (the
+    # machine's own drift), added to the slow-down's interval; benchmarks/null_submission.py measures it.
+    drift: float
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ _CONTESTS = (
         default_dtype="float16",
         generation=GenerationSettings(width=1024, height=1024, steps=20, guidance_scale=5.0),
         sampling=Sampling(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0, worker_spread=0.004),
-        control=Control(interval_s=3600.0, slowdown_tolerance=0.02),
+        control=Control(interval_s=3600.0, slowdown_tolerance=0.02, drift=0.01),
         warmup_samples=2,
         allowed_runtimes=("diffusers", "onnxruntime"),
         metric_weights=MetricWeights(time=1.0, energy=0.5, memory=0.25, load=0.1),
@@ -130,7 +137,7 @@ _CONTESTS = (
         default_dtype="float32",
         generation=GenerationSettings(width=128, height=128, steps=8, guidance_scale=5.0),
         sampling=Sampling(min_pairs=12, max_pairs=64, target_half_width=0.03, max_seconds=60.0, worker_spread=0.01),
-        control=Control(interval_s=300.0, slowdown_tolerance=0.10),  # honest pairs here: at most +4.9%
+        control=Control(interval_s=300.0, slowdown_tolerance=0.10, drift=0.08),
         warmup_samples=4,
         allowed_runtimes=("diffusers", "onnxruntime"),
         metric_weights=MetricWeights(time=1.0, memory=0.1, load=0.05),
@@ -153,3 +160,8 @@ def get_contest(contest_id: str) -> Contest:
         return CONTESTS[contest_id]
     except KeyError:
         raise ValueError(f"unknown contest {contest_id!r}; known contests: {', '.join(CONTESTS)}") from None
+
+
+def inspect_for_contest(folder: Path, contest: Contest) -> Manifest:
+    """The checkpoint guard with this contest's limits: runtimes, size and steps."""
+    return inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes, contest.generation.steps)

@@ -25,15 +25,15 @@ from base.inputs import GenerationInput
 from base.memory import MemoryReading
 from base.orphans import LeftBehind, adopt_orphans, children, stop_orphans
 from base.similarity import Similarity, compare_images
-from base.stats import Estimate, median_ci
+from base.stats import Estimate, median_ci, ratio_ci, widened
 from base.worker import WorkerError
 from contest.benchmark import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.compare import Comparison, compare, speed_ratio
-from contest.definitions import Contest
+from contest.definitions import Contest, inspect_for_contest
 from contest.gallery import Gallery
 from contest.pairing import PairedRun, Side, Stop, measure_pairs
 from contest.scoring import Verdict, invalid, score, score_interval
-from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+from pipelines.checkpoint_guard import CheckpointRefused
 from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Reference:
     """
 
     baseline_seconds: Estimate  # median per image, with its 95% interval
+    baseline_samples: tuple[float, ...]  # the baseline's times per image in it
     speed_ratio: Estimate  # baseline / copy: 1.0 within its interval when the harness is fair
     pairs: int
     stop: Stop
@@ -138,9 +139,14 @@ def images_digest(images: Sequence[np.ndarray]) -> str:
     return hashlib.sha256(b"".join(image.tobytes() for image in images)).hexdigest()
 
 
-def slowdown(run: PairedRun, reference: Reference) -> float:
-    """How much slower the baseline ran in ``run`` than in its reference control (negative: faster)."""
-    return float(np.median(run.first.seconds)) / reference.baseline_seconds.value - 1.0
+def slowdown(run: PairedRun, reference: Reference, drift: float) -> Estimate:
+    """How much slower the baseline ran in ``run`` than in its reference control (negative: faster).
+
+    With its 95% interval: both medians' own noise, and ``drift``, the machine's own change of speed between
+    runs minutes apart, which no number of images inside either run can see.
+    """
+    ratio = widened(ratio_ci(run.first.seconds, reference.baseline_samples), drift)
+    return Estimate(ratio.value - 1.0, ratio.low - 1.0, ratio.high - 1.0)
 
 
 class Judging:
@@ -201,6 +207,7 @@ class Judging:
             self.gallery.keep(None, run.first.images)
         reference = Reference(
             baseline_seconds=median_ci(run.first.seconds),
+            baseline_samples=tuple(run.first.seconds),
             speed_ratio=speed_ratio(run.first.seconds, run.second.seconds, self.contest.sampling.worker_spread),
             pairs=run.pairs,
             stop=run.stop,
@@ -278,22 +285,25 @@ class Judging:
         control runs again on a machine with nothing of it left, and it is measured once more: slower
         again, it is out.
         """
-        inspect_checkpoint(folder, self.contest.allowed_runtimes, self.contest.max_checkpoint_bytes)
+        inspect_for_contest(folder, self.contest)
         if model_digest(folder, self.contest.default_dtype) == self.digest:
             return Outcome(refusal=UNMODIFIED_BASELINE)
-        tolerance = self.contest.control.slowdown_tolerance
+        control = self.contest.control
         attempts = 1
         try:
             run, result = self._paired(folder)
         except LeftBehind as error:
             return Outcome(refusal=str(error))
-        while (slower := slowdown(run, self.reference)) > tolerance:
+        while (slower := slowdown(run, self.reference, control.drift)).low > control.slowdown_tolerance:
             if attempts == 2:
                 return Outcome(
-                    refusal=f"the baseline ran {slower:.1%} slower beside it than beside an identical copy "
-                    f"(twice, the control run again between; the tolerance is {tolerance:.0%})"
+                    refusal=f"the baseline ran {slower.value:.1%} slower beside it than beside an identical copy "
+                    f"(at least {slower.low:.1%}, twice, the control run again between; "
+                    f"the tolerance is {control.slowdown_tolerance:.0%})"
                 )
-            self.progress(f"the baseline ran {slower:.1%} slower beside {key} than beside its copy: measuring again")
+            self.progress(
+                f"the baseline ran {slower.value:.1%} slower beside {key} than beside its copy: measuring again"
+            )
             self.control()
             attempts += 1
             try:
@@ -302,7 +312,9 @@ class Judging:
                 return Outcome(refusal=str(error))
         if self.gallery is not None:
             self.gallery.keep(key, run.second.images)
-        sampled = Sampled(run.pairs, run.stop, tuple(run.first.seconds), tuple(run.second.seconds), slower, attempts)
+        sampled = Sampled(
+            run.pairs, run.stop, tuple(run.first.seconds), tuple(run.second.seconds), slower.value, attempts
+        )
         similarity = compare_images(run.first.images, run.second.images)
         baseline = self.baseline_result(run.first.timings)
         return Outcome(Measurement(baseline, result, similarity, images_digest(run.second.images), sampled))

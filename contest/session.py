@@ -13,8 +13,7 @@ from base.inputs import GenerationInput
 from base.memory import MemoryReading, open_memory_probe
 from base.timing import synchronizer_for, timed
 from contest.benchmark import Loaded, SessionRequest, TimedImage
-from contest.definitions import get_contest
-from pipelines.checkpoint_guard import inspect_checkpoint
+from contest.definitions import get_contest, inspect_for_contest
 from pipelines.generation import check_image
 from pipelines.loader import load_runtime
 
@@ -26,7 +25,7 @@ class CheckpointSession:
         if not request.warmup:
             raise ValueError("a benchmark needs at least one warm-up input")
         contest = get_contest(request.contest_id)
-        manifest = inspect_checkpoint(request.checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
+        manifest = inspect_for_contest(request.checkpoint, contest)
         self.device = contest.device
         self.image_shape = (contest.generation.height, contest.generation.width, 3)
         self.synchronize = synchronizer_for(self.device)

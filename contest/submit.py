@@ -21,9 +21,9 @@ from base.network import open_chain, open_stores
 from base.store import StoreError
 from base.worker import WorkerError
 from contest.baseline import ensure_baseline
-from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.definitions import DEFAULT_CONTEST_ID, get_contest, inspect_for_contest
 from contest.selfcheck import self_check
-from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+from pipelines.checkpoint_guard import CheckpointRefused
 
 log = logging.getLogger("miner")
 Optimize = Callable[[Path], None]
@@ -73,7 +73,7 @@ def _prepare(args: argparse.Namespace, optimize: Optimize, baseline: Path, work_
 
 def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None:
     try:
-        inspect_checkpoint(checkpoint, contest.allowed_runtimes, contest.max_checkpoint_bytes)
+        inspect_for_contest(checkpoint, contest)
     except CheckpointRefused as error:
         raise SubmissionRefused(f"the checkpoint would be refused: {error}") from None
     log.info("self-check: benchmarking the baseline and the submission as a validator would")

@@ -20,7 +20,7 @@ import onnx
 from pydantic import ValidationError
 
 from base.content_hash import IGNORED_TOP_LEVEL
-from pipelines.manifest import MANIFEST_NAME, Manifest, OnnxOptions, manifest_from_json
+from pipelines.manifest import MANIFEST_NAME, SCHEDULERS, Manifest, OnnxOptions, manifest_from_json
 
 MODEL_INDEX = "model_index.json"
 PIPELINE_CLASS = "StableDiffusionXLPipeline"
@@ -31,22 +31,11 @@ CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".so", ".dll", ".dylib
 # ``.onnx_data`` is the external-data name Hugging Face Optimum writes next to ``model.onnx``.
 ALLOWED_SUFFIXES = frozenset({".safetensors", ".onnx", ".data", ".onnx_data", ".json", ".txt", ".md"})
 ALLOWED_NAMES = frozenset({".gitattributes", "README.md"})
+# Prebuilt engines and what builds them: the validator runs only engines it compiled itself, at load.
+ENGINE_SUFFIXES = frozenset({".engine", ".plan", ".trt", ".timing", ".profile", ".cache"})
+ENGINE_REASON = "prebuilt engines, timing caches and plugins are not accepted: the validator builds its own"
+EP_CONTEXT = "EPContext"
 
-SCHEDULERS = frozenset(
-    {
-        "EulerDiscreteScheduler",
-        "EulerAncestralDiscreteScheduler",
-        "DDIMScheduler",
-        "DPMSolverMultistepScheduler",
-        "UniPCMultistepScheduler",
-        "LCMScheduler",
-        "PNDMScheduler",
-        "LMSDiscreteScheduler",
-        "HeunDiscreteScheduler",
-        "KDPM2DiscreteScheduler",
-        "DEISMultistepScheduler",
-    }
-)
 ALLOWED_CLASSES: dict[str, frozenset[str]] = {
     "diffusers": frozenset({"UNet2DConditionModel", "AutoencoderKL", "AutoencoderTiny"}) | SCHEDULERS,
     "transformers": frozenset({"CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer", "CLIPTokenizerFast"}),
@@ -89,6 +78,7 @@ def inspect_checkpoint(
     folder: Path,
     allowed_runtimes: Collection[str] = ("diffusers", "onnxruntime"),
     max_total_bytes: int | None = None,
+    max_steps: int | None = None,
 ) -> Manifest:
     """Refuse anything but a plain SDXL checkpoint folder; return the manifest it runs with.
 
@@ -110,6 +100,9 @@ def inspect_checkpoint(
             MANIFEST_NAME if MANIFEST_NAME in documents else ".",
             f"runtime '{manifest.runtime}' is not allowed in this contest (allowed: {allowed})",
         )
+    steps = manifest.generation.steps
+    if max_steps is not None and steps is not None and steps > max_steps:
+        raise CheckpointRefused(MANIFEST_NAME, f"generation.steps {steps} is above the contest's {max_steps}")
     if manifest.runtime == "onnxruntime":
         _check_onnx(root, manifest.onnx or OnnxOptions())
     _check_weights(root, TORCH_WEIGHTS[manifest.runtime])
@@ -199,6 +192,8 @@ def _file_type_refusal(name: str) -> str | None:
         return PICKLE_REASON
     if suffix in CODE_SUFFIXES:
         return "code files are not accepted"
+    if suffix in ENGINE_SUFFIXES:
+        return ENGINE_REASON
     if suffix in ALLOWED_SUFFIXES or name in ALLOWED_NAMES or name.upper().startswith("LICENSE"):
         return None
     return "unexpected file type"
@@ -325,6 +320,8 @@ def _check_onnx(root: Path, options: OnnxOptions) -> None:
 
 
 def _check_domain(unet_file: str, node: onnx.NodeProto) -> None:
+    if node.op_type == EP_CONTEXT:
+        raise CheckpointRefused(unet_file, f"node {node.name or '(unnamed)'} is an {EP_CONTEXT} node: {ENGINE_REASON}")
     if node.domain not in ONNX_DOMAINS:
         raise CheckpointRefused(
             unet_file, f"custom operator domain '{node.domain}' (node {node.op_type}) is not accepted"

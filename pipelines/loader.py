@@ -7,19 +7,29 @@ from pathlib import Path
 from pipelines.generation import GenerationSettings, Runtime
 from pipelines.manifest import Manifest, OnnxOptions
 from pipelines.onnx_unet import load_onnx_unet
-from pipelines.torch_runtime import TORCH_DTYPES, DiffusersRuntime, apply_torch_options, load_sdxl_pipeline
+from pipelines.options import apply_options
+from pipelines.torch_runtime import TORCH_DTYPES, DiffusersRuntime, load_sdxl_pipeline
 
 
 def load_runtime(
-    folder: Path, manifest: Manifest, settings: GenerationSettings, device: str, default_dtype: str
+    folder: Path,
+    manifest: Manifest,
+    settings: GenerationSettings,
+    device: str,
+    default_dtype: str,
+    engine_cache: Path | None = None,
 ) -> Runtime:
-    """Load ``folder`` (already passed ``inspect_checkpoint``) with the runtime its manifest names."""
+    """Load ``folder`` (already passed ``inspect_checkpoint``) with the runtime and options its manifest names.
+
+    ``engine_cache`` is where execution providers that build engines at load (TensorRT) keep them.
+    """
     dtype = manifest.torch.dtype or default_dtype
     if manifest.runtime == "onnxruntime":
-        unet = load_onnx_unet(folder, manifest.onnx or OnnxOptions(), device, TORCH_DTYPES[dtype])
+        options = manifest.onnx or OnnxOptions()
+        unet = load_onnx_unet(folder, options, device, TORCH_DTYPES[dtype], engine_cache)
         pipeline = load_sdxl_pipeline(folder, device, dtype, unet=None)
         pipeline.unet = unet
     else:
         pipeline = load_sdxl_pipeline(folder, device, dtype)
-    apply_torch_options(pipeline, manifest.torch)
-    return DiffusersRuntime(pipeline, settings)
+    helpers = apply_options(pipeline, manifest.torch, manifest.generation, manifest.caching, device)
+    return DiffusersRuntime(pipeline, settings, manifest.generation, keep_alive=helpers)

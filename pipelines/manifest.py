@@ -1,35 +1,65 @@
-"""The checkpoint manifest: which runtime runs a checkpoint and with which options.
+"""The checkpoint manifest: which runtime runs a checkpoint, with which options.
 
 A submission is data: it can only choose among options the contest allows, so every model forbids
-unknown keys and every option is an enumerated value, never a class or module name.
+unknown keys and every option is an enumerated value or a bounded number, never a class or module name.
+Each option is implemented once, in the validator's runtime (``pipelines.options``).
+
+Format 1 had the runtime and the torch and ONNX basics; format 2 adds generation (steps, scheduler,
+guidance cut-off), caching, compilation, quantisation and execution-provider options. Format 1 files
+still load; a format 1 file that uses a format 2 key is refused naming the key.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MANIFEST_NAME = "edge_checkpoint.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 RuntimeName = Literal["diffusers", "onnxruntime"]
 DType = Literal["float32", "float16", "bfloat16"]
 Attention = Literal["sdpa", "eager"]
 ExecutionProvider = Literal["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
 GraphOptimization = Literal["disabled", "basic", "extended", "all"]
+SchedulerName = Literal[
+    "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "DDIMScheduler",
+    "DPMSolverMultistepScheduler",
+    "UniPCMultistepScheduler",
+    "LCMScheduler",
+    "PNDMScheduler",
+    "LMSDiscreteScheduler",
+    "HeunDiscreteScheduler",
+    "KDPM2DiscreteScheduler",
+    "DEISMultistepScheduler",
+]
+SCHEDULERS: frozenset[str] = frozenset(get_args(SchedulerName))
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+# torchao schemes; the float8 ones need a GPU that has float8 (compute capability 8.9 or newer).
+Quantization = Literal["int8_weight_only", "int8_dynamic", "float8_weight_only", "float8_dynamic"]
 
 DEFAULT_PROVIDERS: tuple[ExecutionProvider, ...] = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
     "CPUExecutionProvider",
 )
+MAX_STEPS = 200  # a contest's own steps bound this further (``check_against_contest``)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompileOptions(_Strict):
+    """``torch.compile`` of the UNet; compiling happens while loading, so it counts as load time."""
+
+    mode: CompileMode = "default"
+    fullgraph: bool = False
 
 
 class TorchOptions(_Strict):
@@ -38,6 +68,49 @@ class TorchOptions(_Strict):
     dtype: DType | None = None
     channels_last: bool = False
     attention: Attention = "sdpa"
+    quantization: Quantization | None = None
+    compile: CompileOptions | None = None
+
+
+class GenerationOptions(_Strict):
+    """Doing less work per image: fewer steps, another scheduler, guidance switched off part-way."""
+
+    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)  # None: the contest's steps
+    scheduler: SchedulerName | None = None  # None: the checkpoint's own; its config comes from the checkpoint
+    # Guidance runs for this fraction of the steps; after it the batch halves (1.0: guidance throughout).
+    guidance_stop: float = Field(default=1.0, gt=0.0, le=1.0)
+
+
+class DeepCacheOptions(_Strict):
+    """Reuse the UNet's deep features for ``interval`` steps; only the shallow ``branch`` is recomputed."""
+
+    interval: int = Field(default=3, ge=2, le=10)
+    branch: int = Field(default=0, ge=0, le=11)
+
+
+class TokenMergingOptions(_Strict):
+    """Merge this fraction of similar tokens before each attention block (ToMe for Stable Diffusion)."""
+
+    ratio: float = Field(default=0.5, gt=0.0, le=0.75)
+
+
+class CachingOptions(_Strict):
+    deepcache: DeepCacheOptions | None = None
+    token_merging: TokenMergingOptions | None = None
+
+
+class TensorrtOptions(_Strict):
+    """ONNX Runtime's TensorRT provider: the validator builds the engine at load and caches it by content."""
+
+    fp16: bool = True
+    builder_optimization_level: int = Field(default=3, ge=0, le=5)
+
+
+class CudaOptions(_Strict):
+    """ONNX Runtime's CUDA provider."""
+
+    cudnn_conv_algo_search: Literal["EXHAUSTIVE", "HEURISTIC", "DEFAULT"] = "HEURISTIC"
+    prefer_nhwc: bool = False
 
 
 class OnnxOptions(_Strict):
@@ -46,19 +119,59 @@ class OnnxOptions(_Strict):
     unet_file: str = "unet/model.onnx"
     providers: tuple[ExecutionProvider, ...] = DEFAULT_PROVIDERS
     graph_optimization: GraphOptimization = "all"
+    tensorrt: TensorrtOptions = Field(default_factory=TensorrtOptions)
+    cuda: CudaOptions = Field(default_factory=CudaOptions)
+
+
+# What format 1 knew, per section; anything else in a format 1 manifest is a format 2 key.
+_FORMAT_1_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"format_version", "runtime", "torch", "onnx"}),
+    "torch": frozenset({"dtype", "channels_last", "attention"}),
+    "onnx": frozenset({"unet_file", "providers", "graph_optimization"}),
+}
+
+
+def _format_2_key(document: dict[str, Any]) -> str | None:
+    for section, known in _FORMAT_1_KEYS.items():
+        keys = document.get(section, {}) if section else document
+        if not isinstance(keys, dict):
+            continue
+        for key in keys:
+            if key not in known:
+                return f"{section}.{key}" if section else key
+    return None
 
 
 class Manifest(_Strict):
-    format_version: Literal[1] = MANIFEST_VERSION
+    format_version: Literal[1, 2] = MANIFEST_VERSION
     runtime: RuntimeName = "diffusers"
     torch: TorchOptions = Field(default_factory=TorchOptions)
+    generation: GenerationOptions = Field(default_factory=GenerationOptions)
+    caching: CachingOptions = Field(default_factory=CachingOptions)
     onnx: OnnxOptions | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_1_stays_format_1(cls, document: Any) -> Any:
+        if isinstance(document, dict) and document.get("format_version") == 1:
+            key = _format_2_key(document)
+            if key is not None:
+                raise ValueError(f"'{key}' needs format_version 2")
+        return document
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> Path:
     path = folder / MANIFEST_NAME
-    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    # Only what differs from the defaults, so a manifest reads as the list of choices it makes.
+    document = {"format_version": manifest.format_version, **manifest.model_dump(mode="json", exclude_defaults=True)}
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The folder's manifest, or the defaults where it has none."""
+    path = folder / MANIFEST_NAME
+    return manifest_from_json(path.read_text(encoding="utf-8")) if path.exists() else Manifest()
 
 
 def manifest_from_json(text: str) -> Manifest:

@@ -12,19 +12,16 @@ from pathlib import Path, PurePosixPath
 from pydantic import ValidationError
 
 from base.content_hash import folder_digest
-from pipelines.manifest import MANIFEST_NAME, DType, Manifest, manifest_from_json
+from pipelines.manifest import MANIFEST_NAME, MANIFEST_VERSION, DType, Manifest, TorchOptions, manifest_from_json
 
 DOCUMENTATION_SUFFIXES = frozenset({".md"})
 
 
 def restates_defaults(manifest: Manifest, default_dtype: DType) -> bool:
     """Whether the manifest runs the checkpoint exactly as having no manifest would."""
-    if manifest.runtime != "diffusers":
-        return False
-    torch = manifest.torch
-    return torch.model_copy(update={"dtype": torch.dtype or default_dtype}) == Manifest().torch.model_copy(
-        update={"dtype": default_dtype}
-    )
+    torch = manifest.torch.model_copy(update={"dtype": manifest.torch.dtype or default_dtype})
+    restated = manifest.model_copy(update={"format_version": MANIFEST_VERSION, "torch": torch})
+    return restated == Manifest(torch=TorchOptions(dtype=default_dtype))
 
 
 def _manifest_is_default(folder: Path, default_dtype: DType) -> bool:

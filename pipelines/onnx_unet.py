@@ -6,8 +6,10 @@ torch, so the pipeline's scheduling, guidance and decoding are the reference cod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,11 +21,13 @@ import torch
 from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import FrozenDict
 
+from base.content_hash import folder_digest
 from pipelines.manifest import Manifest, OnnxOptions, write_manifest
 
 INPUT_NAMES = ("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids")
 OUTPUT_NAME = "noise_pred"
 OPSET = 17
+ENGINE_CACHE = "edge-contest-engines"  # under the system's temporary folder unless the caller names one
 GRAPH_OPTIMIZATION = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -86,13 +90,49 @@ def choose_providers(preference: Sequence[str], available: Sequence[str]) -> lis
 NO_SPINNING = {"session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0"}
 
 
-def open_session(model_file: Path, options: OnnxOptions) -> ort.InferenceSession:
+def engine_folder(model_file: Path, options: OnnxOptions, engine_cache: Path) -> Path:
+    """Where engines built for this model (its folder's content, external data included) and options live."""
+    digest = hashlib.sha256(folder_digest(model_file.parent))
+    digest.update(model_file.name.encode())
+    digest.update(options.tensorrt.model_dump_json().encode())
+    return engine_cache / digest.hexdigest()[:32]
+
+
+def provider_options(providers: Sequence[str], options: OnnxOptions, engines: Path) -> list[dict[str, str]]:
+    """Each chosen provider's options: the engine is built here, at load, and kept only in ``engines``."""
+    tensorrt = options.tensorrt
+    known = {
+        "TensorrtExecutionProvider": {
+            "trt_fp16_enable": str(tensorrt.fp16),
+            "trt_builder_optimization_level": str(tensorrt.builder_optimization_level),
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(engines),
+            "trt_timing_cache_enable": "True",
+            "trt_timing_cache_path": str(engines),
+        },
+        "CUDAExecutionProvider": {
+            "cudnn_conv_algo_search": options.cuda.cudnn_conv_algo_search,
+            "prefer_nhwc": "1" if options.cuda.prefer_nhwc else "0",
+        },
+    }
+    return [known.get(name, {}) for name in providers]
+
+
+def open_session(model_file: Path, options: OnnxOptions, engine_cache: Path | None = None) -> ort.InferenceSession:
     session_options = ort.SessionOptions()
     session_options.graph_optimization_level = GRAPH_OPTIMIZATION[options.graph_optimization]
     for key, value in NO_SPINNING.items():
         session_options.add_session_config_entry(key, value)
     providers = choose_providers(options.providers, ort.get_available_providers())
-    return ort.InferenceSession(str(model_file), sess_options=session_options, providers=providers)
+    engines = engine_folder(model_file, options, engine_cache or Path(tempfile.gettempdir()) / ENGINE_CACHE)
+    if "TensorrtExecutionProvider" in providers:
+        engines.mkdir(parents=True, exist_ok=True)
+    return ort.InferenceSession(
+        str(model_file),
+        sess_options=session_options,
+        providers=providers,
+        provider_options=provider_options(providers, options, engines),
+    )
 
 
 class OnnxUNet(torch.nn.Module):
@@ -145,9 +185,11 @@ class OnnxUNet(torch.nn.Module):
         return (torch.from_numpy(noise).to(self._device, self._dtype),)
 
 
-def load_onnx_unet(folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype) -> OnnxUNet:
+def load_onnx_unet(
+    folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype, engine_cache: Path | None = None
+) -> OnnxUNet:
     config = FrozenDict(UNet2DConditionModel.load_config(folder / "unet"))
-    return OnnxUNet(open_session(folder / options.unet_file, options), config, device, dtype)
+    return OnnxUNet(open_session(folder / options.unet_file, options, engine_cache), config, device, dtype)
 
 
 def export_onnx_checkpoint(source: Path, destination: Path) -> Path:
@@ -161,3 +203,15 @@ def export_onnx_checkpoint(source: Path, destination: Path) -> Path:
         weights.unlink()
     write_manifest(destination, Manifest(runtime="onnxruntime", onnx=options))
     return destination
+
+
+def quantize_onnx_unet(model_file: Path) -> None:
+    """Replace the model with ONNX Runtime's dynamic int8 quantisation of its matrix multiplies, in place.
+
+    Only MatMul: this CPU's integer convolutions run slower than float ones (see the optimisations benchmark).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantized = model_file.with_name(model_file.stem + ".int8.onnx")
+    quantize_dynamic(model_file, quantized, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+    quantized.replace(model_file)

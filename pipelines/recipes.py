@@ -1,13 +1,86 @@
-"""Optimisation recipes a miner's ``optimize()`` can apply to a checkpoint folder, in place."""
+"""Optimisation recipes a miner's ``optimize()`` can apply to a checkpoint folder, in place.
+
+Each recipe only writes data: a manifest choice from the contest's allow-list, or weights converted to
+another format (ONNX). The validator's runtime implements every option; nothing here runs there.
+"""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from pipelines.manifest import MANIFEST_NAME, Manifest, TorchOptions, write_manifest
-from pipelines.onnx_unet import export_onnx_checkpoint
+from pipelines.manifest import (
+    CompileMode,
+    CompileOptions,
+    DeepCacheOptions,
+    GenerationOptions,
+    Manifest,
+    OnnxOptions,
+    Quantization,
+    SchedulerName,
+    TensorrtOptions,
+    TokenMergingOptions,
+    TorchOptions,
+    read_manifest,
+    write_manifest,
+)
+from pipelines.onnx_unet import export_onnx_checkpoint, quantize_onnx_unet
+
+
+def update_manifest(folder: Path, **sections: Any) -> Manifest:
+    """Merge ``sections`` (e.g. ``torch={"channels_last": True}``) into the folder's manifest and write it."""
+    manifest = read_manifest(folder)
+    document = manifest.model_dump()
+    for section, changes in sections.items():
+        if isinstance(changes, dict) and isinstance(document.get(section), dict):
+            document[section] = {**document[section], **changes}
+        else:
+            document[section] = changes
+    updated = Manifest.model_validate({**document, "format_version": 2})
+    write_manifest(folder, updated)
+    return updated
+
+
+def torch_options(folder: Path, options: TorchOptions) -> None:
+    """Choose torch options (dtype, channels_last, attention, quantisation, compilation) as a whole."""
+    update_manifest(folder, torch=options.model_dump())
+
+
+def fewer_steps(folder: Path, steps: int) -> None:
+    """Denoise in ``steps`` instead of the contest's (no more than the contest's)."""
+    update_manifest(folder, generation=GenerationOptions(steps=steps).model_dump(include={"steps"}))
+
+
+def scheduler(folder: Path, name: SchedulerName) -> None:
+    """Another scheduler from the allow-list, configured from the checkpoint's own scheduler config."""
+    update_manifest(folder, generation={"scheduler": name})
+
+
+def guidance_cut_off(folder: Path, fraction: float) -> None:
+    """Classifier-free guidance for the first ``fraction`` of the steps only; the batch halves after it."""
+    update_manifest(folder, generation=GenerationOptions(guidance_stop=fraction).model_dump(include={"guidance_stop"}))
+
+
+def deepcache(folder: Path, interval: int = 3, branch: int = 0) -> None:
+    """Reuse the UNet's deep features between full steps (DeepCache)."""
+    update_manifest(folder, caching={"deepcache": DeepCacheOptions(interval=interval, branch=branch).model_dump()})
+
+
+def token_merging(folder: Path, ratio: float = 0.5) -> None:
+    """Merge similar tokens before attention (ToMe for Stable Diffusion)."""
+    update_manifest(folder, caching={"token_merging": TokenMergingOptions(ratio=ratio).model_dump()})
+
+
+def compiled(folder: Path, mode: CompileMode = "default", fullgraph: bool = False) -> None:
+    """``torch.compile`` the UNet when it loads (the compile time counts as load time)."""
+    update_manifest(folder, torch={"compile": CompileOptions(mode=mode, fullgraph=fullgraph).model_dump()})
+
+
+def quantized(folder: Path, scheme: Quantization) -> None:
+    """torchao quantisation of the UNet's linear layers when it loads."""
+    update_manifest(folder, torch={"quantization": scheme})
 
 
 def onnx_unet(folder: Path) -> None:
@@ -18,8 +91,16 @@ def onnx_unet(folder: Path) -> None:
         converted.rename(folder)
 
 
-def torch_options(folder: Path, options: TorchOptions) -> None:
-    """Choose torch options (dtype, channels_last, attention) for a diffusers checkpoint."""
-    manifest_file = folder / MANIFEST_NAME
-    manifest = Manifest.model_validate_json(manifest_file.read_text()) if manifest_file.exists() else Manifest()
-    write_manifest(folder, manifest.model_copy(update={"torch": options}))
+def onnx_quantized_unet(folder: Path) -> None:
+    """The ONNX UNet with int8 matrix-multiply weights (ONNX Runtime's dynamic quantisation)."""
+    if read_manifest(folder).runtime != "onnxruntime":
+        onnx_unet(folder)
+    quantize_onnx_unet(folder / (read_manifest(folder).onnx or OnnxOptions()).unet_file)
+
+
+def tensorrt(folder: Path, fp16: bool = True, builder_optimization_level: int = 3) -> None:
+    """Prefer ONNX Runtime's TensorRT provider for the ONNX UNet; the validator builds the engine at load."""
+    if read_manifest(folder).runtime != "onnxruntime":
+        onnx_unet(folder)
+    options = TensorrtOptions(fp16=fp16, builder_optimization_level=builder_optimization_level)
+    update_manifest(folder, onnx={"tensorrt": options.model_dump()})

@@ -189,8 +189,8 @@ def test_unknown_manifest_key_is_refused(checkpoint: Path) -> None:
 
 
 def test_unknown_nested_manifest_key_is_refused(checkpoint: Path) -> None:
-    (checkpoint / MANIFEST_NAME).write_text(json.dumps({"torch": {"compile": "max-autotune"}}))
-    assert refusal(checkpoint).reason == "unknown manifest key 'torch.compile'"
+    (checkpoint / MANIFEST_NAME).write_text(json.dumps({"torch": {"kernels": "fast"}}))
+    assert refusal(checkpoint).reason == "unknown manifest key 'torch.kernels'"
 
 
 def test_bad_runtime_value_is_refused(checkpoint: Path) -> None:
@@ -430,3 +430,83 @@ def test_unreadable_folder_is_refused(checkpoint: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(os, "scandir", denied)
     error = refusal(checkpoint)
     assert (error.path, error.reason) == ("vae", "cannot be read: Permission denied")
+
+
+def write_raw_manifest(folder: Path, document: dict[str, Any]) -> None:
+    (folder / MANIFEST_NAME).write_text(json.dumps(document), encoding="utf-8")
+
+
+def test_a_format_1_manifest_still_loads(checkpoint: Path) -> None:
+    write_raw_manifest(checkpoint, {"format_version": 1, "runtime": "diffusers", "torch": {"channels_last": True}})
+    manifest = inspect_checkpoint(checkpoint)
+    assert manifest.format_version == 1 and manifest.torch.channels_last
+
+
+@pytest.mark.parametrize(
+    ("document", "key"),
+    [
+        ({"generation": {"steps": 4}}, "generation"),
+        ({"torch": {"compile": {}}}, "torch.compile"),
+        ({"onnx": {"tensorrt": {}}}, "onnx.tensorrt"),
+    ],
+)
+def test_a_format_1_manifest_with_a_format_2_key_is_refused_naming_it(
+    checkpoint: Path, document: dict[str, Any], key: str
+) -> None:
+    write_raw_manifest(checkpoint, {"format_version": 1, **document})
+    assert f"'{key}' needs format_version 2" in refusal(checkpoint).reason
+
+
+@pytest.mark.parametrize(
+    ("document", "key"),
+    [
+        ({"generation": {"steps": 0}}, "generation.steps"),
+        ({"generation": {"guidance_stop": 1.5}}, "generation.guidance_stop"),
+        ({"generation": {"scheduler": "MyScheduler"}}, "generation.scheduler"),
+        ({"caching": {"deepcache": {"interval": 1}}}, "caching.deepcache.interval"),
+        ({"caching": {"token_merging": {"ratio": 0.9}}}, "caching.token_merging.ratio"),
+        ({"torch": {"quantization": "int4"}}, "torch.quantization"),
+        ({"torch": {"compile": {"mode": "fastest"}}}, "torch.compile.mode"),
+        ({"onnx": {"tensorrt": {"builder_optimization_level": 9}}}, "onnx.tensorrt.builder_optimization_level"),
+    ],
+)
+def test_out_of_range_options_are_refused_naming_the_key(checkpoint: Path, document: dict, key: str) -> None:
+    write_raw_manifest(checkpoint, {"format_version": 2, **document})
+    assert f"invalid manifest value for '{key}'" in refusal(checkpoint).reason
+
+
+def test_unknown_option_keys_are_refused_naming_the_key(checkpoint: Path) -> None:
+    write_raw_manifest(checkpoint, {"format_version": 2, "caching": {"deepcache": {"layers": 3}}})
+    assert refusal(checkpoint).reason == "unknown manifest key 'caching.deepcache.layers'"
+
+
+def test_more_steps_than_the_contest_is_refused(checkpoint: Path) -> None:
+    write_raw_manifest(checkpoint, {"format_version": 2, "generation": {"steps": 12}})
+    error = refusal(checkpoint, max_steps=8)
+    assert (error.path, error.reason) == (MANIFEST_NAME, "generation.steps 12 is above the contest's 8")
+    assert inspect_checkpoint(checkpoint, max_steps=12).generation.steps == 12
+
+
+def test_an_ep_context_node_is_refused_naming_it(checkpoint: Path) -> None:
+    node = helper.make_node("EPContext", ["x"], ["y"], name="trt_engine_0", domain="com.microsoft")
+    graph = helper.make_graph(
+        [node],
+        "engine",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    make_onnx(checkpoint, helper.make_model(graph, opset_imports=opsets, ir_version=10))
+    error = refusal(checkpoint)
+    assert error.path == "unet/model.onnx"
+    assert error.reason.startswith("node trt_engine_0 is an EPContext node: prebuilt engines")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["unet/model.engine", "unet/TensorrtExecutionProvider_cache_sm89.timing", "unet/model.plan", "unet/model.profile"],
+)
+def test_engine_files_and_timing_caches_are_refused_naming_them(checkpoint: Path, name: str) -> None:
+    (checkpoint / name).write_bytes(b"engine")
+    error = refusal(checkpoint)
+    assert error.path == name and "the validator builds its own" in error.reason
