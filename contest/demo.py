@@ -107,7 +107,7 @@ def main() -> int:
     variants = args.data_dir / "variants"
     print(f"embedded chain at block {chain.current_block()}, baseline {contest.id} at {baseline}", flush=True)
 
-    run(miner(args, "onnx", "demo/onnx-unet"), "miner 1: the ONNX Runtime UNet recipe")
+    run(miner(args, "onnx", "demo/onnx-unet"), "miner 1: the default optimize(): ONNX Runtime UNet, guidance cut-off")
     chain.advance(1)
     onnx_copy = store.fetch("demo/onnx-unet", store.head_revision("demo/onnx-unet"), variants / "onnx", 10**9)
     run(miner(args, "copycat", "copycat/fast-sdxl", "--model_dir", str(onnx_copy), "--no_optimizations"),

@@ -14,12 +14,15 @@ from contest.submit import main
 def optimize(checkpoint: Path) -> None:
     """Make the checkpoint in ``checkpoint`` faster or leaner, in place, without changing its images.
 
-    Write files only (safetensors, ONNX, JSON): a validator refuses code and pickles. The recipes in
-    ``pipelines.recipes`` are a start; ``recipes.torch_options`` picks dtype/channels_last/attention.
+    Write files only (safetensors, ONNX, JSON): a validator refuses code and pickles. Each recipe in
+    ``pipelines.recipes`` writes one choice; they combine, as here. Others: ``fewer_steps``, ``deepcache``
+    (torch UNet only), ``scheduler``, ``token_merging``, ``quantized``, ``compiled``, ``onnx_quantized_unet``,
+    ``tensorrt``, ``torch_options`` (README, "Checkpoints"; their effect: ``benchmarks/optimisations.py``).
     """
     from pipelines import recipes  # imported here: a run with --no_optimizations need not load torch
 
-    recipes.onnx_unet(checkpoint)
+    recipes.onnx_unet(checkpoint)  # the UNet in ONNX Runtime
+    recipes.guidance_cut_off(checkpoint, 0.5)  # guidance for the first half of the steps only
 
 
 if __name__ == "__main__":
