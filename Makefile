@@ -61,6 +61,7 @@ benchmark: setup
 	$(POETRY) run python benchmarks/null_submission.py
 	$(POETRY) run python benchmarks/agreement.py
 	$(POETRY) run python benchmarks/contest_scaling.py
+	$(POETRY) run python benchmarks/optimisations.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis

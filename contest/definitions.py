@@ -39,8 +39,9 @@ class MetricWeights:
 class Sampling:
     """How many pairs (one baseline image, one submission image) a comparison takes.
 
-    Pairs come in ABBA blocks until the speed ratio's 95% interval is as narrow as ``target_half_width``,
-    or already shows the decision, or a cap is reached. The first ``min_pairs`` inputs are the day's
+    Pairs come in ABBA blocks until the speed ratio's 95% interval over the pairs is as narrow as
+    ``target_half_width`` (the worker spread, which more pairs cannot reduce, is added after), or already shows
+    the decision, or a cap is reached. The first ``min_pairs`` inputs are the day's
     image set: every submission is judged for similarity and near-copies on exactly these.
     """
 

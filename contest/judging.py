@@ -29,7 +29,7 @@ from base.stats import Estimate, median_ci, ratio_ci, widened
 from base.worker import WorkerError
 from contest.benchmark import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.compare import Comparison, compare, speed_ratio
-from contest.definitions import Contest, inspect_for_contest
+from contest.definitions import Contest, Sampling, inspect_for_contest
 from contest.gallery import Gallery
 from contest.pairing import PairedRun, Side, Stop, measure_pairs
 from contest.scoring import Verdict, invalid, score, score_interval
@@ -149,6 +149,16 @@ def slowdown(run: PairedRun, reference: Reference, drift: float) -> Estimate:
     return Estimate(ratio.value - 1.0, ratio.low - 1.0, ratio.high - 1.0)
 
 
+def precise_enough(baseline: Side, other: Side, sampling: Sampling) -> bool:
+    """Whether more pairs would no longer narrow the speed ratio's interval enough to matter.
+
+    Judged on the pairs' own interval: the spread between workers is added to every interval, but no number of
+    pairs reduces it, so a target below it would never be reached and every comparison would run to its cap.
+    """
+    ratio = speed_ratio(baseline.seconds, other.seconds, worker_spread=0.0)
+    return ratio.half_width_fraction <= sampling.target_half_width
+
+
 class Judging:
     """The baseline's worker for a run of comparisons, with the control that keeps it honest.
 
@@ -192,9 +202,7 @@ class Judging:
         return run
 
     def _precise(self, baseline: Side, other: Side) -> Stop | None:
-        sampling = self.contest.sampling
-        ratio = speed_ratio(baseline.seconds, other.seconds, sampling.worker_spread)
-        return Stop.PRECISE if ratio.half_width_fraction <= sampling.target_half_width else None
+        return Stop.PRECISE if precise_enough(baseline, other, self.contest.sampling) else None
 
     def control(self) -> Reference:
         """Judge the baseline against an identical copy of itself: the reference for what follows."""
@@ -257,7 +265,7 @@ class Judging:
             interval = score_interval(so_far, contest)
             if interval.high < contest.minimum_improvement:
                 return Stop.CANNOT_QUALIFY
-            if so_far.speed_ratio.half_width_fraction <= contest.sampling.target_half_width:
+            if precise_enough(baseline, other, contest.sampling):
                 return Stop.PRECISE
             return Stop.QUALIFIES if interval.low > contest.minimum_improvement else None
 
