@@ -17,16 +17,12 @@ def load_runtime(
     settings: GenerationSettings,
     device: str,
     default_dtype: str,
-    engine_cache: Path | None = None,
 ) -> Runtime:
-    """Load ``folder`` (already passed ``inspect_checkpoint``) with the runtime and options its manifest names.
-
-    ``engine_cache`` is where execution providers that build engines at load (TensorRT) keep them.
-    """
+    """Load ``folder`` (already passed ``inspect_checkpoint``) with the runtime and options its manifest names."""
     dtype = manifest.torch.dtype or default_dtype
     if manifest.runtime == "onnxruntime":
         options = manifest.onnx or OnnxOptions()
-        unet = load_onnx_unet(folder, options, device, TORCH_DTYPES[dtype], engine_cache)
+        unet = load_onnx_unet(folder, options, device, TORCH_DTYPES[dtype])
         pipeline = load_sdxl_pipeline(folder, device, dtype, unet=None)
         pipeline.unet = unet
     else:

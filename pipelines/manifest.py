@@ -48,7 +48,7 @@ DEFAULT_PROVIDERS: tuple[ExecutionProvider, ...] = (
     "CUDAExecutionProvider",
     "CPUExecutionProvider",
 )
-MAX_STEPS = 200  # a contest's own steps bound this further (``check_against_contest``)
+MAX_STEPS = 200  # a contest's own steps bound this further (``contest.definitions.inspect_for_contest``)
 
 
 class _Strict(BaseModel):

@@ -27,7 +27,7 @@ from pipelines.manifest import Manifest, OnnxOptions, write_manifest
 INPUT_NAMES = ("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids")
 OUTPUT_NAME = "noise_pred"
 OPSET = 17
-ENGINE_CACHE = "edge-contest-engines"  # under the system's temporary folder unless the caller names one
+ENGINE_CACHE = "edge-contest-engines"  # under the system's temporary folder
 GRAPH_OPTIMIZATION = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -118,13 +118,13 @@ def provider_options(providers: Sequence[str], options: OnnxOptions, engines: Pa
     return [known.get(name, {}) for name in providers]
 
 
-def open_session(model_file: Path, options: OnnxOptions, engine_cache: Path | None = None) -> ort.InferenceSession:
+def open_session(model_file: Path, options: OnnxOptions) -> ort.InferenceSession:
     session_options = ort.SessionOptions()
     session_options.graph_optimization_level = GRAPH_OPTIMIZATION[options.graph_optimization]
     for key, value in NO_SPINNING.items():
         session_options.add_session_config_entry(key, value)
     providers = choose_providers(options.providers, ort.get_available_providers())
-    engines = engine_folder(model_file, options, engine_cache or Path(tempfile.gettempdir()) / ENGINE_CACHE)
+    engines = engine_folder(model_file, options, Path(tempfile.gettempdir()) / ENGINE_CACHE)
     if "TensorrtExecutionProvider" in providers:
         engines.mkdir(parents=True, exist_ok=True)
     return ort.InferenceSession(
@@ -185,11 +185,9 @@ class OnnxUNet(torch.nn.Module):
         return (torch.from_numpy(noise).to(self._device, self._dtype),)
 
 
-def load_onnx_unet(
-    folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype, engine_cache: Path | None = None
-) -> OnnxUNet:
+def load_onnx_unet(folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype) -> OnnxUNet:
     config = FrozenDict(UNet2DConditionModel.load_config(folder / "unet"))
-    return OnnxUNet(open_session(folder / options.unet_file, options, engine_cache), config, device, dtype)
+    return OnnxUNet(open_session(folder / options.unet_file, options), config, device, dtype)
 
 
 def export_onnx_checkpoint(source: Path, destination: Path) -> Path:

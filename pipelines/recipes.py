@@ -13,15 +13,10 @@ from typing import Any
 
 from pipelines.manifest import (
     CompileMode,
-    CompileOptions,
-    DeepCacheOptions,
-    GenerationOptions,
     Manifest,
     OnnxOptions,
     Quantization,
     SchedulerName,
-    TensorrtOptions,
-    TokenMergingOptions,
     TorchOptions,
     read_manifest,
     write_manifest,
@@ -50,7 +45,7 @@ def torch_options(folder: Path, options: TorchOptions) -> None:
 
 def fewer_steps(folder: Path, steps: int) -> None:
     """Denoise in ``steps`` instead of the contest's (no more than the contest's)."""
-    update_manifest(folder, generation=GenerationOptions(steps=steps).model_dump(include={"steps"}))
+    update_manifest(folder, generation={"steps": steps})
 
 
 def scheduler(folder: Path, name: SchedulerName) -> None:
@@ -60,22 +55,22 @@ def scheduler(folder: Path, name: SchedulerName) -> None:
 
 def guidance_cut_off(folder: Path, fraction: float) -> None:
     """Classifier-free guidance for the first ``fraction`` of the steps only; the batch halves after it."""
-    update_manifest(folder, generation=GenerationOptions(guidance_stop=fraction).model_dump(include={"guidance_stop"}))
+    update_manifest(folder, generation={"guidance_stop": fraction})
 
 
 def deepcache(folder: Path, interval: int = 3, branch: int = 0) -> None:
     """Reuse the UNet's deep features between full steps (DeepCache)."""
-    update_manifest(folder, caching={"deepcache": DeepCacheOptions(interval=interval, branch=branch).model_dump()})
+    update_manifest(folder, caching={"deepcache": {"interval": interval, "branch": branch}})
 
 
 def token_merging(folder: Path, ratio: float = 0.5) -> None:
     """Merge similar tokens before attention (ToMe for Stable Diffusion)."""
-    update_manifest(folder, caching={"token_merging": TokenMergingOptions(ratio=ratio).model_dump()})
+    update_manifest(folder, caching={"token_merging": {"ratio": ratio}})
 
 
 def compiled(folder: Path, mode: CompileMode = "default", fullgraph: bool = False) -> None:
     """``torch.compile`` the UNet when it loads (the compile time counts as load time)."""
-    update_manifest(folder, torch={"compile": CompileOptions(mode=mode, fullgraph=fullgraph).model_dump()})
+    update_manifest(folder, torch={"compile": {"mode": mode, "fullgraph": fullgraph}})
 
 
 def quantized(folder: Path, scheme: Quantization) -> None:
@@ -102,5 +97,4 @@ def tensorrt(folder: Path, fp16: bool = True, builder_optimization_level: int = 
     """Prefer ONNX Runtime's TensorRT provider for the ONNX UNet; the validator builds the engine at load."""
     if read_manifest(folder).runtime != "onnxruntime":
         onnx_unet(folder)
-    options = TensorrtOptions(fp16=fp16, builder_optimization_level=builder_optimization_level)
-    update_manifest(folder, onnx={"tensorrt": options.model_dump()})
+    update_manifest(folder, onnx={"tensorrt": {"fp16": fp16, "builder_optimization_level": builder_optimization_level}})
