@@ -63,6 +63,7 @@ benchmark: setup
 	$(POETRY) run python benchmarks/agreement.py
 	$(POETRY) run python benchmarks/contest_scaling.py
 	$(POETRY) run python benchmarks/optimisations.py
+	$(POETRY) run python benchmarks/similarity_calibration.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis

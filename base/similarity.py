@@ -1,7 +1,11 @@
 """How close a submission's images are to the baseline's, image by image.
 
-An optimized checkpoint must still draw what the baseline draws for the same prompt and seed; SSIM scores
-that structural agreement, and the minimum keeps one broken image from hiding behind a good average.
+An optimized checkpoint must still draw what the baseline draws for the same prompt and seed. Each image
+scores a weighted sum of two agreements: SSIM on the grayscale images (the structure: edges, layout) and the
+cosine of CLIP image embeddings (what is shown). Fewer steps or feature caching move pixels a little and
+keep the content, so they keep a high score; a blank image, a broken model or another prompt's picture
+loses both. The contest gates on the minimum over its images, so one broken image cannot hide behind a
+good average.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from skimage.color import rgb2gray
 from skimage.metrics import structural_similarity
 
 
@@ -17,28 +22,34 @@ from skimage.metrics import structural_similarity
 class Similarity:
     mean: float
     minimum: float
-    per_image: tuple[float, ...]
+    per_image: tuple[float, ...]  # the combined score of each image
+    ssim: tuple[float, ...]
+    clip: tuple[float, ...]  # cosine of the images' CLIP embeddings
+
+
+def _check(name: str, image: np.ndarray) -> None:
+    if image.dtype != np.uint8:
+        raise ValueError(f"{name} image must be uint8, got {image.dtype}")
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"{name} image must be HxWx3, got shape {image.shape}")
 
 
 def ssim(reference: np.ndarray, candidate: np.ndarray) -> float:
-    """SSIM of two uint8 HxWx3 images, with the standard Gaussian 11x11 window (sigma 1.5).
+    """SSIM of two uint8 HxWx3 images in grayscale, with the standard Gaussian 11x11 window (sigma 1.5).
 
     Images are uint8 by contract (pipelines clip and convert their output, NaN included), so any candidate,
-    however broken, holds finite values in [0, 255] and ``data_range`` is fixed at 255 rather than guessed.
+    however broken, holds finite values and the grayscale images lie in [0, 1]: ``data_range`` is fixed
+    rather than guessed from the images.
     """
-    for name, image in (("reference", reference), ("candidate", candidate)):
-        if image.dtype != np.uint8:
-            raise ValueError(f"{name} image must be uint8, got {image.dtype}")
-        if image.ndim != 3 or image.shape[-1] != 3:
-            raise ValueError(f"{name} image must be HxWx3, got shape {image.shape}")
+    _check("reference", reference)
+    _check("candidate", candidate)
     if reference.shape != candidate.shape:
         raise ValueError(f"image shapes differ: reference {reference.shape}, candidate {candidate.shape}")
     return float(
         structural_similarity(
-            reference,
-            candidate,
-            channel_axis=-1,
-            data_range=255,
+            rgb2gray(reference),
+            rgb2gray(candidate),
+            data_range=1.0,
             gaussian_weights=True,
             sigma=1.5,
             use_sample_covariance=False,
@@ -46,11 +57,34 @@ def ssim(reference: np.ndarray, candidate: np.ndarray) -> float:
     )
 
 
-def compare_images(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray]) -> Similarity:
-    """SSIM of each candidate image against the reference image at the same position."""
+def cosines(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, ...]:
+    """Row by row cosine of two embedding matrices (rows need not be of unit length)."""
+    if reference.shape != candidate.shape or reference.ndim != 2:
+        raise ValueError(f"embeddings must be two matrices of one shape, got {reference.shape} and {candidate.shape}")
+    norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
+    dots = np.einsum("ij,ij->i", reference, candidate)
+    return tuple(float(value) for value in np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0))
+
+
+def compare_images(
+    reference: Sequence[np.ndarray],
+    candidate: Sequence[np.ndarray],
+    reference_embeddings: np.ndarray,
+    candidate_embeddings: np.ndarray,
+    clip_weight: float,
+) -> Similarity:
+    """Each candidate image against the reference image at the same position: ``clip_weight`` CLIP, the rest SSIM."""
+    if not 0.0 <= clip_weight <= 1.0:
+        raise ValueError(f"clip_weight must lie in [0, 1], got {clip_weight}")
     if len(reference) != len(candidate):
         raise ValueError(f"image counts differ: reference {len(reference)}, candidate {len(candidate)}")
     if not reference:
         raise ValueError("no images to compare")
-    scores = tuple(ssim(ref, cand) for ref, cand in zip(reference, candidate, strict=True))
-    return Similarity(mean=float(np.mean(scores)), minimum=min(scores), per_image=scores)
+    if len(reference_embeddings) != len(reference):
+        raise ValueError(f"{len(reference_embeddings)} embeddings for {len(reference)} images")
+    structural = tuple(ssim(ref, cand) for ref, cand in zip(reference, candidate, strict=True))
+    semantic = cosines(reference_embeddings, candidate_embeddings)
+    scores = tuple(
+        (1.0 - clip_weight) * value + clip_weight * cosine for value, cosine in zip(structural, semantic, strict=True)
+    )
+    return Similarity(float(np.mean(scores)), min(scores), scores, structural, semantic)

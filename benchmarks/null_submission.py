@@ -20,7 +20,7 @@ from pathlib import Path
 from runtime_comparison import resaved_copy
 
 from base.inputs import derive_inputs
-from contest.baseline import ensure_baseline
+from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from contest.judging import judge
 from contest.scoring import Entry, rank, weights
@@ -38,7 +38,8 @@ def main() -> None:
     contest = get_contest(args.contest)
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="edge-null-"))
     try:
-        baseline = ensure_baseline(contest, work_dir)
+        models = ensure_models(contest, work_dir)
+        baseline = models.baseline
         copy = resaved_copy(baseline, work_dir / "resaved")
         header = f"{'trial':>5}  {'pairs':>5}  {'stop':<15}  {'speed ratio [95% CI]':<24}  {'contains 1':<10}"
         print(f"{header}  {'score [95% CI]':<28}  {'A/A control ratio':<24}  weight", flush=True)
@@ -47,7 +48,7 @@ def main() -> None:
         for trial in range(args.trials):
             block_hash = hashlib.sha256(f"null-submission trial {trial}".encode()).digest()
             inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
-            judged = judge(baseline, {KEY: copy}, contest, inputs, progress=lambda _: None)
+            judged = judge(models, {KEY: copy}, contest, inputs, progress=lambda _: None)
             judgement = judged.judgements[KEY]
             medians += [control.baseline_seconds.value for control in judged.controls]
             if judgement.sampled is not None:

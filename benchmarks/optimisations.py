@@ -19,7 +19,7 @@ import torch
 from runtime_comparison import FIXED_BLOCK_HASH
 
 from base.inputs import derive_inputs, parse_block_hash
-from contest.baseline import ensure_baseline
+from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from contest.judging import Judgement, judge
 from pipelines import recipes
@@ -75,7 +75,8 @@ def main() -> None:
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="edge-options-"))
     chosen = {name: recipe for name, recipe in OPTIONS.items() if args.only is None or name in args.only}
     try:
-        baseline = ensure_baseline(contest, work_dir)
+        models = ensure_models(contest, work_dir)
+        baseline = models.baseline
         folders = {}
         for index, (name, recipe) in enumerate(chosen.items()):
             folder = work_dir / f"option-{index}"
@@ -85,10 +86,10 @@ def main() -> None:
             folders[name] = folder
         inputs = derive_inputs(parse_block_hash(FIXED_BLOCK_HASH), contest.id, contest.sampling.max_pairs)
         print(f"contest {contest.id}: every option judged against the baseline, each in its own worker", flush=True)
-        judged = judge(baseline, folders, contest, inputs, progress=print)
+        judged = judge(models, folders, contest, inputs, progress=print)
         print()
         print(
-            f"{'option':<24}  {'speed ratio [95% CI]':<22}  {'min SSIM':>7}  gate  {'score [95% CI]':<25}  sig  "
+            f"{'option':<24}  {'speed ratio [95% CI]':<22}  {'min sim':>7}  gate  {'score [95% CI]':<25}  sig  "
             f"{'load s':>6}  {'pairs':>5}  reason"
         )
         for name, judgement in judged.judgements.items():
@@ -97,8 +98,8 @@ def main() -> None:
             print(f"{name:<24}  not run here: {reason}")
         control = judged.controls[0].speed_ratio
         print(
-            f"\nA/A control ratio {control.value:.3f} [{control.low:.3f}, {control.high:.3f}]; gate: min SSIM >= "
-            f"{contest.similarity_threshold}; significant: score's lower bound > {contest.minimum_improvement}"
+            f"\nA/A control ratio {control.value:.3f} [{control.low:.3f}, {control.high:.3f}]; gate: min similarity >= "
+            f"{contest.similarity.threshold}; significant: score's lower bound > {contest.minimum_improvement}"
         )
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, wall {judged.wall_seconds:.0f} s")
     finally:

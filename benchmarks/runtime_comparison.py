@@ -20,7 +20,7 @@ from pathlib import Path
 from safetensors.numpy import load_file, save_file
 
 from base.inputs import derive_inputs, parse_block_hash
-from contest.baseline import ensure_baseline
+from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
 from contest.judging import judge
 from contest.report import ReportRow, format_table
@@ -58,7 +58,8 @@ def main() -> None:
     contest = fixed_pairs(get_contest(args.contest), args.pairs or None)
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="edge-bench-"))
     try:
-        baseline = ensure_baseline(contest, work_dir)
+        models = ensure_models(contest, work_dir)
+        baseline = models.baseline
         copy = resaved_copy(baseline, work_dir / "a-a-copy")
         onnx = work_dir / "onnx-unet"
         if not onnx.exists():
@@ -67,7 +68,7 @@ def main() -> None:
 
         print(f"contest {contest.id}: each checkpoint in its own worker, paired with the baseline's worker,")
         print(f"{contest.sampling.min_pairs}-{contest.sampling.max_pairs} pairs per comparison", flush=True)
-        judged = judge(baseline, {"a/a copy": copy, "onnx unet": onnx}, contest, inputs, progress=print)
+        judged = judge(models, {"a/a copy": copy, "onnx unet": onnx}, contest, inputs, progress=print)
         rows = [ReportRow(name, j.result, j.comparison) for name, j in judged.judgements.items() if j.result]
         print()
         print(format_table(judged.baseline, rows, judged.harness_share))

@@ -1,75 +1,111 @@
-"""The contest's baseline checkpoint, materialised once in a cache folder.
+"""The contest's own models, materialised once in a cache folder: the baseline and the image encoder.
 
-A Hugging Face baseline is pinned to a full commit sha and fetched through the store code, so every
-validator judges against the same files whenever it downloads them, with the same size cap and
-retries as a submission, and never downloads the pickles a repository may also hold.
+A Hugging Face model is pinned to a full commit sha and fetched through the store code, so every validator
+judges against the same files whenever it downloads them, with the same size cap and retries as a
+submission, and never downloads the pickles a repository may also hold. The embedded default builds both
+offline from seeds.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from base.huggingface_store import HuggingFaceStore
 from base.store import Store, is_revision
-from contest.definitions import Contest
+from contest.definitions import Contest, ModelReference
 
-BASELINE_FILES = ("*.json", "*.txt", "*.safetensors")  # configs, tokenizer vocabularies, weights: never pickles
+# configs, tokenizer vocabularies, weights: never pickles (nor TensorFlow or Flax weights)
+BASELINE_FILES = ("*.json", "*.txt", "*.safetensors")
+
+
+@dataclass(frozen=True)
+class ContestModels:
+    """The folders judging reads: the baseline checkpoint and the similarity gate's image encoder."""
+
+    baseline: Path
+    image_encoder: Path
+
+
+def ensure_models(contest: Contest, cache_dir: Path, store: Store | None = None) -> ContestModels:
+    """Both of the contest's models (see ``ensure_baseline``)."""
+    return ContestModels(ensure_baseline(contest, cache_dir, store), ensure_image_encoder(contest, cache_dir, store))
 
 
 def ensure_baseline(contest: Contest, cache_dir: Path, store: Store | None = None) -> Path:
     """Return the baseline folder, building or fetching it on first use; a half-built folder is never left behind.
 
-    ``store`` fetches a Hugging Face baseline: the validator's or the miner's own Hugging Face store (default
-    ``HuggingFaceStore()``, reading ``HF_ENDPOINT`` and ``HF_TOKEN``). A cached baseline is returned without
+    ``store`` fetches a Hugging Face model: the validator's or the miner's own Hugging Face store (default
+    ``HuggingFaceStore()``, reading ``HF_ENDPOINT`` and ``HF_TOKEN``). A cached model is returned without
     contacting it. A ``StoreError`` propagates.
     """
-    check_pinned(contest)
-    destination = cache_dir / "baselines" / _folder_name(contest)
+
+    def build(staged: Path) -> None:
+        from pipelines.tiny_sdxl import save_tiny_sdxl  # diffusers loads only when a build is needed
+
+        save_tiny_sdxl(staged, seed=contest.baseline.seed, image_size=contest.generation.width)
+
+    return _ensure(contest, "baseline", contest.baseline, cache_dir / "baselines", store, build)
+
+
+def ensure_image_encoder(contest: Contest, cache_dir: Path, store: Store | None = None) -> Path:
+    """The similarity gate's CLIP image encoder, as ``ensure_baseline`` does the baseline."""
+    reference = contest.similarity.image_encoder
+
+    def build(staged: Path) -> None:
+        from pipelines.image_encoder import save_tiny_image_encoder  # transformers loads only for a build
+
+        save_tiny_image_encoder(staged, seed=reference.seed)
+
+    return _ensure(contest, "image encoder", reference, cache_dir / "image-encoders", store, build)
+
+
+def _check_pinned(contest: Contest, role: str, reference: ModelReference) -> None:
+    """Refuse a Hugging Face model not pinned to a commit: a branch would let validators judge differently."""
+    if reference.source != "huggingface":
+        return
+    if not reference.repository:
+        raise ValueError(f"contest {contest.id!r}: its Hugging Face {role} names no repository")
+    if reference.revision is None or not is_revision(reference.revision):
+        raise ValueError(
+            f"contest {contest.id!r}: {role} {reference.repository} must be pinned to a full 40-hex commit sha, "
+            f"got revision {reference.revision!r} (a branch moves, so validators would judge with different models)"
+        )
+
+
+def _ensure(
+    contest: Contest,
+    role: str,
+    reference: ModelReference,
+    cache_dir: Path,
+    store: Store | None,
+    build: Callable[[Path], None],
+) -> Path:
+    _check_pinned(contest, role, reference)
+    # A pinned revision is part of the name, so a changed pin never reuses a stale model.
+    name = f"{contest.id}-{reference.revision[:12]}" if reference.source == "huggingface" else contest.id
+    destination = cache_dir / name
     if destination.is_dir():
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".building-") as scratch:
-        staged = Path(scratch) / "checkpoint"
-        _materialise(contest, staged, store)
+        staged = Path(scratch) / "model"
+        if reference.source == "huggingface":
+            store = store if store is not None else HuggingFaceStore()
+            store.fetch(
+                reference.repository,
+                reference.revision,
+                staged,
+                contest.max_checkpoint_bytes,
+                allow_patterns=BASELINE_FILES,
+            )
+        else:
+            build(staged)
         try:
             staged.rename(destination)
         except OSError:
             if not destination.is_dir():  # lost a race to another builder, which is fine
                 raise
     return destination
-
-
-def check_pinned(contest: Contest) -> None:
-    """Refuse a Hugging Face baseline not pinned to a commit: a branch would let validators judge differently."""
-    reference = contest.baseline
-    if reference.source != "huggingface":
-        return
-    if not reference.repository:
-        raise ValueError(f"contest {contest.id!r}: its Hugging Face baseline names no repository")
-    if reference.revision is None or not is_revision(reference.revision):
-        raise ValueError(
-            f"contest {contest.id!r}: baseline {reference.repository} must be pinned to a full 40-hex commit sha, "
-            f"got revision {reference.revision!r} (a branch moves, so validators would judge different baselines)"
-        )
-
-
-def _folder_name(contest: Contest) -> str:
-    """A pinned revision is part of the name, so a changed pin never reuses a stale baseline."""
-    reference = contest.baseline
-    if reference.source == "huggingface":
-        return f"{contest.id}-{reference.revision[:12]}"
-    return contest.id
-
-
-def _materialise(contest: Contest, staged: Path, store: Store | None) -> None:
-    reference = contest.baseline
-    if reference.source == "tiny-sdxl":
-        from pipelines.tiny_sdxl import save_tiny_sdxl  # diffusers loads only when a build is needed
-
-        save_tiny_sdxl(staged, seed=reference.seed, image_size=contest.generation.width)
-        return
-    store = store if store is not None else HuggingFaceStore()
-    store.fetch(
-        reference.repository, reference.revision, staged, contest.max_checkpoint_bytes, allow_patterns=BASELINE_FILES
-    )

@@ -19,7 +19,7 @@ from base import commitment as codec
 from base.chain import Chain
 from base.content_hash import bind_to_hotkey, folder_digest
 from base.store import Store, StoreError
-from contest.baseline import ensure_baseline
+from contest.baseline import ensure_models
 from contest.definitions import CONTESTS, Contest
 from contest.gallery import Gallery
 from contest.judging import NOT_JUDGED, Judged, Judgement, Outcome, Sampled, judge
@@ -233,10 +233,10 @@ def run_day(
         record(hotkey, outcome)
         shutil.rmtree(alive[hotkey], ignore_errors=True)
 
-    baseline = ensure_baseline(contest, data_dir, stores.get("huggingface"))
+    models = ensure_models(contest, data_dir, stores.get("huggingface"))
     try:
         judged = judge(
-            baseline,
+            models,
             alive,
             contest,
             inputs,
@@ -273,7 +273,7 @@ def run_day(
         netuid=netuid,
         device=Device(**device.as_dict()),
         baseline=metrics_from(judged.baseline),
-        baseline_digest=model_digest(baseline, contest.default_dtype).hex(),
+        baseline_digest=model_digest(models.baseline, contest.default_dtype).hex(),
         minimum_improvement=contest.minimum_improvement,
         controls=[control_from(reference) for reference in judged.controls],
         submissions=_submissions(candidates, judgements, placed, shares, gallery),

@@ -16,13 +16,30 @@ from pipelines.manifest import DType, Manifest, RuntimeName
 
 
 @dataclass(frozen=True)
-class BaselineReference:
-    """Where the baseline comes from: built offline from a seed, or a Hugging Face repository."""
+class ModelReference:
+    """Where one of the contest's own models comes from: built offline from a seed, or a pinned repository.
 
-    source: Literal["tiny-sdxl", "huggingface"]
+    ``tiny-sdxl`` is the embedded default's baseline, ``tiny-clip`` its image encoder.
+    """
+
+    source: Literal["tiny-sdxl", "tiny-clip", "huggingface"]
     seed: int = 0
     repository: str | None = None
     revision: str | None = None
+
+
+@dataclass(frozen=True)
+class SimilarityGate:
+    """How a submission's images are compared with the baseline's, and how close they must stay.
+
+    Each image scores ``clip_weight`` times the cosine of the two images' CLIP embeddings plus the rest times
+    their grayscale SSIM; a submission whose lowest score over the day's images falls below ``threshold`` is
+    out. The threshold comes from ``benchmarks/similarity_calibration.py`` (README, "The similarity gate").
+    """
+
+    threshold: float
+    clip_weight: float
+    image_encoder: ModelReference
 
 
 @dataclass(frozen=True)
@@ -82,7 +99,7 @@ class Control:
 class Contest:
     id: str
     description: str
-    baseline: BaselineReference
+    baseline: ModelReference
     device: str
     device_name: str | None
     default_dtype: DType
@@ -92,7 +109,7 @@ class Contest:
     warmup_samples: int
     allowed_runtimes: tuple[RuntimeName, ...]
     metric_weights: MetricWeights
-    similarity_threshold: float
+    similarity: SimilarityGate
     minimum_improvement: float  # weight only where the score's 95% interval lies wholly above this
     tie_margin: float  # scores closer than this (or than their noise) share a tier: the earliest commit leads
     no_winner_uid: int  # all weight goes here when no submission qualifies (uid 0: burned, as subnets commonly do)
@@ -107,7 +124,7 @@ _CONTESTS = (
     Contest(
         id="sdxl-newdream-20",
         description="Stable Diffusion XL (newdream-sdxl-20) on an RTX 4090, fp16, 1024x1024, 20 steps",
-        baseline=BaselineReference(
+        baseline=ModelReference(
             source="huggingface",
             repository="stablediffusionapi/newdream-sdxl-20",
             revision="4bdd502bca7abd1ea57ee12fba0b0f23052958cc",
@@ -121,7 +138,15 @@ _CONTESTS = (
         warmup_samples=2,
         allowed_runtimes=("diffusers", "onnxruntime"),
         metric_weights=MetricWeights(time=1.0, energy=0.5, memory=0.25, load=0.1),
-        similarity_threshold=0.85,
+        similarity=SimilarityGate(
+            threshold=0.85,
+            clip_weight=0.35,
+            image_encoder=ModelReference(
+                source="huggingface",
+                repository="openai/clip-vit-large-patch14",
+                revision="32bd64288804d66eefd0ccbe215aa642df71cc41",
+            ),
+        ),
         minimum_improvement=0.02,
         tie_margin=0.01,
         no_winner_uid=0,
@@ -132,7 +157,7 @@ _CONTESTS = (
     Contest(
         id="tiny-sdxl-cpu",
         description="A tiny SDXL-architecture pipeline built offline, on the CPU, 128x128, 8 steps",
-        baseline=BaselineReference(source="tiny-sdxl", seed=0),
+        baseline=ModelReference(source="tiny-sdxl", seed=0),
         device="cpu",
         device_name=None,
         default_dtype="float32",
@@ -142,7 +167,9 @@ _CONTESTS = (
         warmup_samples=4,
         allowed_runtimes=("diffusers", "onnxruntime"),
         metric_weights=MetricWeights(time=1.0, memory=0.1, load=0.05),
-        similarity_threshold=0.85,
+        similarity=SimilarityGate(
+            threshold=0.93, clip_weight=0.35, image_encoder=ModelReference(source="tiny-clip", seed=0)
+        ),
         minimum_improvement=0.05,
         tie_margin=0.02,
         no_winner_uid=0,

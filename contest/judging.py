@@ -24,12 +24,14 @@ from tqdm import tqdm
 from base.inputs import GenerationInput
 from base.memory import MemoryReading
 from base.orphans import LeftBehind, adopt_orphans, children, stop_orphans
-from base.similarity import Similarity, compare_images
+from base.similarity import Similarity
 from base.stats import Estimate, median_ci, ratio_ci, widened
 from base.worker import WorkerError
+from contest.baseline import ContestModels
 from contest.benchmark import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.compare import Comparison, compare, speed_ratio
 from contest.definitions import Contest, Sampling, inspect_for_contest
+from contest.embedding import ImageEncoderWorker
 from contest.gallery import Gallery
 from contest.pairing import PairedRun, Side, Stop, measure_pairs
 from contest.scoring import Verdict, invalid, score, score_interval
@@ -168,7 +170,7 @@ class Judging:
 
     def __init__(
         self,
-        baseline_folder: Path,
+        models: ContestModels,
         contest: Contest,
         inputs: Sequence[GenerationInput],
         progress: Callable[[str], None] = log.info,
@@ -176,12 +178,17 @@ class Judging:
         clock: Callable[[], float] = time.monotonic,
         submission_session: str = SESSION,
     ) -> None:
-        self.folder, self.contest, self.inputs = baseline_folder, contest, inputs
+        self.folder, self.contest, self.inputs = models.baseline, contest, inputs
         self.submission_session = submission_session
         self.progress, self.gallery, self.clock = progress, gallery, clock
-        self.digest = model_digest(baseline_folder, contest.default_dtype)
+        self.digest = model_digest(models.baseline, contest.default_dtype)
         adopt_orphans()
-        self.baseline = CheckpointWorker(baseline_folder, contest, inputs)
+        self.encoder = ImageEncoderWorker(models.image_encoder, contest)
+        try:
+            self.baseline = CheckpointWorker(models.baseline, contest, inputs)
+        except BaseException:
+            self.encoder.close()
+            raise
         self.controls: list[Reference] = []
         self.baseline_runs: list[Timings] = []
         self.judged = 0
@@ -249,12 +256,14 @@ class Judging:
             device=self.baseline.loaded.device,
         )
 
-    def _decider(self, submission: CheckpointWorker) -> Callable[[Side, Side], Stop | None]:
+    def _decider(
+        self, submission: CheckpointWorker, similarity_of: Callable[[Side, Side], Similarity]
+    ) -> Callable[[Side, Side], Stop | None]:
         contest = self.contest
 
         def decide(baseline: Side, other: Side) -> Stop | None:
-            similarity = compare_images(baseline.images, other.images)
-            if similarity.minimum < contest.similarity_threshold:
+            similarity = similarity_of(baseline, other)
+            if similarity.minimum < contest.similarity.threshold:
                 return Stop.DISSIMILAR
             so_far = compare(
                 self.baseline_result(baseline.timings),
@@ -274,20 +283,21 @@ class Judging:
 
         return decide
 
-    def _paired(self, folder: Path) -> tuple[PairedRun, BenchmarkResult]:
+    def _paired(self, folder: Path) -> tuple[PairedRun, BenchmarkResult, Similarity]:
         """Load the submission beside the frozen baseline, pair them, close it; nothing of it may stay behind."""
         known = children()
         self.baseline.freeze()
+        similarity = _ComparedOnce(self.encoder)
         try:
             with CheckpointWorker(folder, self.contest, self.inputs, self.submission_session) as submission:
-                run = self._pairs(submission, self._decider(submission))
+                run = self._pairs(submission, self._decider(submission, similarity))
                 result = submission.result(run.second.timings, submission.finish())
         finally:
             left = stop_orphans(known)
         if left:
             shown = ", ".join(f"pid {orphan.pid} ({orphan.command})" for orphan in left)
             raise LeftBehind(f"its worker left processes running: {shown}; they were killed")
-        return run, result
+        return run, result, similarity(run.first, run.second)
 
     def measure(self, key: str, folder: Path) -> Outcome:
         """Guard, recognise the baseline, then pair the submission with the baseline.
@@ -302,7 +312,7 @@ class Judging:
         control = self.contest.control
         attempts = 1
         try:
-            run, result = self._paired(folder)
+            run, result, similarity = self._paired(folder)
         except LeftBehind as error:
             return Outcome(refusal=str(error))
         while (slower := slowdown(run, self.reference, control.drift)).low > control.slowdown_tolerance:
@@ -318,7 +328,7 @@ class Judging:
             self.control()
             attempts += 1
             try:
-                run, result = self._paired(folder)
+                run, result, similarity = self._paired(folder)
             except LeftBehind as error:
                 return Outcome(refusal=str(error))
         if self.gallery is not None:
@@ -326,18 +336,31 @@ class Judging:
         sampled = Sampled(
             run.pairs, run.stop, tuple(run.first.seconds), tuple(run.second.seconds), slower.value, attempts
         )
-        similarity = compare_images(run.first.images, run.second.images)
         baseline = self.baseline_result(run.first.timings)
         return Outcome(Measurement(baseline, result, similarity, images_digest(run.second.images), sampled))
 
     def close(self) -> None:
         self.baseline.close()
+        self.encoder.close()
 
     def __enter__(self) -> Judging:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+class _ComparedOnce:
+    """The day's image set is complete at ``min_pairs`` and never changes after: one comparison serves a run."""
+
+    def __init__(self, encoder: ImageEncoderWorker) -> None:
+        self.encoder = encoder
+        self.value: Similarity | None = None
+
+    def __call__(self, baseline: Side, other: Side) -> Similarity:
+        if self.value is None:
+            self.value = self.encoder.similarity(baseline.images, other.images)
+        return self.value
 
 
 def judgement(outcome: Outcome, contest: Contest) -> Judgement:
@@ -349,7 +372,7 @@ def judgement(outcome: Outcome, contest: Contest) -> Judgement:
 
 
 def judge(
-    baseline_folder: Path,
+    models: ContestModels,
     submissions: Mapping[str, Path | None],
     contest: Contest,
     inputs: Sequence[GenerationInput],
@@ -367,7 +390,7 @@ def judge(
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
-    with Judging(baseline_folder, contest, inputs, progress, gallery) as judging:
+    with Judging(models, contest, inputs, progress, gallery) as judging:
         queue = tqdm(submissions.items(), desc="judging", unit="submission", total=len(submissions), disable=None)
         for position, (key, folder) in enumerate(queue, start=1):
             if key in outcomes:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from base import similarity as base_similarity
 from base.stats import Estimate, median_ci
 from contest.benchmark import BenchmarkResult
 from contest.compare import Comparison
@@ -21,7 +22,7 @@ from contest.compare import Comparison
 if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it is imported for types only
     from contest.judging import Reference
 
-SCHEMA_VERSION = 3  # 2: thumbnails of the first inputs; 3: significance, tiers, sampling, controls, weights set
+SCHEMA_VERSION = 4  # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
@@ -36,8 +37,15 @@ class Interval(_Model):
 
 
 class Similarity(_Model):
+    """The gate's combined score over the day's images, and the lowest of each of its two parts.
+
+    The parts are absent from leaderboards before schema 4 (SSIM alone), which still read.
+    """
+
     minimum: float
     mean: float
+    ssim_minimum: float | None = None
+    clip_minimum: float | None = None
 
 
 class Metrics(_Model):
@@ -187,9 +195,16 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
         joules_per_image=result.joules_per_image,
         energy_unavailable_reason=result.energy.reason,
         energy_ratio=comparison.energy_ratio if comparison else None,
-        similarity=(
-            Similarity(minimum=comparison.similarity.minimum, mean=comparison.similarity.mean) if comparison else None
-        ),
+        similarity=similarity_from(comparison.similarity) if comparison else None,
+    )
+
+
+def similarity_from(similarity: base_similarity.Similarity) -> Similarity:
+    return Similarity(
+        minimum=similarity.minimum,
+        mean=similarity.mean,
+        ssim_minimum=min(similarity.ssim),
+        clip_minimum=min(similarity.clip),
     )
 
 

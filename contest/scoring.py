@@ -92,9 +92,9 @@ def score(comparison: Comparison, contest: Contest) -> Verdict:
     similarity = comparison.similarity
     if similarity is None:
         raise ValueError("a verdict needs the images compared")
-    if similarity.minimum < contest.similarity_threshold:
+    if similarity.minimum < contest.similarity.threshold:
         minimum = similarity.minimum
-        return invalid(f"similarity {minimum:.4f} is below the threshold {contest.similarity_threshold:.2f}")
+        return invalid(f"similarity {minimum:.4f} is below the threshold {contest.similarity.threshold:.2f}")
     interval = score_interval(comparison, contest)
     significant = interval.low > contest.minimum_improvement
     return Verdict(interval.value, interval.low, interval.high, significant)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.inputs import GenerationInput
+from contest.baseline import ContestModels
 from contest.definitions import Contest
 from contest.judging import judge
 from contest.leaderboard import control_from
@@ -21,8 +22,10 @@ class SelfCheck:
     table: str
 
 
-def self_check(baseline: Path, submission: Path, contest: Contest, inputs: tuple[GenerationInput, ...]) -> SelfCheck:
-    judged = judge(baseline, {SUBMISSION: submission}, contest, inputs)
+def self_check(
+    models: ContestModels, submission: Path, contest: Contest, inputs: tuple[GenerationInput, ...]
+) -> SelfCheck:
+    judged = judge(models, {SUBMISSION: submission}, contest, inputs)
     judgement = judged.judgements[SUBMISSION]
     if judgement.result is None:
         return SelfCheck(judgement.verdict, "")

@@ -20,7 +20,7 @@ from base.inputs import derive_inputs
 from base.network import open_chain, open_stores
 from base.store import StoreError
 from base.worker import WorkerError
-from contest.baseline import ensure_baseline
+from contest.baseline import ContestModels, ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest, inspect_for_contest
 from contest.selfcheck import self_check
 from pipelines.checkpoint_guard import CheckpointRefused
@@ -71,7 +71,7 @@ def _prepare(args: argparse.Namespace, optimize: Optimize, baseline: Path, work_
     return checkpoint
 
 
-def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None:
+def _check(checkpoint: Path, models: ContestModels, contest, block_hash: bytes) -> None:
     try:
         inspect_for_contest(checkpoint, contest)
     except CheckpointRefused as error:
@@ -79,7 +79,7 @@ def _check(checkpoint: Path, baseline: Path, contest, block_hash: bytes) -> None
     log.info("self-check: benchmarking the baseline and the submission as a validator would")
     inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
     try:
-        result = self_check(baseline, checkpoint, contest, inputs)
+        result = self_check(models, checkpoint, contest, inputs)
     except WorkerError as error:
         raise SubmissionRefused(f"the checkpoint failed to run: {str(error).splitlines()[0]}") from None
     if result.table:
@@ -108,17 +108,17 @@ def submit(args: argparse.Namespace, optimize: Optimize) -> int:
         raise ChainError(f"hotkey {hotkey} is not registered on subnet {config.netuid}")
     stores = open_stores(config)
     store = stores[config.store]
-    baseline = ensure_baseline(contest, config.data_dir, stores["huggingface"])
+    models = ensure_models(contest, config.data_dir, stores["huggingface"])
     block_hash = chain.block_hash(chain.current_block())
     with tempfile.TemporaryDirectory(prefix="edge-miner-") as scratch:
         work_dir = Path(scratch)
         if args.no_commit:
             revision = args.revision or store.head_revision(args.repository)
             checkpoint = store.fetch(args.repository, revision, work_dir / "checkpoint", contest.max_checkpoint_bytes)
-            _check(checkpoint, baseline, contest, block_hash)
+            _check(checkpoint, models, contest, block_hash)
         else:
-            checkpoint = _prepare(args, optimize, baseline, work_dir)
-            _check(checkpoint, baseline, contest, block_hash)
+            checkpoint = _prepare(args, optimize, models.baseline, work_dir)
+            _check(checkpoint, models, contest, block_hash)
             revision = store.push(checkpoint, args.repository, args.commit_message)
             log.info("pushed %s at %s", args.repository, revision)
         content_hash = submission_hash(checkpoint, hotkey)

@@ -16,6 +16,12 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 TEXT_HIDDEN_SIZE = 32
 TEXT_PROJECTION_DIM = 32
 TIME_EMBED_DIM = 8
+# Random weights leave the text almost no say: cross-attention's output and the pooled text embedding are tiny
+# beside the noise, so the same seed with another prompt drew nearly the same picture (grayscale SSIM 0.99) and
+# no similarity gate could tell a model that ignores the prompt. Scaled up by these, the prompt shapes the
+# picture (SSIM 0.77 for another prompt) while fewer steps still keep it (0.96 at half the steps).
+CROSS_ATTENTION_GAIN = 64.0
+POOLED_TEXT_GAIN = 16.0
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
 
@@ -111,6 +117,14 @@ def _scheduler() -> EulerDiscreteScheduler:
     )
 
 
+@torch.no_grad()
+def _give_the_text_a_say(unet: UNet2DConditionModel) -> None:
+    for name, module in unet.named_modules():
+        if name.endswith("attn2.to_out.0"):
+            module.weight.mul_(CROSS_ATTENTION_GAIN)
+    unet.add_embedding.linear_1.weight.mul_(POOLED_TEXT_GAIN)
+
+
 def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeline:
     """Build the pipeline; the same seed always gives the same weights, on any machine."""
     tokenizer = build_tokenizer()
@@ -121,6 +135,7 @@ def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeli
         text_encoder_2 = CLIPTextModelWithProjection(_text_config(vocab_size, with_projection=True))
         unet = _unet(sample_size=image_size // 8)
         vae = _vae(image_size)
+    _give_the_text_a_say(unet)
     return StableDiffusionXLPipeline(
         vae=vae.eval(),
         text_encoder=text_encoder.eval(),

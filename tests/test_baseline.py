@@ -17,8 +17,8 @@ from base.git_store import GitStore
 from base.huggingface_store import HuggingFaceStore
 from base.retry import RetryPolicy
 from base.store import OverSizeCap, is_revision
-from contest.baseline import BASELINE_FILES, ensure_baseline
-from contest.definitions import CONTESTS, BaselineReference, Contest, get_contest
+from contest.baseline import BASELINE_FILES, ensure_baseline, ensure_image_encoder, ensure_models
+from contest.definitions import CONTESTS, Contest, ModelReference, get_contest
 from tests.hub_servers import free_port, olah_mirror, upload_hub
 
 QUICK = RetryPolicy(attempts=2, first_wait_s=0.001)
@@ -64,7 +64,7 @@ def files_in(folder: Path) -> set[str]:
 
 
 def sdxl_contest(repository: str, revision: str, max_bytes: int) -> Contest:
-    reference = BaselineReference(source="huggingface", repository=repository, revision=revision)
+    reference = ModelReference(source="huggingface", repository=repository, revision=revision)
     return dataclasses.replace(get_contest("sdxl-newdream-20"), baseline=reference, max_checkpoint_bytes=max_bytes)
 
 
@@ -150,8 +150,34 @@ def test_the_git_store_honours_the_same_patterns_and_counts_the_cap_over_them(tm
     assert not (tmp_path / "refused").exists()
 
 
-def test_every_hugging_face_baseline_is_pinned_to_a_full_commit_sha() -> None:
-    hugging_face = [contest for contest in CONTESTS.values() if contest.baseline.source == "huggingface"]
-    assert hugging_face, "the SDXL contest's baseline lives on Hugging Face"
-    for contest in hugging_face:
-        assert contest.baseline.repository and is_revision(contest.baseline.revision or ""), contest.id
+def test_every_hugging_face_model_of_a_contest_is_pinned_to_a_full_commit_sha() -> None:
+    models = [
+        (contest.id, reference)
+        for contest in CONTESTS.values()
+        for reference in (contest.baseline, contest.similarity.image_encoder)
+        if reference.source == "huggingface"
+    ]
+    assert len(models) >= 2, "the SDXL contest's baseline and image encoder live on Hugging Face"
+    for contest_id, reference in models:
+        assert reference.repository and is_revision(reference.revision or ""), (contest_id, reference)
+
+
+def test_the_image_encoder_is_fetched_pinned_like_the_baseline(hub, pinned, tmp_path: Path) -> None:
+    revision, first = pinned
+    contest = sdxl_contest("newdream/base", revision, 10**6)
+    gate = dataclasses.replace(
+        contest.similarity, image_encoder=ModelReference("huggingface", repository="newdream/base", revision=revision)
+    )
+    folder = ensure_image_encoder(dataclasses.replace(contest, similarity=gate), tmp_path, HuggingFaceStore(hub.url))
+    assert folder == tmp_path / "image-encoders" / f"sdxl-newdream-20-{revision[:12]}"
+    assert files_in(folder) == ALLOWED and folder_digest(folder) == folder_digest(first, include=not_the_pickle)
+    unpinned = dataclasses.replace(gate, image_encoder=ModelReference("huggingface", repository="openai/clip"))
+    with pytest.raises(ValueError, match=r"'sdxl-newdream-20': image encoder openai/clip must be pinned"):
+        ensure_image_encoder(dataclasses.replace(contest, similarity=unpinned), tmp_path, HuggingFaceStore(hub.url))
+
+
+def test_the_embedded_default_builds_both_models_offline(tmp_path: Path) -> None:
+    models = ensure_models(get_contest("tiny-sdxl-cpu"), tmp_path)  # no store: nothing is fetched
+    assert models.baseline == tmp_path / "baselines" / "tiny-sdxl-cpu"
+    assert models.image_encoder == tmp_path / "image-encoders" / "tiny-sdxl-cpu"
+    assert {"config.json", "preprocessor_config.json", "model.safetensors"} <= files_in(models.image_encoder)

@@ -18,6 +18,7 @@ import pytest
 
 from base.inputs import derive_inputs
 from base.stats import Estimate, ratio_ci, widened
+from contest.baseline import ContestModels
 from contest.benchmark import CheckpointWorker
 from contest.definitions import get_contest
 from contest.judging import Judging
@@ -57,10 +58,10 @@ def slowdown_beside(judging: Judging, neighbour: CheckpointWorker, frozen: bool)
 
 
 def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_baseline(
-    tiny_checkpoint: Path, submission: Path
+    tiny_models: ContestModels, submission: Path
 ) -> None:
     session = "tests.standin_runtimes:BurnsBetweenImages"
-    with Judging(tiny_checkpoint, CONTEST, INPUTS, submission_session=session) as judging:
+    with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
         with CheckpointWorker(submission, CONTEST, INPUTS, session) as burner:
             unfrozen = slowdown_beside(judging, burner, frozen=False)
             frozen = slowdown_beside(judging, burner, frozen=True)
@@ -73,10 +74,10 @@ def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_bas
 
 
 def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submission_is_out(
-    tiny_checkpoint: Path, submission: Path
+    tiny_models: ContestModels, submission: Path
 ) -> None:
     session = "tests.standin_runtimes:LeavesABurnerBehind"
-    with Judging(tiny_checkpoint, CONTEST, INPUTS, submission_session=session) as judging:
+    with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
         outcome = judging.measure("escapee", submission)
     assert outcome.measurement is None
     assert outcome.refusal.startswith("its worker left processes running: pid ")
@@ -86,7 +87,7 @@ def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submis
 
 
 def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
-    tiny_checkpoint: Path, submission: Path
+    tiny_models: ContestModels, submission: Path
 ) -> None:
     session = "tests.standin_runtimes:BurnsBesideItself"
     # The mechanism, not the calibration: with the contest's drift a half-core burner must slow the baseline by
@@ -94,7 +95,7 @@ def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
     # slow-down the pairs show clearly above the tolerance puts it out.
     contest = replace(CONTEST, control=replace(CONTEST.control, drift=0.0))
     lines: list[str] = []
-    with Judging(tiny_checkpoint, contest, INPUTS, lines.append, submission_session=session) as judging:
+    with Judging(tiny_models, contest, INPUTS, lines.append, submission_session=session) as judging:
         outcome = judging.measure("neighbour", submission)
         controls = judging.controls
     assert outcome.measurement is None

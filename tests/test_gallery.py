@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 
 from base.inputs import derive_inputs
+from contest.baseline import ContestModels
 from contest.definitions import get_contest
 from contest.gallery import MAX_SIDE, Gallery
 from contest.judging import judge
@@ -72,12 +73,12 @@ def test_a_checkpoint_that_drew_nothing_has_no_thumbnails(tmp_path: Path) -> Non
 
 
 def test_a_day_with_nothing_to_measure_still_keeps_the_baselines_pictures(
-    tiny_checkpoint: Path, tmp_path: Path
+    tiny_models: ContestModels, tmp_path: Path
 ) -> None:
     contest = get_contest("tiny-sdxl-cpu")
     gallery = Gallery(tmp_path, "day")
     inputs = derive_inputs(bytes(32), contest.id, contest.sampling.max_pairs)
-    judged = judge(tiny_checkpoint, {}, contest, inputs, gallery=gallery)
+    judged = judge(tiny_models, {}, contest, inputs, gallery=gallery)
     (control,) = judged.controls  # the A/A control runs whatever the day holds
     assert judged.judgements == {} and len(judged.baseline.sample_seconds) == control.pairs >= 12
     thumbnails = gallery.thumbnails(None)

@@ -29,7 +29,7 @@ def comparison(speed: float, half_width: float = 0.01, ssim: float = 0.999, **ra
         baseline_time=Estimate(0.1, 0.099, 0.101),
         submission_time=Estimate(0.1 / speed, 0.099 / speed, 0.101 / speed),
         speed_ratio=Estimate(speed, speed * (1 - half_width), speed * (1 + half_width)),
-        similarity=Similarity(mean=ssim, minimum=ssim, per_image=(ssim,)),
+        similarity=Similarity(mean=ssim, minimum=ssim, per_image=(ssim,), ssim=(ssim,), clip=(ssim,)),
         memory_ratio=ratios.get("memory", 1.0),
         energy_ratio=ratios.get("energy"),
         load_ratio=ratios.get("load", 1.0),

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from base.similarity import Similarity, compare_images, ssim
+from base.similarity import Similarity, compare_images, cosines, ssim
 
 
 def gradient_image(size: int = 64) -> np.ndarray:
@@ -30,15 +30,41 @@ def test_more_noise_scores_lower() -> None:
     assert garbage < 0.1
 
 
-def test_compare_images_reports_each_image_mean_and_minimum() -> None:
+def embeddings(*rows: list[float]) -> np.ndarray:
+    return np.array(rows, dtype=np.float32)
+
+
+def test_compare_images_weighs_ssim_and_clip_per_image_and_gates_on_the_minimum() -> None:
     image = gradient_image()
     bad = noisy(image, 40.0)
-    result = compare_images([image, image, image], [image, bad, image])
+    reference = embeddings([1, 0], [1, 0], [1, 0])
+    candidate = embeddings([1, 0], [0.6, 0.8], [0, 1])  # cosines 1, 0.6, 0
+    result = compare_images([image, image, image], [image, bad, image], reference, candidate, clip_weight=0.35)
     assert isinstance(result, Similarity)
-    assert result.per_image[0] == pytest.approx(1.0) and result.per_image[2] == pytest.approx(1.0)
-    assert result.per_image[1] == pytest.approx(ssim(image, bad))
-    assert result.minimum == result.per_image[1]
-    assert result.mean == pytest.approx((2.0 + result.per_image[1]) / 3)
+    assert result.ssim[0] == pytest.approx(1.0) and result.ssim[1] == pytest.approx(ssim(image, bad))
+    assert result.clip == pytest.approx((1.0, 0.6, 0.0))
+    expected = [0.65 * value + 0.35 * cosine for value, cosine in zip(result.ssim, result.clip, strict=True)]
+    assert result.per_image == pytest.approx(expected)
+    assert result.minimum == min(result.per_image) and result.mean == pytest.approx(np.mean(expected))
+    only_pixels = compare_images([image, image], [image, bad], reference[:2], candidate[:2], clip_weight=0.0)
+    assert only_pixels.per_image == pytest.approx(only_pixels.ssim)
+
+
+def test_grayscale_ssim_keeps_the_structure_under_a_tint() -> None:
+    image = gradient_image() // 2
+    tinted = image.copy()
+    tinted[..., 2] += 100  # bluer everywhere by the same amount: the same edges and layout
+    assert ssim(image, tinted) > 0.95
+    texture = np.random.default_rng(2).integers(0, 256, image.shape, dtype=np.uint8)
+    assert ssim(texture, 255 - texture) < 0.0  # inverted brightness is another picture
+
+
+def test_cosines_are_row_by_row_and_zero_for_an_empty_embedding() -> None:
+    assert cosines(embeddings([3, 0], [0, 2], [0, 0]), embeddings([1, 0], [2, 0], [1, 1])) == pytest.approx(
+        (1.0, 0.0, 0.0)
+    )
+    with pytest.raises(ValueError, match="one shape"):
+        cosines(embeddings([1, 0]), embeddings([1, 0], [0, 1]))
 
 
 def test_shape_mismatch_is_rejected() -> None:
@@ -60,9 +86,12 @@ def test_non_rgb_is_rejected() -> None:
         ssim(gray, gray)
 
 
-def test_compare_images_rejects_count_mismatch_and_empty_lists() -> None:
+def test_compare_images_rejects_count_mismatch_empty_lists_and_a_weight_outside_0_1() -> None:
     image = gradient_image()
+    two = embeddings([1, 0], [1, 0])
     with pytest.raises(ValueError, match="counts differ"):
-        compare_images([image, image], [image])
+        compare_images([image, image], [image], two, two[:1], 0.35)
     with pytest.raises(ValueError, match="no images"):
-        compare_images([], [])
+        compare_images([], [], two[:0], two[:0], 0.35)
+    with pytest.raises(ValueError, match="clip_weight"):
+        compare_images([image], [image], two[:1], two[:1], 1.5)
