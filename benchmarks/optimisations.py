@@ -38,6 +38,7 @@ OPTIONS: dict[str, Callable[[Path], None]] = {
     "torch.compile": lambda f: recipes.compiled(f),
     "onnx unet": recipes.onnx_unet,
     "onnx unet int8": recipes.onnx_quantized_unet,
+    "onnx unet, vae, encoders": recipes.onnx_parts,
     "channels_last": lambda f: recipes.update_manifest(f, torch={"channels_last": True}),
 }
 NOT_HERE = {

@@ -20,7 +20,15 @@ import onnx
 from pydantic import ValidationError
 
 from base.content_hash import IGNORED_TOP_LEVEL
-from pipelines.manifest import MANIFEST_NAME, SCHEDULERS, Manifest, OnnxOptions, manifest_from_json
+from pipelines.manifest import (
+    MANIFEST_NAME,
+    ONNX_PART_COMPONENTS,
+    ONNX_PART_FILES,
+    SCHEDULERS,
+    Manifest,
+    OnnxOptions,
+    manifest_from_json,
+)
 
 MODEL_INDEX = "model_index.json"
 PIPELINE_CLASS = "StableDiffusionXLPipeline"
@@ -55,11 +63,9 @@ SDXL_COMPONENTS = frozenset(
 )
 COMPONENT_CONFIGS = frozenset({"config.json", "scheduler_config.json"})
 REMOTE_CODE_KEYS = frozenset({"auto_map", "custom_pipeline", "_custom_pipeline"})
-# Components that run in torch and so need safetensors weights; the ONNX runtime replaces the UNet.
-TORCH_WEIGHTS = {
-    "diffusers": ("unet", "vae", "text_encoder", "text_encoder_2"),
-    "onnxruntime": ("vae", "text_encoder", "text_encoder_2"),
-}
+# Components that run in torch and so need safetensors weights; the ONNX runtime replaces the UNet, and the
+# components of the parts its manifest names.
+TORCH_WEIGHTS = ("unet", "vae", "text_encoder", "text_encoder_2")
 ONNX_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft", "ai.onnx.ml"})
 PICKLE_REASON = "pickle files are not accepted (only safetensors and ONNX weights)"
 ESCAPE_REASON = "symbolic link escapes the checkpoint folder"
@@ -103,9 +109,13 @@ def inspect_checkpoint(
     steps = manifest.generation.steps
     if max_steps is not None and steps is not None and steps > max_steps:
         raise CheckpointRefused(MANIFEST_NAME, f"generation.steps {steps} is above the contest's {max_steps}")
+    in_torch = TORCH_WEIGHTS
     if manifest.runtime == "onnxruntime":
-        _check_onnx(root, manifest.onnx or OnnxOptions())
-    _check_weights(root, TORCH_WEIGHTS[manifest.runtime])
+        options = manifest.onnx or OnnxOptions()
+        _check_onnx(root, options)
+        replaced = {"unet", *(ONNX_PART_COMPONENTS[part] for part in options.parts)}
+        in_torch = tuple(component for component in TORCH_WEIGHTS if component not in replaced)
+    _check_weights(root, in_torch)
     return manifest
 
 
@@ -299,32 +309,40 @@ def _check_onnx(root: Path, options: OnnxOptions) -> None:
     unet_file = options.unet_file
     if PurePosixPath(unet_file).suffix.lower() != ".onnx":
         raise CheckpointRefused(MANIFEST_NAME, f"onnx.unet_file {unet_file!r} must name a .onnx file")
-    model_path = root / unet_file
-    resolved = _resolve(model_path)
+    resolved = _resolve(root / unet_file)
     if resolved is None or not _inside(root, resolved):
         raise CheckpointRefused(MANIFEST_NAME, f"onnx.unet_file {unet_file!r} escapes the checkpoint folder")
+    for model_file in (unet_file, *(ONNX_PART_FILES[part] for part in options.parts)):
+        _check_onnx_model(root, model_file)
+
+
+def _check_onnx_model(root: Path, model_file: str) -> None:
+    model_path = root / model_file
+    resolved = _resolve(model_path)
+    if resolved is None or not _inside(root, resolved):
+        raise CheckpointRefused(model_file, "the ONNX model file escapes the checkpoint folder")
     if not resolved.is_file():
-        raise CheckpointRefused(unet_file, "ONNX model file is missing")
+        raise CheckpointRefused(model_file, "ONNX model file is missing")
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception as error:  # the parser's errors vary by corruption; all mean "not a model"
-        raise CheckpointRefused(unet_file, f"not a valid ONNX model: {error}") from None
+        raise CheckpointRefused(model_file, f"not a valid ONNX model: {error}") from None
     for graph in _graphs(model):
         for node in graph.node:
-            _check_domain(unet_file, node)
+            _check_domain(model_file, node)
         for tensor in _tensors(graph):
-            _check_external_data(root, model_path.parent, unet_file, tensor)
+            _check_external_data(root, model_path.parent, model_file, tensor)
     for function in model.functions:
         for node in function.node:
-            _check_domain(unet_file, node)
+            _check_domain(model_file, node)
 
 
-def _check_domain(unet_file: str, node: onnx.NodeProto) -> None:
+def _check_domain(model_file: str, node: onnx.NodeProto) -> None:
     if node.op_type == EP_CONTEXT:
-        raise CheckpointRefused(unet_file, f"node {node.name or '(unnamed)'} is an {EP_CONTEXT} node: {ENGINE_REASON}")
+        raise CheckpointRefused(model_file, f"node {node.name or '(unnamed)'} is an {EP_CONTEXT} node: {ENGINE_REASON}")
     if node.domain not in ONNX_DOMAINS:
         raise CheckpointRefused(
-            unet_file, f"custom operator domain '{node.domain}' (node {node.op_type}) is not accepted"
+            model_file, f"custom operator domain '{node.domain}' (node {node.op_type}) is not accepted"
         )
 
 
@@ -366,19 +384,19 @@ def _tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield sparse.indices
 
 
-def _check_external_data(root: Path, base: Path, unet_file: str, tensor: onnx.TensorProto) -> None:
+def _check_external_data(root: Path, base: Path, model_file: str, tensor: onnx.TensorProto) -> None:
     """ONNX Runtime reads external data relative to the model file; it must stay in the checkpoint."""
     if tensor.data_location != onnx.TensorProto.EXTERNAL:
         return
     location = next((entry.value for entry in tensor.external_data if entry.key == "location"), None)
     if not location:
-        raise CheckpointRefused(unet_file, f"ONNX external data for tensor '{tensor.name}' has no location")
+        raise CheckpointRefused(model_file, f"ONNX external data for tensor '{tensor.name}' has no location")
     described = f"ONNX external data '{location}' for tensor '{tensor.name}'"
     target = _resolve(base / location)
     if PurePosixPath(location).is_absolute() or target is None or not _inside(root, target):
-        raise CheckpointRefused(unet_file, f"{described} escapes the checkpoint folder")
+        raise CheckpointRefused(model_file, f"{described} escapes the checkpoint folder")
     if not target.is_file():
-        raise CheckpointRefused(unet_file, f"{described} is missing")
+        raise CheckpointRefused(model_file, f"{described} is missing")
 
 
 def _check_weights(root: Path, components: tuple[str, ...]) -> None:

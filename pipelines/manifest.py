@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MANIFEST_NAME = "edge_checkpoint.json"
 MANIFEST_VERSION = 2
@@ -42,6 +42,19 @@ SCHEDULERS: frozenset[str] = frozenset(get_args(SchedulerName))
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 # torchao schemes; the float8 ones need a GPU that has float8 (compute capability 8.9 or newer).
 Quantization = Literal["int8_weight_only", "int8_dynamic", "float8_weight_only", "float8_dynamic"]
+
+# Parts besides the UNet that can run in ONNX Runtime, each from a fixed file in its component's folder.
+OnnxPart = Literal["vae_decoder", "text_encoder", "text_encoder_2"]
+ONNX_PART_FILES: dict[str, str] = {
+    "vae_decoder": "vae/decoder.onnx",
+    "text_encoder": "text_encoder/model.onnx",
+    "text_encoder_2": "text_encoder_2/model.onnx",
+}
+ONNX_PART_COMPONENTS: dict[str, str] = {
+    "vae_decoder": "vae",
+    "text_encoder": "text_encoder",
+    "text_encoder_2": "text_encoder_2",
+}
 
 DEFAULT_PROVIDERS: tuple[ExecutionProvider, ...] = (
     "TensorrtExecutionProvider",
@@ -114,13 +127,21 @@ class CudaOptions(_Strict):
 
 
 class OnnxOptions(_Strict):
-    """The UNet runs in ONNX Runtime from ``unet_file``; providers are tried in order."""
+    """The UNet runs in ONNX Runtime from ``unet_file``, and so do ``parts``; providers are tried in order."""
 
     unet_file: str = "unet/model.onnx"
+    parts: tuple[OnnxPart, ...] = ()
     providers: tuple[ExecutionProvider, ...] = DEFAULT_PROVIDERS
     graph_optimization: GraphOptimization = "all"
     tensorrt: TensorrtOptions = Field(default_factory=TensorrtOptions)
     cuda: CudaOptions = Field(default_factory=CudaOptions)
+
+    @field_validator("parts")
+    @classmethod
+    def _each_part_once(cls, parts: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(parts)) != len(parts):
+            raise ValueError("each part may be named once")
+        return parts
 
 
 # What format 1 knew, per section; anything else in a format 1 manifest is a format 2 key.

@@ -1,7 +1,7 @@
 """The UNet in ONNX Runtime: an export helper for miners and a drop-in UNet for the SDXL pipeline.
 
-Only the UNet moves to ONNX Runtime (it is where the time goes); text encoders and the VAE stay in
-torch, so the pipeline's scheduling, guidance and decoding are the reference code, unchanged.
+The UNet is where the time goes; the VAE decoder and the text encoders can follow (``pipelines.onnx_parts``,
+sharing the sessions opened here). The pipeline's scheduling and guidance stay the reference code, unchanged.
 """
 
 from __future__ import annotations

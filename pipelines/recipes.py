@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from pipelines.manifest import (
     CompileMode,
     Manifest,
     OnnxOptions,
+    OnnxPart,
     Quantization,
     SchedulerName,
     TorchOptions,
     read_manifest,
     write_manifest,
 )
+from pipelines.onnx_parts import export_part
 from pipelines.onnx_unet import export_onnx_checkpoint, quantize_onnx_unet
 
 
@@ -91,6 +94,16 @@ def onnx_quantized_unet(folder: Path) -> None:
     if read_manifest(folder).runtime != "onnxruntime":
         onnx_unet(folder)
     quantize_onnx_unet(folder / (read_manifest(folder).onnx or OnnxOptions()).unet_file)
+
+
+def onnx_parts(folder: Path, parts: Sequence[OnnxPart] = ("vae_decoder", "text_encoder", "text_encoder_2")) -> None:
+    """Besides the ONNX UNet, run these parts in ONNX Runtime too (each exported once here)."""
+    if read_manifest(folder).runtime != "onnxruntime":
+        onnx_unet(folder)
+    for part in parts:
+        export_part(folder, part)
+    named = (read_manifest(folder).onnx or OnnxOptions()).parts
+    update_manifest(folder, onnx={"parts": [*named, *(part for part in parts if part not in named)]})
 
 
 def tensorrt(folder: Path, fp16: bool = True, builder_optimization_level: int = 3) -> None:

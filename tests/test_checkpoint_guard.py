@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
-from pipelines.manifest import MANIFEST_NAME, Manifest, OnnxOptions, write_manifest
+from pipelines.manifest import MANIFEST_NAME, ONNX_PART_FILES, Manifest, OnnxOptions, write_manifest
 
 PICKLE = "pickle files are not accepted"
 ESCAPES = "escapes the checkpoint folder"
@@ -448,6 +448,7 @@ def test_a_format_1_manifest_still_loads(checkpoint: Path) -> None:
         ({"generation": {"steps": 4}}, "generation"),
         ({"torch": {"compile": {}}}, "torch.compile"),
         ({"onnx": {"tensorrt": {}}}, "onnx.tensorrt"),
+        ({"onnx": {"parts": []}}, "onnx.parts"),
     ],
 )
 def test_a_format_1_manifest_with_a_format_2_key_is_refused_naming_it(
@@ -468,6 +469,8 @@ def test_a_format_1_manifest_with_a_format_2_key_is_refused_naming_it(
         ({"torch": {"quantization": "int4"}}, "torch.quantization"),
         ({"torch": {"compile": {"mode": "fastest"}}}, "torch.compile.mode"),
         ({"onnx": {"tensorrt": {"builder_optimization_level": 9}}}, "onnx.tensorrt.builder_optimization_level"),
+        ({"onnx": {"parts": ["vae_encoder"]}}, "onnx.parts.0"),
+        ({"onnx": {"parts": ["vae_decoder", "vae_decoder"]}}, "onnx.parts"),
     ],
 )
 def test_out_of_range_options_are_refused_naming_the_key(checkpoint: Path, document: dict, key: str) -> None:
@@ -487,7 +490,30 @@ def test_more_steps_than_the_contest_is_refused(checkpoint: Path) -> None:
     assert inspect_checkpoint(checkpoint, max_steps=12).generation.steps == 12
 
 
-def test_an_ep_context_node_is_refused_naming_it(checkpoint: Path) -> None:
+def with_parts(checkpoint: Path, parts: list[str], model: onnx.ModelProto | None = None) -> Path:
+    """An ONNX checkpoint that also runs ``parts`` in ONNX Runtime; each part file holds ``model`` (if given)."""
+    (checkpoint / "unet" / "diffusion_pytorch_model.safetensors").unlink(missing_ok=True)
+    make_onnx(checkpoint, add_model())
+    for part in parts:
+        if model is not None:
+            (checkpoint / ONNX_PART_FILES[part]).write_bytes(model.SerializeToString())
+    write_manifest(checkpoint, Manifest(runtime="onnxruntime", onnx=OnnxOptions(parts=tuple(parts))))
+    return checkpoint
+
+
+def test_onnx_parts_replace_the_torch_weights_of_their_components(checkpoint: Path) -> None:
+    (checkpoint / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    error = refusal(with_parts(checkpoint, []))
+    assert (error.path, error.reason) == ("vae", "no safetensors weights for vae")
+    assert inspect_checkpoint(with_parts(checkpoint, ["vae_decoder"], add_model())).onnx.parts == ("vae_decoder",)
+
+
+def test_a_missing_onnx_part_file_is_refused_naming_it(checkpoint: Path) -> None:
+    error = refusal(with_parts(checkpoint, ["text_encoder_2"]))
+    assert (error.path, error.reason) == ("text_encoder_2/model.onnx", "ONNX model file is missing")
+
+
+def ep_context_model() -> onnx.ModelProto:
     node = helper.make_node("EPContext", ["x"], ["y"], name="trt_engine_0", domain="com.microsoft")
     graph = helper.make_graph(
         [node],
@@ -496,10 +522,19 @@ def test_an_ep_context_node_is_refused_naming_it(checkpoint: Path) -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    make_onnx(checkpoint, helper.make_model(graph, opset_imports=opsets, ir_version=10))
+    return helper.make_model(graph, opset_imports=opsets, ir_version=10)
+
+
+def test_an_ep_context_node_is_refused_naming_it(checkpoint: Path) -> None:
+    make_onnx(checkpoint, ep_context_model())
     error = refusal(checkpoint)
     assert error.path == "unet/model.onnx"
     assert error.reason.startswith("node trt_engine_0 is an EPContext node: prebuilt engines")
+
+
+def test_an_ep_context_node_in_an_onnx_part_is_refused_naming_the_part(checkpoint: Path) -> None:
+    error = refusal(with_parts(checkpoint, ["vae_decoder"], ep_context_model()))
+    assert error.path == "vae/decoder.onnx" and "EPContext node" in error.reason
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,24 @@ def test_onnx_quantised_unet_runs_with_integer_matmuls(tiny_checkpoint: Path, tm
     assert load(folder).generate([ITEM])[0].shape == (128, 128, 3)
 
 
+def test_the_vae_decoder_and_text_encoders_run_in_onnx_runtime_and_draw_the_same(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    from base.similarity import ssim
+    from pipelines.onnx_parts import OnnxTextEncoder, OnnxVaeDecoder
+
+    folder = copy_of(tiny_checkpoint, tmp_path, recipes.onnx_parts)
+    for component in ("vae", "text_encoder", "text_encoder_2", "unet"):
+        assert not list((folder / component).glob("*.safetensors")), component  # the ONNX files replace them
+    runtime = load(folder)
+    assert isinstance(runtime.pipeline.vae, OnnxVaeDecoder)
+    assert isinstance(runtime.pipeline.text_encoder, OnnxTextEncoder)
+    assert isinstance(runtime.pipeline.text_encoder_2, OnnxTextEncoder)
+    items = [ITEM, GenerationInput("two boats at dusk", 12)]
+    reference = load(tiny_checkpoint).generate(items)
+    assert min(ssim(ours, theirs) for ours, theirs in zip(reference, runtime.generate(items), strict=True)) > 0.999
+
+
 OPTIONS: dict[str, Callable[[Path], None]] = {
     "fewer steps": lambda f: recipes.fewer_steps(f, 4),
     "scheduler": lambda f: recipes.scheduler(f, "EulerAncestralDiscreteScheduler"),
@@ -148,6 +166,7 @@ OPTIONS: dict[str, Callable[[Path], None]] = {
     "token merging": lambda f: recipes.token_merging(f, ratio=0.3),
     "int8 weight-only": lambda f: recipes.quantized(f, "int8_weight_only"),
     "int8 dynamic": lambda f: recipes.quantized(f, "int8_dynamic"),
+    "onnx parts": lambda f: recipes.onnx_parts(f, ["vae_decoder"]),
 }
 
 
