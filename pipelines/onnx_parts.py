@@ -12,14 +12,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from diffusers import AutoencoderKL
 from diffusers.configuration_utils import FrozenDict
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from pipelines.manifest import ONNX_PART_COMPONENTS, ONNX_PART_FILES, OnnxOptions, OnnxPart
-from pipelines.onnx_unet import OPSET, open_session
+from pipelines.onnx_unet import OPSET, OnnxModule, open_session
 
 TOKENS = 77  # CLIP's context: the pipeline pads every prompt to it
 
@@ -88,24 +87,7 @@ def _on_device(array: np.ndarray, device: torch.device, dtype: torch.dtype) -> t
     return torch.from_numpy(array).to(device, dtype)
 
 
-class _OnnxPart(torch.nn.Module):
-    """What every drop-in part shares: a session, the component's config, and a device and dtype to answer in."""
-
-    def __init__(self, session: ort.InferenceSession, config: object, device: str, dtype: torch.dtype) -> None:
-        super().__init__()
-        self.session, self.config = session, config
-        self._device, self._dtype = torch.device(device), dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-
-class OnnxVaeDecoder(_OnnxPart):
+class OnnxVaeDecoder(OnnxModule):
     """Answers the pipeline's ``vae.decode``. It reports float32, so the pipeline never upcasts a VAE it has not."""
 
     def decode(self, latents: torch.Tensor, return_dict: bool = False) -> tuple[torch.Tensor]:
@@ -120,7 +102,7 @@ class TextEncoded(tuple):
     hidden_states: tuple[torch.Tensor, ...]
 
 
-class OnnxTextEncoder(_OnnxPart):
+class OnnxTextEncoder(OnnxModule):
     def forward(self, input_ids: torch.Tensor, output_hidden_states: bool = True, **_: object) -> TextEncoded:
         feed = np.ascontiguousarray(input_ids.detach().to("cpu", torch.int64).numpy())
         first, penultimate = self.session.run(["first", "penultimate"], {"input_ids": feed})
@@ -130,9 +112,9 @@ class OnnxTextEncoder(_OnnxPart):
         return answer
 
 
-def load_onnx_parts(folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype) -> dict[str, _OnnxPart]:
+def load_onnx_parts(folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype) -> dict[str, OnnxModule]:
     """The pipeline components the manifest's ``onnx.parts`` replace, by component name."""
-    parts: dict[str, _OnnxPart] = {}
+    parts: dict[str, OnnxModule] = {}
     for part in options.parts:
         component = folder / ONNX_PART_COMPONENTS[part]
         session = open_session(folder / ONNX_PART_FILES[part], options)

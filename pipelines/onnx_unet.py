@@ -135,22 +135,17 @@ def open_session(model_file: Path, options: OnnxOptions) -> ort.InferenceSession
     )
 
 
-class OnnxUNet(torch.nn.Module):
-    """Answers the pipeline's UNet calls from an ONNX Runtime session.
+class OnnxModule(torch.nn.Module):
+    """A pipeline component answered from an ONNX Runtime session.
 
-    Carries the original UNet's config and the few attributes the SDXL pipeline reads, so the
-    pipeline code runs unchanged around it.
+    Carries the original component's config and answers in the device and dtype the pipeline expects,
+    so the pipeline code runs unchanged around it.
     """
 
-    def __init__(self, session: ort.InferenceSession, config: FrozenDict, device: str, dtype: torch.dtype) -> None:
+    def __init__(self, session: ort.InferenceSession, config: object, device: str, dtype: torch.dtype) -> None:
         super().__init__()
-        self.session = session
-        self.config = config
-        self.add_embedding = SimpleNamespace(
-            linear_1=SimpleNamespace(in_features=config.projection_class_embeddings_input_dim)
-        )
-        self._device = torch.device(device)
-        self._dtype = dtype
+        self.session, self.config = session, config
+        self._device, self._dtype = torch.device(device), dtype
 
     @property
     def device(self) -> torch.device:
@@ -159,6 +154,16 @@ class OnnxUNet(torch.nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return self._dtype
+
+
+class OnnxUNet(OnnxModule):
+    """Answers the pipeline's UNet calls, with the one attribute of the UNet's the SDXL pipeline also reads."""
+
+    def __init__(self, session: ort.InferenceSession, config: FrozenDict, device: str, dtype: torch.dtype) -> None:
+        super().__init__(session, config, device, dtype)
+        self.add_embedding = SimpleNamespace(
+            linear_1=SimpleNamespace(in_features=config.projection_class_embeddings_input_dim)
+        )
 
     def forward(
         self,
