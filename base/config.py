@@ -10,6 +10,9 @@ from pathlib import Path
 
 from bittensor import Wallet
 
+from base import quiet
+from base.paths import absolute_path
+
 TRACE = 5
 DEFAULT_WALLET_PATH = "~/.bittensor/wallets"
 
@@ -46,7 +49,7 @@ def add_common_flags(parser: argparse.ArgumentParser, default_contest: str) -> N
     )
     parser.add_argument("--wallet.name", dest="wallet_name", default="default")
     parser.add_argument("--wallet.hotkey", dest="wallet_hotkey", default="default")
-    parser.add_argument("--wallet.path", dest="wallet_path", default=DEFAULT_WALLET_PATH)
+    parser.add_argument("--wallet.path", dest="wallet_path", type=absolute_path, default=DEFAULT_WALLET_PATH)
     parser.add_argument(
         "--store",
         choices=("huggingface", "local"),
@@ -63,8 +66,8 @@ def add_common_flags(parser: argparse.ArgumentParser, default_contest: str) -> N
     )
     parser.add_argument(
         "--data_dir",
-        type=Path,
-        default=Path("data"),
+        type=absolute_path,
+        default="data",
         help="embedded chain, local repositories, caches and leaderboards (default: %(default)s)",
     )
     parser.add_argument("--logging.debug", dest="debug", action="store_true")
@@ -83,13 +86,15 @@ def configure_logging(args: argparse.Namespace) -> None:
     logging.addLevelName(TRACE, "TRACE")
     level = TRACE if args.trace else logging.DEBUG if args.debug else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("diffusers", "transformers", "urllib3", "httpx", "filelock"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if args.debug or args.trace:
+        os.environ[quiet.DEBUG_VARIABLE] = "1"  # the workers started from here print everything too
+    else:
+        quiet.quiet_this_process()
 
 
 def load_wallet(args: argparse.Namespace) -> Wallet:
     """The hotkey must already exist (``btcli wallet new_hotkey``); say so in one line if it does not."""
-    wallet = Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=str(Path(args.wallet_path).expanduser()))
+    wallet = Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=str(args.wallet_path))
     if not wallet.hotkey_file.exists_on_device():
         raise SystemExit(f"error: hotkey file {wallet.hotkey_file.path} does not exist (create the wallet first)")
     return wallet

@@ -26,14 +26,14 @@ from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from base import sandbox
+from base import quiet, sandbox
 
 A = TypeVar("A")
 MEMORY_CHECK_S = 0.1
 STOPPED_CHECK_S = 0.001
 PR_SET_PDEATHSIG = 1
 
-# The environment the worker server starts with, read once at process start:
+# The environment the worker server starts with, read once at process start (with ``base.quiet``'s switches):
 # - huggingface_hub/transformers read the offline flags at import: a worker never reaches the network;
 # - glibc otherwise raises its mmap threshold as a process frees large blocks, so a young worker pays
 #   page faults an older one no longer does (measured here: a fresh worker ran 3-6% slower than a
@@ -182,11 +182,11 @@ class Worker:
         self._memory_limit = memory_limit_bytes
         self._frozen = False
         context = multiprocessing.get_context("forkserver")
-        if preload:
-            context.set_forkserver_preload(list(preload))
+        context.set_forkserver_preload([quiet.__name__, *preload])
         self._channel, child_end = context.Pipe()
-        saved = {name: os.environ.get(name) for name in WORKER_ENVIRONMENT}
-        os.environ.update(WORKER_ENVIRONMENT)
+        environment = WORKER_ENVIRONMENT | quiet.worker_environment()
+        saved = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
         try:
             self._process = context.Process(target=_serve, args=(factory, argument, child_end, isolated), daemon=True)
             self._process.start()

@@ -25,6 +25,8 @@ from base import commitment as codec
 from base.content_hash import submission_hash
 from base.git_store import GitStore
 from base.local_chain import LocalChain
+from base.paths import absolute_path
+from base.quiet import quiet_this_process
 from contest.baseline import ensure_baseline
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from contest.opening import move_to_next_opening
@@ -87,9 +89,9 @@ def commit_bypassing_cli(chain: LocalChain, store: GitStore, wallet: Wallet, fol
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_dir", type=Path, default=Path("data/demo"))
+    parser.add_argument("--data_dir", type=absolute_path, default="data/demo")
     args = parser.parse_args()
-    args.data_dir = args.data_dir.resolve()
+    quiet_this_process()
     started = time.monotonic()
     shutil.rmtree(args.data_dir, ignore_errors=True)
     contest = get_contest(DEFAULT_CONTEST_ID)

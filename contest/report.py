@@ -49,7 +49,7 @@ def _row(name: str, result: BenchmarkResult, comparison: Comparison | None) -> t
 
 def format_table(baseline: BenchmarkResult, rows: Sequence[ReportRow], harness_share: float | None = None) -> str:
     """The baseline, then each submission against the baseline it was measured in alternation with."""
-    header = ("name", "runtime", "median ms/img [95% CI]", "speed ratio [95% CI]", "SSIM min/mean", "peak MiB")
+    header = ("name", "runtime", "median ms/img [95% CI]", "speed ratio [95% CI]", "similarity min/mean", "peak MiB")
     lines = [(*header, "energy/img", "load s"), _row("baseline", baseline, None)]
     lines += [_row(row.name, row.result, row.comparison) for row in rows]
     rendered = _render(lines)
@@ -79,7 +79,7 @@ def format_score(row: Submission, missing: str = "invalid") -> str:
 def format_leaderboard(leaderboard: Leaderboard) -> str:
     """The day's ranking, the A/A controls, the weights' rule, then every submission that is out and why."""
     header = ("rank", "tier", "uid", "hotkey", "repository", "score [95% CI]", "significant", "speed ratio [95% CI]")
-    lines = [(*header, "pairs", "SSIM min", "weight")]
+    lines = [(*header, "pairs", "similarity min", "weight")]
     for row in leaderboard.submissions:
         metrics, sampling = row.metrics, row.sampling
         lines.append(

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from base.paths import absolute_path
 from contest.archive import Archive, PublishedDay
 from contest.leaderboard import leaderboards_root
 from contest.page import day_url, file_url, render_day, render_empty
@@ -142,7 +143,7 @@ def _stop(signum: int, _frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m contest.server", description="Serve the leaderboard page.")
-    parser.add_argument("--data_dir", type=Path, default=Path("data"), help="the validator's (default: %(default)s)")
+    parser.add_argument("--data_dir", type=absolute_path, default="data", help="the validator's (default: %(default)s)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default: %(default)s)")
     args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from base.config import add_common_flags, configure_logging, load_wallet, networ
 from base.content_hash import submission_hash
 from base.inputs import derive_inputs
 from base.network import open_chain, open_stores
+from base.paths import absolute_path
 from base.store import StoreError
 from base.worker import WorkerError
 from contest.baseline import ContestModels, ensure_models
@@ -37,11 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="miner.py", description="Optimise the contest's model, check it, push it and commit it on chain."
     )
-    parser.add_argument("--repository", required=True, help="repository to push to, e.g. user/sdxl-fast")
+    parser.add_argument("--repository", help="repository to push to, e.g. user/sdxl-fast (not with --check_only)")
     parser.add_argument(
         "--model_dir",
-        type=Path,
-        default=Path("model"),
+        type=absolute_path,
+        default="model",
         help="start from this checkpoint if it exists, else from the contest baseline (default: %(default)s)",
     )
     parser.add_argument("--no_optimizations", action="store_true", help="do not run optimize()")
@@ -56,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --no_commit, the commit sha to submit (default: the one the main branch points at now)",
     )
     parser.add_argument("--commit_message", default="Optimised checkpoint", help="message of the push")
+    parser.add_argument(
+        "--check_only",
+        action="store_true",
+        help="judge the checkpoint against the baseline as a validator would, on fresh random inputs, and stop: "
+        "no push, no commit, no wallet or chain needed",
+    )
     add_common_flags(parser, DEFAULT_CONTEST_ID)
     return parser
 
@@ -96,7 +104,21 @@ def _check(checkpoint: Path, models: ContestModels, contest, block_hash: bytes) 
         )
 
 
+def check_only(args: argparse.Namespace, optimize: Optimize) -> int:
+    """The self-check alone, on ``--model_dir`` (optimised first unless ``--no_optimizations``)."""
+    contest = get_contest(args.contest)
+    config = network_config(args)
+    models = ensure_models(contest, config.data_dir, open_stores(config)["huggingface"])
+    with tempfile.TemporaryDirectory(prefix="edge-miner-") as scratch:
+        checkpoint = _prepare(args, optimize, models.baseline, Path(scratch))
+        _check(checkpoint, models, contest, secrets.token_bytes(32))
+    print("check only: nothing was pushed or committed", flush=True)
+    return 0
+
+
 def submit(args: argparse.Namespace, optimize: Optimize) -> int:
+    if not args.repository:
+        raise ValueError("--repository is needed to submit (or pass --check_only to judge the checkpoint only)")
     if args.revision and not args.no_commit:
         raise ValueError("--revision names an existing commit: it goes with --no_commit")
     contest = get_contest(args.contest)
@@ -136,7 +158,7 @@ def main(optimize: Optimize, argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
     try:
-        return submit(args, optimize)
+        return check_only(args, optimize) if args.check_only else submit(args, optimize)
     except (SubmissionRefused, ChainError, StoreError, codec.InvalidCommitment, ValueError) as error:
         print(f"error: {error}", flush=True)
         return 1

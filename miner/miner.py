@@ -1,6 +1,7 @@
 """Miner entry: edit ``optimize()``, then run
 
     poetry run python miner/miner.py --repository user/repo [--no_optimizations] [--no_commit] ...
+    poetry run python miner/miner.py --check_only  # judge it as a validator would; no push, no commit
 
 Keep this file thin: it runs as a script, so ``miner/`` is first on ``sys.path``; everything else comes
 from the installed packages.
@@ -17,7 +18,8 @@ def optimize(checkpoint: Path) -> None:
     Write files only (safetensors, ONNX, JSON): a validator refuses code and pickles. Each recipe in
     ``pipelines.recipes`` writes one choice; they combine, as here. Others: ``fewer_steps``, ``deepcache``
     (torch UNet only), ``scheduler``, ``token_merging``, ``quantized``, ``compiled``, ``onnx_quantized_unet``,
-    ``tensorrt``, ``torch_options`` (README, "Checkpoints"; their effect: ``benchmarks/optimisations.py``).
+    ``onnx_parts`` (the VAE decoder and text encoders in ONNX Runtime too), ``tensorrt``, ``torch_options``
+    (README, "Checkpoints"; their effect: ``benchmarks/optimisations.py``).
     """
     from pipelines import recipes  # imported here: a run with --no_optimizations need not load torch
 

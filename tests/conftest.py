@@ -50,7 +50,7 @@ def onnx_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The demo's whole contest day (``python -m contest.demo``): its data folder and what it printed."""
+    """The demo's whole contest day (``python -m contest.demo``): its data folder and all it printed."""
     data_dir = tmp_path_factory.mktemp("demo")
     run = subprocess.run(
         [sys.executable, "-m", "contest.demo", "--data_dir", str(data_dir)],
@@ -61,7 +61,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         check=False,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    return data_dir, run.stdout
+    return data_dir, run.stdout + run.stderr
 
 
 @pytest.fixture(scope="session")

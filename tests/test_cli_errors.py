@@ -65,7 +65,7 @@ def test_no_commit_on_a_missing_repository_commits_nothing(setup) -> None:
 def test_help_lists_the_miner_flags() -> None:
     result = run("miner/miner.py", "--help")
     assert result.returncode == 0
-    expected = "--repository --no_optimizations --no_commit --revision --commit_message --subtensor.network --store"
+    expected = "--repository --no_optimizations --no_commit --revision --commit_message --check_only --store"
     others = "--subtensor.chain_endpoint --huggingface.endpoint --wallet.name --wallet.hotkey --wallet.path"
     for flag in (*expected.split(), *others.split(), "--logging.debug", "--logging.trace"):
         assert flag in result.stdout
@@ -76,4 +76,12 @@ def test_revision_without_no_commit_is_refused(setup) -> None:
     result = run("miner/miner.py", "--repository", "me/model", "--revision", "a" * 40, *flags(data_dir))
     assert result.returncode == 1
     assert "--revision names an existing commit: it goes with --no_commit" in result.stdout
+    assert chain.commitments(7) == []
+
+
+def test_submitting_without_a_repository_says_what_is_missing(setup) -> None:
+    data_dir, chain = setup
+    result = run("miner/miner.py", *flags(data_dir))
+    assert result.returncode == 1
+    assert "--repository is needed to submit (or pass --check_only" in result.stdout
     assert chain.commitments(7) == []

@@ -18,6 +18,7 @@ from contest.consensus import consensus
 from contest.definitions import get_contest
 from contest.leaderboard import SCHEMA_FILE, Leaderboard, schema
 from contest.signature import SignatureInvalid, sign, verify
+from tests.noise import library_noise
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,12 @@ def test_leaderboard_matches_its_schema(leaderboard: dict) -> None:
 
 def test_the_schema_file_is_generated_from_the_models() -> None:
     assert json.loads(SCHEMA_FILE.read_text()) == schema()
+
+
+def test_the_demo_prints_no_library_noise(demo: tuple[Path, str]) -> None:
+    _, output = demo
+    assert "the validator runs the day" in output  # the miners' and the validator's output is in it
+    assert library_noise(output) == []
 
 
 def test_onnx_submission_ranks_first(leaderboard: dict) -> None:
