@@ -8,6 +8,7 @@ the same inputs); the submissions whose outcomes are stored are not measured aga
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from contest.judging import Outcome
+
+log = logging.getLogger(__name__)
 
 _OUTCOME = TypeAdapter(Outcome)
 _SCHEMA = """
@@ -136,15 +139,23 @@ class ValidatorState:
             db.execute("UPDATE days SET submissions = ? WHERE id = ?", (count, day_id))
 
     def outcomes(self, day_id: int) -> dict[str, Outcome]:
+        """The outcomes stored for the day; one this version cannot read is left out, so it is measured again."""
         with self._connect() as db:
             rows = db.execute("SELECT hotkey, outcome FROM outcomes WHERE day_id = ?", (day_id,)).fetchall()
-        return {hotkey: _OUTCOME.validate_json(outcome) for hotkey, outcome in rows}
+        read: dict[str, Outcome] = {}
+        for hotkey, outcome in rows:
+            try:
+                read[hotkey] = _OUTCOME.validate_json(outcome)
+            except ValidationError as error:
+                log.warning("the stored outcome of %s is not readable here (%s): it is measured again", hotkey,
+                            f"{error.error_count()} fields differ")  # fmt: skip
+        return read
 
     def recorder(self, day_id: int) -> Callable[[str, Outcome], None]:
         def record(hotkey: str, outcome: Outcome) -> None:
             with self._connect() as db:
                 db.execute(
-                    "INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at) VALUES (?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO outcomes (day_id, hotkey, outcome, recorded_at) VALUES (?, ?, ?, ?)",
                     (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now()),
                 )
 

@@ -38,6 +38,22 @@ def test_the_schema_file_is_generated_from_the_models() -> None:
     assert json.loads(SCHEMA_FILE.read_text()) == schema()
 
 
+def test_a_leaderboard_from_before_the_similarity_parts_still_reads(leaderboard: dict) -> None:
+    older = json.loads(json.dumps(leaderboard))
+    similarities = [
+        row["metrics"]["similarity"] for row in older["submissions"] if (row["metrics"] or {}).get("similarity")
+    ]
+    assert similarities
+    for similarity in similarities:
+        del similarity["ssim_minimum"], similarity["clip_minimum"]
+    read = Leaderboard.model_validate(older)
+    assert all(
+        row.metrics.similarity.ssim_minimum is None
+        for row in read.submissions
+        if row.metrics and row.metrics.similarity
+    )
+
+
 def test_the_demo_prints_no_library_noise(demo: tuple[Path, str]) -> None:
     _, output = demo
     assert "the validator runs the day" in output  # the miners' and the validator's output is in it

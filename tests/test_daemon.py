@@ -3,6 +3,8 @@ when it sets weights again, and how the download cache keeps room."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from base.local_chain import TEMPO, LocalChain
 from contest.daemon import ValidatorDaemon
 from contest.day import make_room
 from contest.definitions import get_contest
+from contest.judging import Outcome
 from contest.state import ValidatorState
 
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -168,3 +171,17 @@ def test_two_days_may_open_at_the_same_block(tmp_path: Path) -> None:
     state.finish_day(first.id, tmp_path / "board.json")
     second = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, now)
     assert second.id != first.id and state.running_day(CONTEST.id) == second
+
+
+def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: Path, caplog) -> None:
+    state = ValidatorState(tmp_path / "state.sqlite")
+    day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
+    record = state.recorder(day.id)
+    record("kept", Outcome(refusal="refused: unet/x.bin: pickle files are not accepted"))
+    older = {"measurement": {"similarity": {"mean": 0.9, "minimum": 0.9, "per_image": [0.9]}}, "refusal": None}
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # as a version before the similarity's parts wrote it
+        db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?)", (day.id, "older", json.dumps(older), "then"))
+    assert set(state.outcomes(day.id)) == {"kept"}
+    assert "the stored outcome of older is not readable here" in caplog.text
+    record("older", Outcome(refusal="benchmark failed: measured again"))  # replaces the unreadable row
+    assert state.outcomes(day.id)["older"].refusal == "benchmark failed: measured again"
