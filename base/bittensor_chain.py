@@ -26,6 +26,7 @@ from bittensor.result import BittensorError, ExtrinsicResult, RpcConnectionError
 from bittensor.settings import resolve_endpoint
 
 from base.chain import ChainCommitment, ChainError, Neuron
+from base.errors import first_line
 from base.retry import DEFAULT_RETRY, RetryPolicy
 
 T = TypeVar("T")
@@ -55,11 +56,6 @@ def resolve(network: str, chain_endpoint: str | None) -> str:
         raise ChainError(f"unknown network {network!r}: use finney, test, local or a ws:// endpoint") from None
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 class BittensorChain:
     def __init__(
         self, endpoint: str, retry: RetryPolicy = DEFAULT_RETRY, archive_endpoints: Sequence[str] | None = None
@@ -81,9 +77,9 @@ class BittensorChain:
         try:
             return retrying(action)
         except RpcConnectionError as error:
-            raise ChainError(f"{what}: cannot reach the chain at {self.endpoint}: {_first_line(error)}") from None
+            raise ChainError(f"{what}: cannot reach the chain at {self.endpoint}: {first_line(error)}") from None
         except BittensorError as error:
-            raise ChainError(f"{what}: {_first_line(error)}") from None
+            raise ChainError(f"{what}: {first_line(error)}") from None
 
     def current_block(self) -> int:
         return self._call("reading the current block", lambda: self._subtensor.block)

@@ -26,17 +26,13 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import RepoFile
 
+from base.errors import first_line
 from base.retry import DEFAULT_RETRY, RetryPolicy
 from base.store import OverSizeCap, StoreError, is_revision, matching_files, pattern_list
 
 T = TypeVar("T")
 DEFAULT_BRANCH = "main"
 _NOT_UPLOADED = [".git/**", ".cache/**"]  # a local git checkout, huggingface_hub's download state
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class HuggingFaceStore:
@@ -63,11 +59,11 @@ class HuggingFaceStore:
                 raise StoreError(f"repository {repository} does not exist on {self.endpoint} (or is private)") from None
             if revision is not None and head == 200:
                 # The repository answers but this revision does not (servers differ in how they say so).
-                cause = _first_line(error)
+                cause = first_line(error)
                 raise StoreError(f"revision {revision} is not available in {repository}: {cause}") from None
-            raise StoreError(f"{what} {repository}: {_first_line(error)}") from None
+            raise StoreError(f"{what} {repository}: {first_line(error)}") from None
         except (httpx2.HTTPError, LocalEntryNotFoundError) as error:
-            raise StoreError(f"{what} {repository}: cannot reach {self.endpoint}: {_first_line(error)}") from None
+            raise StoreError(f"{what} {repository}: cannot reach {self.endpoint}: {first_line(error)}") from None
 
     def _retrying(self, action: Callable[[], T], what: str = "reading") -> T:
         """Transport failures (a refused or reset connection) are retried; HTTP answers are not."""

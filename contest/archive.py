@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from base.errors import first_line
 from contest.leaderboard import Leaderboard
 from contest.signature import SignatureInvalid, verify_published
 
@@ -69,7 +70,7 @@ class Archive:
         try:
             day = read_published(path)
         except (OSError, ValueError) as error:  # a pydantic ValidationError is a ValueError
-            log.warning("%s is not a leaderboard: %s", path, str(error).splitlines()[0])
+            log.warning("%s is not a leaderboard: %s", path, first_line(error))
             day = None
         with self._lock:
             self._parsed[path] = (version, day)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from base.errors import first_line
 from base.inputs import GenerationInput
 from base.memory import MemoryReading
 from base.orphans import LeftBehind, adopt_orphans, children, stop_orphans
@@ -119,11 +120,6 @@ class Judged:
         return max(0.0, 1.0 - self.timed_seconds / self.wall_seconds)
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     """A failing submission is an outcome with the reason, never an error for the day."""
     try:
@@ -131,10 +127,10 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     except CheckpointRefused as error:
         return Outcome(refusal=f"refused: {error}")
     except WorkerError as error:
-        return Outcome(refusal=f"benchmark failed: {_first_line(error)}")
+        return Outcome(refusal=f"benchmark failed: {first_line(error)}")
     except Exception as error:  # whatever a submission makes the parent trip on, the day goes on
         log.exception("judging a submission failed in the validator itself")
-        return Outcome(refusal=f"benchmark failed: {type(error).__name__}: {_first_line(error)}")
+        return Outcome(refusal=f"benchmark failed: {type(error).__name__}: {first_line(error)}")
 
 
 def images_digest(images: Sequence[np.ndarray]) -> str:

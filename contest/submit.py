@@ -17,6 +17,7 @@ from base import commitment as codec
 from base.chain import ChainError
 from base.config import add_common_flags, configure_logging, load_wallet, network_config
 from base.content_hash import submission_hash
+from base.errors import first_line
 from base.inputs import derive_inputs
 from base.network import open_chain, open_stores
 from base.paths import absolute_path
@@ -89,7 +90,7 @@ def _check(checkpoint: Path, models: ContestModels, contest, block_hash: bytes) 
     try:
         result = self_check(models, checkpoint, contest, inputs)
     except WorkerError as error:
-        raise SubmissionRefused(f"the checkpoint failed to run: {str(error).splitlines()[0]}") from None
+        raise SubmissionRefused(f"the checkpoint failed to run: {first_line(error)}") from None
     if result.table:
         print(result.table, flush=True)
     if not result.verdict.valid:
