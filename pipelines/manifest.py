@@ -50,11 +50,12 @@ ONNX_PART_FILES: dict[str, str] = {
     "text_encoder": "text_encoder/model.onnx",
     "text_encoder_2": "text_encoder_2/model.onnx",
 }
-ONNX_PART_COMPONENTS: dict[str, str] = {
-    "vae_decoder": "vae",
-    "text_encoder": "text_encoder",
-    "text_encoder_2": "text_encoder_2",
-}
+
+
+def onnx_part_component(part: str) -> str:
+    """The pipeline component a part replaces: the folder its file lives in."""
+    return ONNX_PART_FILES[part].split("/", 1)[0]
+
 
 DEFAULT_PROVIDERS: tuple[ExecutionProvider, ...] = (
     "TensorrtExecutionProvider",

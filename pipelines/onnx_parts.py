@@ -11,13 +11,12 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from diffusers import AutoencoderKL
 from diffusers.configuration_utils import FrozenDict
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-from pipelines.manifest import ONNX_PART_COMPONENTS, ONNX_PART_FILES, OnnxOptions, OnnxPart
+from pipelines.manifest import ONNX_PART_FILES, OnnxOptions, OnnxPart, onnx_part_component
 from pipelines.onnx_unet import OPSET, OnnxModule, open_session
 
 TOKENS = 77  # CLIP's context: the pipeline pads every prompt to it
@@ -66,7 +65,7 @@ def _export(module: torch.nn.Module, example: torch.Tensor, destination: Path, i
 
 def export_part(checkpoint: Path, part: OnnxPart) -> Path:
     """Export ``part`` of the diffusers checkpoint into its fixed file there and delete the weights it replaces."""
-    component = checkpoint / ONNX_PART_COMPONENTS[part]
+    component = checkpoint / onnx_part_component(part)
     destination = checkpoint / ONNX_PART_FILES[part]
     if part == "vae_decoder":
         vae = AutoencoderKL.from_pretrained(component, use_safetensors=True, local_files_only=True)
@@ -83,17 +82,12 @@ def export_part(checkpoint: Path, part: OnnxPart) -> Path:
     return destination
 
 
-def _on_device(array: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return torch.from_numpy(array).to(device, dtype)
-
-
 class OnnxVaeDecoder(OnnxModule):
     """Answers the pipeline's ``vae.decode``. It reports float32, so the pipeline never upcasts a VAE it has not."""
 
     def decode(self, latents: torch.Tensor, return_dict: bool = False) -> tuple[torch.Tensor]:
-        feed = np.ascontiguousarray(latents.detach().to("cpu", torch.float32).numpy())
-        (sample,) = self.session.run(["sample"], {"latents": feed})
-        return (_on_device(sample, self._device, torch.float32),)
+        (sample,) = self.run(["sample"], {"latents": latents}, torch.float32, torch.float32)
+        return (sample,)
 
 
 class TextEncoded(tuple):
@@ -104,11 +98,10 @@ class TextEncoded(tuple):
 
 class OnnxTextEncoder(OnnxModule):
     def forward(self, input_ids: torch.Tensor, output_hidden_states: bool = True, **_: object) -> TextEncoded:
-        feed = np.ascontiguousarray(input_ids.detach().to("cpu", torch.int64).numpy())
-        first, penultimate = self.session.run(["first", "penultimate"], {"input_ids": feed})
-        answer = TextEncoded((_on_device(first, self._device, self._dtype),))
+        first, penultimate = self.run(["first", "penultimate"], {"input_ids": input_ids}, torch.int64, self._dtype)
+        answer = TextEncoded((first,))
         # Only the penultimate layer is exported; it stands where the pipeline looks for it.
-        answer.hidden_states = (_on_device(penultimate, self._device, self._dtype), answer[0])
+        answer.hidden_states = (penultimate, first)
         return answer
 
 
@@ -116,12 +109,12 @@ def load_onnx_parts(folder: Path, options: OnnxOptions, device: str, dtype: torc
     """The pipeline components the manifest's ``onnx.parts`` replace, by component name."""
     parts: dict[str, OnnxModule] = {}
     for part in options.parts:
-        component = folder / ONNX_PART_COMPONENTS[part]
+        component = onnx_part_component(part)
         session = open_session(folder / ONNX_PART_FILES[part], options)
         if part == "vae_decoder":
-            config = FrozenDict(AutoencoderKL.load_config(component))
-            parts["vae"] = OnnxVaeDecoder(session, config, device, torch.float32)
+            config = FrozenDict(AutoencoderKL.load_config(folder / component))
+            parts[component] = OnnxVaeDecoder(session, config, device, torch.float32)
         else:
-            config = CLIPTextConfig.from_pretrained(component, local_files_only=True)
-            parts[ONNX_PART_COMPONENTS[part]] = OnnxTextEncoder(session, config, device, dtype)
+            config = CLIPTextConfig.from_pretrained(folder / component, local_files_only=True)
+            parts[component] = OnnxTextEncoder(session, config, device, dtype)
     return parts

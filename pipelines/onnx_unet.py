@@ -155,6 +155,15 @@ class OnnxModule(torch.nn.Module):
     def dtype(self) -> torch.dtype:
         return self._dtype
 
+    def run(
+        self, outputs: list[str], feeds: dict[str, torch.Tensor], input_dtype: torch.dtype, output_dtype: torch.dtype
+    ) -> list[torch.Tensor]:
+        """The session on the CPU copies of ``feeds`` (as ``input_dtype``), its outputs on this module's device."""
+        arrays = {
+            name: np.ascontiguousarray(value.detach().to("cpu", input_dtype).numpy()) for name, value in feeds.items()
+        }
+        return [torch.from_numpy(array).to(self._device, output_dtype) for array in self.session.run(outputs, arrays)]
+
 
 class OnnxUNet(OnnxModule):
     """Answers the pipeline's UNet calls, with the one attribute of the UNet's the SDXL pipeline also reads."""
@@ -183,11 +192,8 @@ class OnnxUNet(OnnxModule):
             "text_embeds": added_cond_kwargs["text_embeds"],
             "time_ids": added_cond_kwargs["time_ids"],
         }
-        arrays = {
-            name: np.ascontiguousarray(value.detach().to("cpu", torch.float32).numpy()) for name, value in feeds.items()
-        }
-        (noise,) = self.session.run([OUTPUT_NAME], arrays)
-        return (torch.from_numpy(noise).to(self._device, self._dtype),)
+        (noise,) = self.run([OUTPUT_NAME], feeds, torch.float32, self._dtype)
+        return (noise,)
 
 
 def load_onnx_unet(folder: Path, options: OnnxOptions, device: str, dtype: torch.dtype) -> OnnxUNet:

@@ -89,17 +89,21 @@ def onnx_unet(folder: Path) -> None:
         converted.rename(folder)
 
 
-def onnx_quantized_unet(folder: Path) -> None:
-    """The ONNX UNet with int8 matrix-multiply weights (ONNX Runtime's dynamic quantisation)."""
+def _onnx_runtime(folder: Path) -> None:
+    """The ONNX UNet first, where the checkpoint does not run in ONNX Runtime yet: other ONNX recipes build on it."""
     if read_manifest(folder).runtime != "onnxruntime":
         onnx_unet(folder)
+
+
+def onnx_quantized_unet(folder: Path) -> None:
+    """The ONNX UNet with int8 matrix-multiply weights (ONNX Runtime's dynamic quantisation)."""
+    _onnx_runtime(folder)
     quantize_onnx_unet(folder / (read_manifest(folder).onnx or OnnxOptions()).unet_file)
 
 
 def onnx_parts(folder: Path, parts: Sequence[OnnxPart] = ("vae_decoder", "text_encoder", "text_encoder_2")) -> None:
     """Besides the ONNX UNet, run these parts in ONNX Runtime too (each exported once here)."""
-    if read_manifest(folder).runtime != "onnxruntime":
-        onnx_unet(folder)
+    _onnx_runtime(folder)
     for part in parts:
         export_part(folder, part)
     named = (read_manifest(folder).onnx or OnnxOptions()).parts
@@ -108,6 +112,5 @@ def onnx_parts(folder: Path, parts: Sequence[OnnxPart] = ("vae_decoder", "text_e
 
 def tensorrt(folder: Path, fp16: bool = True, builder_optimization_level: int = 3) -> None:
     """Prefer ONNX Runtime's TensorRT provider for the ONNX UNet; the validator builds the engine at load."""
-    if read_manifest(folder).runtime != "onnxruntime":
-        onnx_unet(folder)
+    _onnx_runtime(folder)
     update_manifest(folder, onnx={"tensorrt": {"fp16": fp16, "builder_optimization_level": builder_optimization_level}})
