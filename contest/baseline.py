@@ -9,7 +9,6 @@ offline from seeds.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,25 +40,24 @@ def ensure_baseline(contest: Contest, cache_dir: Path, store: Store | None = Non
     ``HuggingFaceStore()``, reading ``HF_ENDPOINT`` and ``HF_TOKEN``). A cached model is returned without
     contacting it. A ``StoreError`` propagates.
     """
-
-    def build(staged: Path) -> None:
-        from pipelines.tiny_sdxl import save_tiny_sdxl  # diffusers loads only when a build is needed
-
-        save_tiny_sdxl(staged, seed=contest.baseline.seed, image_size=contest.generation.width)
-
-    return _ensure(contest, "baseline", contest.baseline, cache_dir / "baselines", store, build)
+    return _ensure(contest, "baseline", contest.baseline, cache_dir / "baselines", store)
 
 
 def ensure_image_encoder(contest: Contest, cache_dir: Path, store: Store | None = None) -> Path:
     """The similarity gate's CLIP image encoder, as ``ensure_baseline`` does the baseline."""
-    reference = contest.similarity.image_encoder
+    return _ensure(contest, "image encoder", contest.similarity.image_encoder, cache_dir / "image-encoders", store)
 
-    def build(staged: Path) -> None:
-        from pipelines.image_encoder import save_tiny_image_encoder  # transformers loads only for a build
+
+def _build(reference: ModelReference, contest: Contest, staged: Path) -> None:
+    """An embedded model, built offline from its seed (the libraries load only when a build is needed)."""
+    if reference.source == "tiny-sdxl":
+        from pipelines.tiny_sdxl import save_tiny_sdxl
+
+        save_tiny_sdxl(staged, seed=reference.seed, image_size=contest.generation.width)
+    else:
+        from pipelines.image_encoder import save_tiny_image_encoder
 
         save_tiny_image_encoder(staged, seed=reference.seed)
-
-    return _ensure(contest, "image encoder", reference, cache_dir / "image-encoders", store, build)
 
 
 def _check_pinned(contest: Contest, role: str, reference: ModelReference) -> None:
@@ -81,7 +79,6 @@ def _ensure(
     reference: ModelReference,
     cache_dir: Path,
     store: Store | None,
-    build: Callable[[Path], None],
 ) -> Path:
     _check_pinned(contest, role, reference)
     # A pinned revision is part of the name, so a changed pin never reuses a stale model.
@@ -102,7 +99,7 @@ def _ensure(
                 allow_patterns=BASELINE_FILES,
             )
         else:
-            build(staged)
+            _build(reference, contest, staged)
         try:
             staged.rename(destination)
         except OSError:
