@@ -7,7 +7,16 @@ POETRY := $(POETRY_HOME)/bin/poetry
 POETRY_VERSION := 2.5.1
 OLAH := .tools/olah/bin/olah-cli
 OLAH_VERSION := 0.5.4
+UV := .tools/uv/bin/uv
+UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+
+# uv reads no pip configuration: where pip is told of an index of its own, uv is handed the same one
+# (otherwise both use their default).
+PIP_INDEX = $(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null))
+ifneq ($(PIP_INDEX),)
+export UV_INDEX_URL := $(PIP_INDEX)
+endif
 
 DEMO_DATA := data/demo
 
@@ -19,28 +28,33 @@ MAKEFLAGS += --jobs=2
 
 setup: $(STAMP) $(POETRY)
 
-# torch first, pinned exactly and with its own dependencies: this machine's pip configuration serves the
-# CPU build, a GPU machine's the CUDA build; then the locked set as it is (it is complete, so no
-# resolving); then the ONNX Runtime build for this machine (GPU and TensorRT beside an NVIDIA driver);
-# then the project itself in editable mode.
-$(STAMP): pyproject.toml requirements.lock base/setup_packages.py
+# torch first, pinned exactly and through pip: this machine's pip configuration serves the CPU build, a GPU
+# machine's the CUDA build (uv would take PyPI's). Then, with uv, the locked set as it is (it is complete, so
+# no resolving; the torch already there satisfies its pin), the ONNX Runtime build for this machine (GPU and
+# TensorRT beside an NVIDIA driver) and the project itself in editable mode. uv installs in parallel and
+# skips compiling bytecode, which Python then does once, for the modules it imports.
+$(STAMP): pyproject.toml requirements.lock base/setup_packages.py | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
-	$(BIN)/python -m pip install --quiet $$($(BIN)/python -m base.setup_packages)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --quiet --no-compile torch==2.13.0
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python $$($(BIN)/python -m base.setup_packages)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
+$(UV):
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/python -m pip install --quiet --quiet uv==$(UV_VERSION)
+
 # Poetry lives in its own environment and uses the in-project .venv for `poetry run`.
-$(POETRY):
+$(POETRY): | $(UV)
 	$(PYTHON) -m venv $(POETRY_HOME)
-	$(POETRY_HOME)/bin/python -m pip install --quiet poetry==$(POETRY_VERSION)
+	$(UV) pip install --quiet --python $(POETRY_HOME)/bin/python poetry==$(POETRY_VERSION)
 
 # olah, a local Hugging Face-compatible server the store tests download from, in its own environment:
 # it is a test fixture, not part of the product.
-$(OLAH):
+$(OLAH): | $(UV)
 	$(PYTHON) -m venv .tools/olah
-	.tools/olah/bin/python -m pip install --quiet olah==$(OLAH_VERSION)
+	$(UV) pip install --quiet --python .tools/olah/bin/python olah==$(OLAH_VERSION)
 
 test: setup $(OLAH)
 	$(BIN)/python -m pytest
