@@ -133,6 +133,18 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
         return Outcome(refusal=f"benchmark failed: {type(error).__name__}: {first_line(error)}")
 
 
+def screen(folder: Path, contest: Contest, baseline_digest: str) -> Outcome | None:
+    """Why a submission is out before any worker loads it: refused by the guard, or the unmodified baseline."""
+
+    def screened() -> Outcome:
+        inspect_for_contest(folder, contest)
+        unmodified = model_digest(folder, contest.default_dtype) == baseline_digest
+        return Outcome(refusal=UNMODIFIED_BASELINE if unmodified else None)
+
+    outcome = _outcome(screened)
+    return outcome if outcome.refusal is not None else None
+
+
 def images_digest(images: Sequence[np.ndarray]) -> str:
     return hashlib.sha256(b"".join(image.tobytes() for image in images)).hexdigest()
 
@@ -177,7 +189,6 @@ class Judging:
         self.folder, self.contest, self.inputs = models.baseline, contest, inputs
         self.submission_session = submission_session
         self.progress, self.gallery, self.clock = progress, gallery, clock
-        self.digest = model_digest(models.baseline, contest.default_dtype)
         adopt_orphans()
         self.encoder = ImageEncoderWorker(models.image_encoder, contest)
         try:
@@ -296,15 +307,12 @@ class Judging:
         return run, result, similarity(run.first, run.second)
 
     def measure(self, key: str, folder: Path) -> Outcome:
-        """Guard, recognise the baseline, then pair the submission with the baseline.
+        """Pair a screened submission with the baseline.
 
         When the baseline ran slower beside it than its reference allows, the submission is closed, the
         control runs again on a machine with nothing of it left, and it is measured once more: slower
         again, it is out.
         """
-        inspect_for_contest(folder, self.contest)
-        if model_digest(folder, self.contest.default_dtype) == self.digest:
-            return Outcome(refusal=UNMODIFIED_BASELINE)
         control = self.contest.control
         attempts = 1
         try:
@@ -386,11 +394,18 @@ def judge(
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
+    baseline_digest = model_digest(models.baseline, contest.default_dtype)
+    for key, folder in submissions.items():  # before any worker starts: what is out without measuring
+        if key not in outcomes and folder is not None and (refused := screen(folder, contest, baseline_digest)):
+            outcomes[key] = refused
+            if record is not None:
+                record(key, refused)
     with Judging(models, contest, inputs, progress, gallery) as judging:
         queue = tqdm(submissions.items(), desc="judging", unit="submission", total=len(submissions), disable=None)
         for position, (key, folder) in enumerate(queue, start=1):
             if key in outcomes:
-                progress(f"[{position}/{len(submissions)}] {key} was judged before the restart")
+                known = "was judged before the restart" if key in (done or {}) else f"is out: {outcomes[key].refusal}"
+                progress(f"[{position}/{len(submissions)}] {key} {known}")
                 continue
             if closing():
                 outcomes[key] = Outcome(refusal=NOT_JUDGED)
