@@ -31,14 +31,14 @@ setup: $(STAMP) $(POETRY)
 # torch first, pinned exactly and through pip: this machine's pip configuration serves the CPU build, a GPU
 # machine's the CUDA build (uv would take PyPI's). Then, with uv, the locked set as it is (it is complete, so
 # no resolving; the torch already there satisfies its pin), the ONNX Runtime build for this machine (GPU and
-# TensorRT beside an NVIDIA driver) and the project itself in editable mode. uv installs in parallel and
-# skips compiling bytecode, which Python then does once, for the modules it imports.
+# TensorRT beside an NVIDIA driver) and the project itself in editable mode. Bytecode is compiled at install
+# time: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile every module at every start.
 $(STAMP): pyproject.toml requirements.lock base/setup_packages.py | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --quiet --no-compile torch==2.13.0
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -r requirements.lock
-	$(UV) pip install --quiet --python $(BIN)/python $$($(BIN)/python -m base.setup_packages)
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --quiet torch==2.13.0
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python $$($(BIN)/python -m base.setup_packages)
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
 $(UV):
