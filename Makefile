@@ -65,11 +65,11 @@ lint: setup
 
 # The demo needs only the environment, not Poetry: on two cores, building Poetry beside it would slow it.
 demo: $(STAMP)
-	$(BIN)/python -m contest.demo --data_dir $(DEMO_DATA)
+	$(BIN)/python -m contest.cli.demo --data_dir $(DEMO_DATA)
 
 # The leaderboard page over the demo's day (after `make demo`); Ctrl-C stops it.
 serve: setup
-	$(POETRY) run python -m contest.server --data_dir $(DEMO_DATA)
+	$(POETRY) run python -m contest.site.server --data_dir $(DEMO_DATA)
 
 benchmark: setup
 	$(POETRY) run python benchmarks/runtime_comparison.py

@@ -49,7 +49,7 @@ module.exports = {
       name: "edge-leaderboard",
       script: "poetry",
       args: [
-        "run", "python", "-m", "contest.server",
+        "run", "python", "-m", "contest.site.server",
         "--data_dir", settings.dataDir,
         "--host", settings.pageHost,
         "--port", settings.pagePort,

@@ -31,8 +31,8 @@ from base.content_hash import submission_hash
 from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.baseline import ensure_baseline
+from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
-from contest.opening import move_to_next_opening
 from pipelines.manifest import MANIFEST_NAME, Manifest, TorchOptions, write_manifest
 from pipelines.onnx_unet import export_onnx_checkpoint
 from pipelines.recipes import torch_options

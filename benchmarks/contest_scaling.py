@@ -21,9 +21,9 @@ from base.content_hash import submission_hash
 from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.baseline import ensure_baseline
-from contest.day import run_day
+from contest.day.opening import move_to_next_opening
+from contest.day.steps import run_day
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
-from contest.opening import move_to_next_opening
 from pipelines.manifest import TorchOptions
 from pipelines.recipes import torch_options
 

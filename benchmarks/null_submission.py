@@ -22,8 +22,8 @@ from runtime_comparison import resaved_copy
 from base.inputs import derive_inputs
 from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
-from contest.judging import judge
-from contest.scoring import Entry, rank, weights
+from contest.judging.judge import judge
+from contest.judging.scoring import Entry, rank, weights
 
 KEY = "resaved"
 

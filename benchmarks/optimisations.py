@@ -21,7 +21,7 @@ from runtime_comparison import FIXED_BLOCK_HASH
 from base.inputs import derive_inputs, parse_block_hash
 from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
-from contest.judging import Judgement, judge
+from contest.judging.judge import Judgement, judge
 from pipelines import recipes
 
 OPTIONS: dict[str, Callable[[Path], None]] = {

@@ -22,8 +22,8 @@ from safetensors.numpy import load_file, save_file
 from base.inputs import derive_inputs, parse_block_hash
 from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
-from contest.judging import judge
-from contest.report import ReportRow, format_table
+from contest.judging.judge import judge
+from contest.publish.report import ReportRow, format_table
 from pipelines.onnx_unet import export_onnx_checkpoint
 
 FIXED_BLOCK_HASH = "0x" + "5eed" * 16

@@ -1,7 +1,7 @@
 """Where the similarity gate's threshold comes from: every allowed option and every known-bad case, scored.
 
 Each row draws the day's image set (the first ``min_pairs`` inputs) for several days and scores it against
-the baseline's with the validator's own gate (``contest.embedding.ImageEncoderWorker``: grayscale SSIM and
+the baseline's with the validator's own gate (``contest.judging.embedding.ImageEncoderWorker``: grayscale SSIM and
 CLIP image-embedding cosine, weighted as the contest says). Allowed options (every manifest recipe, and the
 baseline loaded again) should pass; known-bad cases (weights that drifted, weights that make NaN, a blank
 image, a model that ignores the prompt) must fail. The table prints the lowest score of each row over all
@@ -29,9 +29,9 @@ from safetensors.torch import load_file, save_file
 from base.inputs import GenerationInput, derive_inputs
 from base.similarity import Similarity
 from contest.baseline import ensure_models
+from contest.cli.demo import VAE_WEIGHTS, drifted_copy
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest, inspect_for_contest
-from contest.demo import VAE_WEIGHTS, drifted_copy
-from contest.embedding import ImageEncoderWorker
+from contest.judging.embedding import ImageEncoderWorker
 from pipelines import recipes
 from pipelines.loader import load_runtime
 

@@ -9,7 +9,7 @@ from the installed packages.
 
 from pathlib import Path
 
-from contest.submit import main
+from contest.cli.mining import main
 
 
 def optimize(checkpoint: Path) -> None:

@@ -50,10 +50,10 @@ def onnx_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The demo's whole contest day (``python -m contest.demo``): its data folder and all it printed."""
+    """The demo's whole contest day (``python -m contest.cli.demo``): its data folder and all it printed."""
     data_dir = tmp_path_factory.mktemp("demo")
     run = subprocess.run(
-        [sys.executable, "-m", "contest.demo", "--data_dir", str(data_dir)],
+        [sys.executable, "-m", "contest.cli.demo", "--data_dir", str(data_dir)],
         cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,

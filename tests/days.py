@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from contest.day.schedule import next_opening
 from contest.definitions import get_contest
-from contest.schedule import next_opening
 from tests.in_process_substrate import InProcessSubstrate
 
 CONTEST = get_contest("tiny-sdxl-cpu")

@@ -2,7 +2,7 @@
 
 A checkpoint is data and the contest's runtimes are configured not to spin, so no submission can be made to
 do this on purpose; these stand in for what a runtime's thread pool or helper process could still do. They
-answer the same calls as ``contest.session.CheckpointSession``.
+answer the same calls as ``contest.judging.worker_session.CheckpointSession``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from base.device import probe_device
 from base.energy import EnergyReading
 from base.inputs import GenerationInput
 from base.memory import MemoryReading, open_memory_probe
-from contest.benchmark import Loaded, SessionRequest, TimedImage
 from contest.definitions import get_contest
+from contest.judging.checkpoint_worker import Loaded, SessionRequest, TimedImage
 
 WORK = np.random.default_rng(0).standard_normal((384, 384))
 ESCAPED_BURN_S = 120  # a detached burner ends by itself, so a failed test leaves nothing running for long

@@ -18,9 +18,9 @@ from base import commitment as codec
 from base.content_hash import submission_hash
 from base.git_store import GitStore
 from base.local_chain import LocalChain
-from contest.day import run_day
+from contest.day.opening import move_to_next_opening
+from contest.day.steps import run_day
 from contest.definitions import get_contest
-from contest.opening import move_to_next_opening
 from pipelines.manifest import Manifest, TorchOptions, write_manifest
 from tests.test_checkpoint_guard import add_model, edit_json, make_onnx, with_external_weight
 

@@ -6,10 +6,10 @@ import pytest
 from base.energy import EnergyReading
 from base.inputs import GenerationInput
 from base.stats import ratio_ci
-from contest.benchmark import SessionRequest, TimedImage
 from contest.definitions import Sampling, get_contest
-from contest.pairing import Stop, measure_pairs
-from contest.session import CheckpointSession
+from contest.judging.checkpoint_worker import SessionRequest, TimedImage
+from contest.judging.pairing import Stop, measure_pairs
+from contest.judging.worker_session import CheckpointSession
 from pipelines.checkpoint_guard import CheckpointRefused
 
 CONTEST = get_contest("tiny-sdxl-cpu")

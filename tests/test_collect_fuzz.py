@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from base import commitment as codec
 from base.local_chain import MAX_COMMITMENT_BYTES, LocalChain
-from contest.day import collect
+from contest.day.opening import DayOpening
+from contest.day.steps import collect
 from contest.definitions import CONTESTS, get_contest
-from contest.opening import DayOpening
 
 NETUID = 7
 CONTEST = get_contest("tiny-sdxl-cpu")

@@ -13,11 +13,11 @@ import pytest
 from bittensor import Wallet
 
 from base.local_chain import LocalChain
-from contest.compare import speed_ratio
-from contest.consensus import consensus
 from contest.definitions import get_contest
-from contest.leaderboard import SCHEMA_FILE, Leaderboard, schema
-from contest.signature import SignatureInvalid, sign, verify
+from contest.judging.compare import speed_ratio
+from contest.publish.consensus import consensus
+from contest.publish.leaderboard import SCHEMA_FILE, Leaderboard, schema
+from contest.publish.signature import SignatureInvalid, sign, verify
 from tests.noise import library_noise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def test_miner_cli_refuses_bad_checkpoints_with_the_reason(demo: tuple[Path, str
 
 def verify_cli(path: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "contest.signature", str(path), *extra],
+        [sys.executable, "-m", "contest.publish.signature", str(path), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
@@ -225,12 +225,12 @@ def test_consensus_cli_refuses_a_tampered_file(tmp_path: Path, leaderboard: dict
         paths.append(tmp_path / f"validator-{index}.json")
         paths[-1].write_text(json.dumps(document))
     agreed = subprocess.run(
-        [sys.executable, "-m", "contest.consensus", *map(str, paths[:2])],
+        [sys.executable, "-m", "contest.publish.consensus", *map(str, paths[:2])],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert agreed.returncode == 0 and "rank by rank:" in agreed.stdout and "DEVIATES" not in agreed.stdout
     refused = subprocess.run(
-        [sys.executable, "-m", "contest.consensus", *map(str, paths)],
+        [sys.executable, "-m", "contest.publish.consensus", *map(str, paths)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert refused.returncode == 1 and "the signature does not match" in refused.stdout

@@ -19,9 +19,9 @@ import pytest
 from base.inputs import derive_inputs
 from base.stats import Estimate, ratio_ci, widened
 from contest.baseline import ContestModels
-from contest.benchmark import CheckpointWorker
 from contest.definitions import get_contest
-from contest.judging import Judging
+from contest.judging.checkpoint_worker import CheckpointWorker
+from contest.judging.judge import Judging
 from tests.days import nudged_copy
 
 CONTEST = get_contest("tiny-sdxl-cpu")

@@ -14,11 +14,11 @@ import pytest
 from bittensor import Wallet
 
 from base.local_chain import TEMPO, LocalChain
-from contest.daemon import ValidatorDaemon
-from contest.day import make_room
+from contest.day.daemon import ValidatorDaemon
+from contest.day.state import ValidatorState
+from contest.day.steps import make_room
 from contest.definitions import get_contest
-from contest.judging import Outcome
-from contest.state import ValidatorState
+from contest.judging.judge import Outcome
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 NETUID = 7
@@ -154,7 +154,7 @@ def test_the_next_opening_closes_a_running_day_before_it_starts(daemon_at, monke
         else:
             events.append(f"second starts, closing={closing()}")
 
-    monkeypatch.setattr("contest.daemon.run_day", lambda *args: day(*args[:-2], closing=args[-2]))
+    monkeypatch.setattr("contest.day.daemon.run_day", lambda *args: day(*args[:-2], closing=args[-2]))
     first = threading.Thread(target=daemon.open_day)
     first.start()
     assert first_started.wait(5)

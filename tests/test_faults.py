@@ -18,9 +18,9 @@ from base.git_store import GitStore
 from base.huggingface_store import HuggingFaceStore
 from base.retry import RetryPolicy
 from base.store import StoreError
-from contest.day import run_day
+from contest.day.state import ValidatorState
+from contest.day.steps import run_day
 from contest.definitions import get_contest
-from contest.state import ValidatorState
 from tests.days import nudged_copy, past_the_opening, substrate_before_opening
 from tests.hub_servers import olah_mirror, upload_hub
 

@@ -9,8 +9,8 @@ from PIL import Image
 from base.inputs import derive_inputs
 from contest.baseline import ContestModels
 from contest.definitions import get_contest
-from contest.gallery import MAX_SIDE, Gallery
-from contest.judging import judge
+from contest.judging.judge import judge
+from contest.publish.gallery import MAX_SIDE, Gallery
 
 
 def pictures(count: int, side: int, seed: int = 0) -> list[np.ndarray]:
@@ -78,7 +78,7 @@ def test_a_day_with_nothing_to_measure_still_keeps_the_baselines_pictures(
     contest = get_contest("tiny-sdxl-cpu")
     gallery = Gallery(tmp_path, "day")
     inputs = derive_inputs(bytes(32), contest.id, contest.sampling.max_pairs)
-    judged = judge(tiny_models, {}, contest, inputs, gallery=gallery)
+    judged = judge(tiny_models, {}, contest, inputs, keep_images=gallery.keep)
     (control,) = judged.controls  # the A/A control runs whatever the day holds
     assert judged.judgements == {} and len(judged.baseline.sample_seconds) == control.pairs >= 12
     thumbnails = gallery.thumbnails(None)

@@ -14,7 +14,7 @@ from base.content_hash import folder_digest
 from base.inputs import derive_inputs
 from contest.baseline import ContestModels
 from contest.definitions import get_contest
-from contest.embedding import ImageEncoderWorker
+from contest.judging.embedding import ImageEncoderWorker
 from pipelines.image_encoder import ImageEncoder, save_tiny_image_encoder
 from pipelines.loader import load_runtime
 from pipelines.manifest import Manifest

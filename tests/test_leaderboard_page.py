@@ -1,4 +1,4 @@
-"""The leaderboard page and files, served by ``python -m contest.server`` over the demo's day.
+"""The leaderboard page and files, served by ``python -m contest.site.server`` over the demo's day.
 
 The page is read twice: as HTML the server sends, and as a real headless Chromium renders it (Debian's
 chromium and chromium-driver, installed when missing), which also saves a screenshot under ``artifacts/``.
@@ -22,10 +22,10 @@ from urllib.request import urlopen
 import pytest
 from bittensor import Wallet
 
-from contest.archive import Archive
-from contest.leaderboard import Leaderboard, read_leaderboard
-from contest.page import render_day, score_chart
-from contest.signature import sign, verify, verify_file
+from contest.publish.leaderboard import Leaderboard, read_leaderboard
+from contest.publish.signature import sign, verify, verify_file
+from contest.site.archive import Archive
+from contest.site.page import render_day, score_chart
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEST = "tiny-sdxl-cpu"
@@ -75,7 +75,7 @@ def served(demo: tuple[Path, str]) -> Iterator[str]:
     """The documented command, serving the demo's data folder on a free port; yields its address."""
     data_dir, _ = demo
     server = subprocess.Popen(
-        [sys.executable, "-m", "contest.server", "--data_dir", str(data_dir), "--port", "0"],
+        [sys.executable, "-m", "contest.site.server", "--data_dir", str(data_dir), "--port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -228,7 +228,7 @@ def test_a_changed_thumbnail_fails_the_check_of_its_leaderboard(three_days: tupl
     picture = latest.path.parent / thumbnail.file
     picture.write_bytes(picture.read_bytes() + b"\0")
     checked = subprocess.run(
-        [sys.executable, "-m", "contest.signature", str(latest.path)],
+        [sys.executable, "-m", "contest.publish.signature", str(latest.path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert checked.returncode == 1
@@ -240,7 +240,7 @@ def test_a_changed_thumbnail_fails_the_check_of_its_leaderboard(three_days: tupl
 
 def test_an_empty_data_folder_serves_a_page_that_says_so(tmp_path: Path) -> None:
     server = subprocess.Popen(
-        [sys.executable, "-m", "contest.server", "--data_dir", str(tmp_path), "--port", "0"],
+        [sys.executable, "-m", "contest.site.server", "--data_dir", str(tmp_path), "--port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:

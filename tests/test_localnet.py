@@ -10,7 +10,7 @@ import pytest
 from bittensor import Wallet
 
 from base.local_chain import LocalChain
-from contest.localnet import main
+from contest.cli.localnet import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

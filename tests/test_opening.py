@@ -12,10 +12,10 @@ from bittensor import Wallet
 from base import commitment as codec
 from base.bittensor_chain import BittensorChain, attached_substrate
 from base.local_chain import SECONDS_PER_BLOCK, LocalChain
-from contest.day import collect
+from contest.day.opening import chain_time, day_inputs, move_to_next_opening, open_day
+from contest.day.schedule import latest_opening, next_opening
+from contest.day.steps import collect
 from contest.definitions import get_contest
-from contest.opening import chain_time, day_inputs, move_to_next_opening, open_day
-from contest.schedule import latest_opening, next_opening
 from tests.days import HeldClock, past_the_opening, substrate_before_opening
 
 CONTEST = get_contest("tiny-sdxl-cpu")

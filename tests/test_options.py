@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from base.inputs import GenerationInput
-from contest.benchmark import CheckpointWorker
 from contest.definitions import get_contest
+from contest.judging.checkpoint_worker import CheckpointWorker
 from pipelines import recipes
 from pipelines.generation import GenerationSettings
 from pipelines.loader import load_runtime

@@ -16,7 +16,7 @@ from bittensor import Wallet
 
 from base import commitment as codec
 from base.bittensor_chain import attached_substrate
-from contest import submit, validate
+from contest.cli import mining, validating
 from contest.definitions import get_contest
 from tests.days import nudge_output, past_the_opening, substrate_before_opening
 from tests.hub_servers import free_port, olah_mirror, upload_hub
@@ -68,7 +68,7 @@ def flags(root: Path, role: str, wallet: str, endpoint: str, hub_url: str) -> li
 def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys: pytest.CaptureFixture) -> None:
     root, substrate, hub, miner, validator = network
     miner_flags = flags(root, "miner", "miner", ENDPOINT, hub.url)
-    assert submit.main(nudge, ["--repository", REPOSITORY, *miner_flags]) == 0
+    assert mining.main(nudge, ["--repository", REPOSITORY, *miner_flags]) == 0
     assert "committed tiny-sdxl-cpu huggingface:alice/tiny-fast@" in capsys.readouterr().out
 
     pushed = subprocess.run(
@@ -99,7 +99,7 @@ def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys:
     )
     past_the_opening(substrate)
     validator_flags = flags(root, "validator", "validator", ENDPOINT, hub.url)
-    assert validate.main(["--once", *validator_flags]) == 0
+    assert validating.main(["--once", *validator_flags]) == 0
     capsys.readouterr()
 
     assert any(f"/resolve/{pushed}/" in request.path for request in hub.requests if request.method == "GET")
@@ -125,7 +125,7 @@ def refused(network, capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     """Run the miner, check it failed with one line and left the chain and the Hub as they were."""
     _, substrate, hub, _, _ = network
     extrinsics, uploads = len(substrate.extrinsics), sum(r.method == "POST" for r in hub.requests)
-    assert submit.main(keep_as_is, argv) == 1
+    assert mining.main(keep_as_is, argv) == 1
     output = capsys.readouterr().out.strip().splitlines()
     assert substrate.extrinsics[extrinsics:] == []
     assert sum(r.method == "POST" for r in hub.requests) == uploads

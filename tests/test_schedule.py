@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contest.day.schedule import latest_opening, next_opening
 from contest.definitions import get_contest
-from contest.schedule import latest_opening, next_opening
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 

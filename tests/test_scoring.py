@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from base.similarity import Similarity
 from base.stats import Estimate
-from contest.compare import Comparison
 from contest.definitions import get_contest
-from contest.scoring import (
+from contest.judging.compare import Comparison
+from contest.judging.scoring import (
     Entry,
     Verdict,
     clearly_beats,

@@ -20,11 +20,11 @@ from base import commitment as codec
 from base.content_hash import submission_hash
 from base.git_store import GitStore
 from base.local_chain import LocalChain
-from contest.day import run_day
+from contest.day.opening import move_to_next_opening
+from contest.day.state import ValidatorState
+from contest.day.steps import run_day
 from contest.definitions import get_contest
-from contest.judging import NOT_JUDGED
-from contest.opening import move_to_next_opening
-from contest.state import ValidatorState
+from contest.judging.judge import NOT_JUDGED
 from tests.days import nudge_output
 
 ROOT = Path(__file__).resolve().parent.parent

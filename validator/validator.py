@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from base.folder_lock import FolderLocked, hold_folder_lock
-from contest.validate import build_parser
-from contest.validate import main as validate
+from contest.cli.validating import build_parser
+from contest.cli.validating import main as validate
 
 
 def main(argv: Sequence[str] | None = None) -> int:

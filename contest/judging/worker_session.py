@@ -1,6 +1,6 @@
 """The worker's side of the benchmark: inspect, load and warm up one checkpoint, then generate on request.
 
-Runs only inside a worker process (see ``contest.benchmark``), which is why it alone imports the models.
+Runs only inside a worker process (see ``contest.judging.checkpoint_worker``), which is why it alone imports the models.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from base.energy import open_energy_meter
 from base.inputs import GenerationInput
 from base.memory import MemoryReading, open_memory_probe
 from base.timing import synchronizer_for, timed
-from contest.benchmark import Loaded, SessionRequest, TimedImage
 from contest.definitions import get_contest, inspect_for_contest
+from contest.judging.checkpoint_worker import Loaded, SessionRequest, TimedImage
 from pipelines.generation import check_image
 from pipelines.loader import load_runtime
 

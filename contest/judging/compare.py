@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from base.similarity import Similarity
 from base.stats import Estimate, median_ci, ratio_ci, widened
-from contest.benchmark import BenchmarkResult
+from contest.judging.checkpoint_worker import BenchmarkResult
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def _ratio(baseline: float | None, submission: float | None) -> float | None:
 
 
 def speed_ratio(baseline: Sequence[float], submission: Sequence[float], worker_spread: float) -> Estimate:
-    """Paired times' ratio (the i-th of each timed back to back, ``contest.pairing``) with its 95% interval,
+    """Paired times' ratio (the i-th of each timed back to back, ``contest.judging.pairing``) with its 95% interval,
     widened by the spread between workers that pairs cannot show."""
     return widened(ratio_ci(baseline, submission, paired=True), worker_spread)
 

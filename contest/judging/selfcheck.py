@@ -8,10 +8,8 @@ from pathlib import Path
 from base.inputs import GenerationInput
 from contest.baseline import ContestModels
 from contest.definitions import Contest
-from contest.judging import judge, screen
-from contest.leaderboard import control_from
-from contest.report import ReportRow, format_controls, format_table
-from contest.scoring import Verdict, invalid
+from contest.judging.judge import Judged, judge, screen
+from contest.judging.scoring import Verdict, invalid
 from pipelines.model_digest import model_digest
 
 SUBMISSION = "submission"
@@ -20,7 +18,7 @@ SUBMISSION = "submission"
 @dataclass(frozen=True)
 class SelfCheck:
     verdict: Verdict
-    table: str
+    judged: Judged | None = None  # None: out before anything was measured
 
 
 def self_check(
@@ -28,12 +26,6 @@ def self_check(
 ) -> SelfCheck:
     refused = screen(submission, contest, model_digest(models.baseline, contest.default_dtype))
     if refused is not None:  # out before measuring: no worker, no control
-        return SelfCheck(invalid(refused.refusal or ""), "")
+        return SelfCheck(invalid(refused.refusal or ""))
     judged = judge(models, {SUBMISSION: submission}, contest, inputs)
-    judgement = judged.judgements[SUBMISSION]
-    if judgement.result is None:
-        return SelfCheck(judgement.verdict, "")
-    rows = [ReportRow(SUBMISSION, judgement.result, judgement.comparison)]
-    controls = format_controls([control_from(reference) for reference in judged.controls])
-    table = "\n".join([format_table(judged.baseline, rows, judged.harness_share), *controls])
-    return SelfCheck(judgement.verdict, table)
+    return SelfCheck(judged.judgements[SUBMISSION].verdict, judged)

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from base.stats import Estimate
-from contest.compare import Comparison
 from contest.definitions import Contest
+from contest.judging.compare import Comparison
 
 WEIGHT_DECAY = 0.5
 

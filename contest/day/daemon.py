@@ -25,11 +25,11 @@ from bittensor import Wallet
 
 from base.chain import Chain, ChainError
 from base.store import Store
-from contest.day import WEIGHTS_VERSION_KEY, run_day
+from contest.day.opening import chain_time
+from contest.day.schedule import latest_opening, opening_trigger
+from contest.day.state import ValidatorState
+from contest.day.steps import WEIGHTS_VERSION_KEY, run_day
 from contest.definitions import Contest
-from contest.opening import chain_time
-from contest.schedule import latest_opening, opening_trigger
-from contest.state import ValidatorState
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

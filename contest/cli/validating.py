@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from base.chain import ChainError
 from base.config import add_common_flags, configure_logging, load_wallet, network_config
 from base.network import open_chain, open_stores
-from contest.daemon import ValidatorDaemon
-from contest.day import run_day
+from contest.day.daemon import ValidatorDaemon
+from contest.day.state import ValidatorState
+from contest.day.steps import run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
-from contest.report import format_leaderboard
-from contest.state import ValidatorState
+from contest.publish.report import format_leaderboard
 
 log = logging.getLogger("validator")
 

@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from contest.archive import PublishedDay
 from contest.definitions import CONTESTS
-from contest.leaderboard import Interval, Submission, Thumbnail
-from contest.report import format_score
+from contest.publish.leaderboard import Interval, Submission, Thumbnail
+from contest.publish.report import format_score
+from contest.site.archive import PublishedDay
 
 MIB = 1024 * 1024
 HISTORY_DAYS = 30  # the chart's span
@@ -156,7 +156,7 @@ def _score(row: Submission) -> str:
 @cache
 def _environment() -> Environment:
     environment = Environment(
-        loader=PackageLoader("contest", "templates"),
+        loader=PackageLoader("contest.site", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

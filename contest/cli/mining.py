@@ -25,7 +25,8 @@ from base.store import StoreError
 from base.worker import WorkerError
 from contest.baseline import ContestModels, ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest, inspect_for_contest
-from contest.selfcheck import self_check
+from contest.judging.selfcheck import self_check
+from contest.publish.report import format_judged
 from pipelines.checkpoint_guard import CheckpointRefused
 
 log = logging.getLogger("miner")
@@ -91,8 +92,8 @@ def _check(checkpoint: Path, models: ContestModels, contest, block_hash: bytes) 
         result = self_check(models, checkpoint, contest, inputs)
     except WorkerError as error:
         raise SubmissionRefused(f"the checkpoint failed to run: {first_line(error)}") from None
-    if result.table:
-        print(result.table, flush=True)
+    if result.judged is not None and (table := format_judged(result.judged)):
+        print(table, flush=True)
     if not result.verdict.valid:
         raise SubmissionRefused(f"the checkpoint would be invalid: {result.verdict.reason}")
     verdict = result.verdict

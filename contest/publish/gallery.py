@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from contest.leaderboard import Thumbnail
+from contest.publish.leaderboard import Thumbnail
 
 THUMBNAIL_INPUTS = 4
 MAX_SIDE = 256  # pixels; smaller images are kept at their size

@@ -1,6 +1,6 @@
 """Serve the published leaderboards: an HTML page per contest day, and the signed JSON files themselves.
 
-    poetry run python -m contest.server --data_dir data [--host 127.0.0.1] [--port 8090]
+    poetry run python -m contest.site.server --data_dir data [--host 127.0.0.1] [--port 8090]
 
 Routes (all GET or HEAD):
     /                                   the newest day of any contest
@@ -24,9 +24,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from base.paths import absolute_path
-from contest.archive import Archive, PublishedDay
-from contest.leaderboard import leaderboards_root
-from contest.page import day_url, file_url, render_day, render_empty
+from contest.publish.leaderboard import leaderboards_root
+from contest.site.archive import Archive, PublishedDay
+from contest.site.page import day_url, file_url, render_day, render_empty
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8090
@@ -142,7 +142,7 @@ def _stop(signum: int, _frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m contest.server", description="Serve the leaderboard page.")
+    parser = argparse.ArgumentParser(prog="python -m contest.site.server", description="Serve the leaderboard page.")
     parser.add_argument("--data_dir", type=absolute_path, default="data", help="the validator's (default: %(default)s)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default: %(default)s)")

@@ -15,10 +15,10 @@ import numpy as np
 
 from base.similarity import Similarity, compare_images
 from base.worker import Worker
-from contest.benchmark import ANSWER_LIMIT_S, SESSION
 from contest.definitions import Contest, get_contest
+from contest.judging.checkpoint_worker import ANSWER_LIMIT_S, SESSION
 
-ENCODER_SESSION = "contest.embedding:EncoderSession"
+ENCODER_SESSION = "contest.judging.embedding:EncoderSession"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from contest.judging import Outcome
+from contest.judging.judge import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The leaderboard a validator publishes for each contest day: a versioned, schema-checked JSON file.
 
 ``leaderboard.schema.json`` beside this module is generated from these models
-(``python -m contest.leaderboard``) and checked against them by the tests.
+(``python -m contest.publish.leaderboard``) and checked against them by the tests.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from base import similarity as base_similarity
 from base.stats import Estimate, median_ci
-from contest.benchmark import BenchmarkResult
-from contest.compare import Comparison
+from contest.judging.checkpoint_worker import BenchmarkResult
+from contest.judging.compare import Comparison
 
 if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it is imported for types only
-    from contest.judging import Reference
+    from contest.judging.judge import Reference
 
 SCHEMA_VERSION = 4  # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
@@ -143,7 +143,7 @@ class Submission(_Model):
 
 
 class LeaderboardSignature(_Model):
-    """The validator hotkey's signature over the leaderboard without this field (see ``contest.signature``)."""
+    """The validator hotkey's signature over the leaderboard without this field (see ``contest.publish.signature``)."""
 
     scheme: str
     value: str  # hex

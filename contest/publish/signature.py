@@ -16,7 +16,7 @@ from typing import Any
 from bittensor import Wallet
 from bittensor_core import Keypair
 
-from contest.leaderboard import Leaderboard, LeaderboardSignature
+from contest.publish.leaderboard import Leaderboard, LeaderboardSignature
 
 SCHEME = "sr25519"
 
@@ -85,7 +85,9 @@ def verify_file(path: Path, hotkey: str | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m contest.signature", description="Verify a signed leaderboard.")
+    parser = argparse.ArgumentParser(
+        prog="python -m contest.publish.signature", description="Verify a signed leaderboard."
+    )
     parser.add_argument("leaderboard", type=Path, help="a leaderboard JSON file")
     parser.add_argument("--hotkey", help="the validator hotkey (ss58) that must have signed it")
     args = parser.parse_args(argv)

@@ -1,10 +1,10 @@
 """The embedded chain from the shell: register a hotkey, show the block, list commitments, advance blocks.
 
-    poetry run python -m contest.localnet register --wallet.name alice [--validator]
-    poetry run python -m contest.localnet block
-    poetry run python -m contest.localnet commitments
-    poetry run python -m contest.localnet advance 10
-    poetry run python -m contest.localnet open_day
+    poetry run python -m contest.cli.localnet register --wallet.name alice [--validator]
+    poetry run python -m contest.cli.localnet block
+    poetry run python -m contest.cli.localnet commitments
+    poetry run python -m contest.cli.localnet advance 10
+    poetry run python -m contest.cli.localnet open_day
 
 Every command takes ``--data_dir`` (the chain lives in ``<data_dir>/chain.sqlite``, the same file the miner
 and validator use with ``--subtensor.network local``) and ``--netuid``. ``register`` creates the wallet's
@@ -24,8 +24,8 @@ from base.chain import ChainError
 from base.config import DEFAULT_WALLET_PATH
 from base.local_chain import LocalChain
 from base.paths import absolute_path
+from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
-from contest.opening import move_to_next_opening
 
 VALIDATOR_STAKE = 1000.0
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data_dir", type=absolute_path, default="data", help="(default: %(default)s)")
     common.add_argument("--netuid", type=int, default=39, help="subnet uid (default: %(default)s)")
     parser = argparse.ArgumentParser(
-        prog="python -m contest.localnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m contest.cli.localnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
     register = commands.add_parser("register", parents=[common], help="give a wallet's hotkey a uid on the subnet")

@@ -20,10 +20,14 @@ from base.chain import Chain
 from base.content_hash import bind_to_hotkey, folder_digest
 from base.store import Store, StoreError
 from contest.baseline import ensure_models
+from contest.day.opening import DayOpening, day_inputs, open_day
+from contest.day.schedule import opening_on
+from contest.day.state import StoredDay, ValidatorState
 from contest.definitions import CONTESTS, Contest
-from contest.gallery import Gallery
-from contest.judging import NOT_JUDGED, Judged, Judgement, Outcome, Sampled, judge
-from contest.leaderboard import (
+from contest.judging.judge import NOT_JUDGED, Judged, Judgement, Outcome, Sampled, judge
+from contest.judging.scoring import Entry, Placed, invalid, rank, weight_vector, weights
+from contest.publish.gallery import Gallery
+from contest.publish.leaderboard import (
     Device,
     Interval,
     Leaderboard,
@@ -37,11 +41,7 @@ from contest.leaderboard import (
     read_leaderboard,
     write_leaderboard,
 )
-from contest.opening import DayOpening, day_inputs, open_day
-from contest.schedule import opening_on
-from contest.scoring import Entry, Placed, invalid, rank, weight_vector, weights
-from contest.signature import sign
-from contest.state import StoredDay, ValidatorState
+from contest.publish.signature import sign
 from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def run_day(
             {hotkey: outcome for hotkey, outcome in done.items() if hotkey in alive},
             judged_one,
             closing,
-            gallery,
+            gallery.keep,
         )
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)

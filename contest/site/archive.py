@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.errors import first_line
-from contest.leaderboard import Leaderboard
-from contest.signature import SignatureInvalid, verify_published
+from contest.publish.leaderboard import Leaderboard
+from contest.publish.signature import SignatureInvalid, verify_published
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ commit anyway the way an adversary bypassing the CLI would, so the validator's o
 The embedded chain is then moved on to the contest's next opening time, so the day opens, as every
 day does, at the first block at or after it, with every commitment made before.
 
-    poetry run python -m contest.demo [--data_dir data/demo]
+    poetry run python -m contest.cli.demo [--data_dir data/demo]
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from base.local_chain import LocalChain
 from base.paths import absolute_path
 from base.quiet import quiet_this_process
 from contest.baseline import ensure_baseline
+from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
-from contest.opening import move_to_next_opening
-from contest.server import DEFAULT_PORT
+from contest.site.server import DEFAULT_PORT
 
 NETUID = 39
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VAE_WEIGHTS = "vae/diffusion_pytorch_model.safetensors"
 
 
@@ -136,7 +136,7 @@ def main() -> int:
     code = run(validator, "the validator runs the day")
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s", flush=True)
     print(
-        f"the leaderboard page: make serve (poetry run python -m contest.server --data_dir {args.data_dir}), "
+        f"the leaderboard page: make serve (poetry run python -m contest.site.server --data_dir {args.data_dir}), "
         f"then open http://127.0.0.1:{DEFAULT_PORT}/",
         flush=True,
     )

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from base.chain import Chain, first_block_at_or_after
 from base.inputs import GenerationInput, derive_inputs
 from base.local_chain import LocalChain
+from contest.day.schedule import latest_opening, next_opening
 from contest.definitions import Contest
-from contest.schedule import latest_opening, next_opening
 
 WAIT_S = 2.0  # between looks at the chain while it has not reached the opening yet
 

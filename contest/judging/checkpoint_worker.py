@@ -1,7 +1,7 @@
 """The benchmark, the same for the miner's self-check and the validator: the parent's side of a worker.
 
-Each checkpoint is loaded once in its own worker process (``contest.session.CheckpointSession``); the
-parent then asks workers for one image at a time (see ``contest.pairing``), freezing the one that is not
+Each checkpoint is loaded once in its own worker process (``contest.judging.worker_session.CheckpointSession``); the
+parent then asks workers for one image at a time (see ``contest.judging.pairing``), freezing the one that is not
 generating. The parent never loads a model, so it never imports torch.
 """
 
@@ -20,7 +20,7 @@ from base.memory import MemoryReading
 from base.worker import Worker
 from contest.definitions import Contest
 
-SESSION = "contest.session:CheckpointSession"
+SESSION = "contest.judging.worker_session:CheckpointSession"
 MIN_IMAGE_LIMIT_S = 30.0
 IMAGE_LIMIT_FACTOR = 20.0
 ANSWER_LIMIT_S = 60.0

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from base.stats import Estimate, median_ci
-from contest.benchmark import BenchmarkResult
-from contest.compare import Comparison
-from contest.leaderboard import Control, Interval, Leaderboard, Submission
+from contest.judging.checkpoint_worker import BenchmarkResult
+from contest.judging.compare import Comparison
+from contest.judging.judge import Judged
+from contest.publish.leaderboard import Control, Interval, Leaderboard, Submission, control_from
 
 MIB = 1024 * 1024
 
@@ -67,6 +68,19 @@ def format_controls(controls: Sequence[Control]) -> list[str]:
         f"ms/image, speed ratio {_interval(c.speed_ratio, digits=3)} over {c.pairs} pairs"
         for c in controls
     ]
+
+
+def format_judged(judged: Judged) -> str:
+    """What a run of judging measured: the baseline, each measured submission and the controls (the self-check's)."""
+    rows = [
+        ReportRow(key, judgement.result, judgement.comparison)
+        for key, judgement in judged.judgements.items()
+        if judgement.result is not None
+    ]
+    if not rows:
+        return ""
+    controls = format_controls([control_from(reference) for reference in judged.controls])
+    return "\n".join([format_table(judged.baseline, rows, judged.harness_share), *controls])
 
 
 def format_score(row: Submission, missing: str = "invalid") -> str:

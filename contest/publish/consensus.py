@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contest.signature import SignatureInvalid, verify
+from contest.publish.signature import SignatureInvalid, verify
 
 DEVIATION_LIMIT = 0.5
 
@@ -112,7 +112,7 @@ def _stake(text: str) -> tuple[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m contest.consensus", description="Compare several validators' leaderboards for one day."
+        prog="python -m contest.publish.consensus", description="Compare several validators' leaderboards for one day."
     )
     parser.add_argument("leaderboards", type=Path, nargs="+", help="signed leaderboard JSON files")
     parser.add_argument("--stake", type=_stake, action="append", default=[], help="HOTKEY=STAKE (default: equal)")

@@ -29,17 +29,18 @@ from base.similarity import Similarity
 from base.stats import Estimate, median_ci, ratio_ci, widened
 from base.worker import WorkerError
 from contest.baseline import ContestModels
-from contest.benchmark import SESSION, BenchmarkResult, CheckpointWorker, Timings
-from contest.compare import Comparison, compare, speed_ratio
 from contest.definitions import Contest, Sampling, inspect_for_contest
-from contest.embedding import ImageEncoderWorker
-from contest.gallery import Gallery
-from contest.pairing import PairedRun, Side, Stop, measure_pairs
-from contest.scoring import Verdict, invalid, score, score_interval
+from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
+from contest.judging.compare import Comparison, compare, speed_ratio
+from contest.judging.embedding import ImageEncoderWorker
+from contest.judging.pairing import PairedRun, Side, Stop, measure_pairs
+from contest.judging.scoring import Verdict, invalid, score, score_interval
 from pipelines.checkpoint_guard import CheckpointRefused
 from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
+# Where the images a checkpoint drew go as soon as it is measured (key None: the baseline), e.g. thumbnails.
+KeepImages = Callable[[str | None, Sequence[np.ndarray]], None]
 NOT_JUDGED = "not judged: the day closed when the next one opened"
 UNMODIFIED_BASELINE = "the unmodified baseline"
 
@@ -182,13 +183,13 @@ class Judging:
         contest: Contest,
         inputs: Sequence[GenerationInput],
         progress: Callable[[str], None] = log.info,
-        gallery: Gallery | None = None,
+        keep_images: KeepImages | None = None,
         clock: Callable[[], float] = time.monotonic,
         submission_session: str = SESSION,
     ) -> None:
         self.folder, self.contest, self.inputs = models.baseline, contest, inputs
         self.submission_session = submission_session
-        self.progress, self.gallery, self.clock = progress, gallery, clock
+        self.progress, self.keep_images, self.clock = progress, keep_images, clock
         adopt_orphans()
         self.encoder = ImageEncoderWorker(models.image_encoder, contest)
         try:
@@ -225,8 +226,8 @@ class Judging:
         with CheckpointWorker(self.folder, self.contest, self.inputs) as copy:
             run = self._pairs(copy, self._precise)
             memory = copy.finish()
-        if self.gallery is not None and not self.controls:
-            self.gallery.keep(None, run.first.images)
+        if self.keep_images is not None and not self.controls:
+            self.keep_images(None, run.first.images)
         reference = Reference(
             baseline_seconds=median_ci(run.first.seconds),
             baseline_samples=tuple(run.first.seconds),
@@ -335,8 +336,8 @@ class Judging:
                 run, result, similarity = self._paired(folder)
             except LeftBehind as error:
                 return Outcome(refusal=str(error))
-        if self.gallery is not None:
-            self.gallery.keep(key, run.second.images)
+        if self.keep_images is not None:
+            self.keep_images(key, run.second.images)
         sampled = Sampled(
             run.pairs, run.stop, tuple(run.first.seconds), tuple(run.second.seconds), slower.value, attempts
         )
@@ -384,13 +385,13 @@ def judge(
     done: Mapping[str, Outcome] | None = None,
     record: Callable[[str, Outcome], None] | None = None,
     closing: Callable[[], bool] = lambda: False,
-    gallery: Gallery | None = None,
+    keep_images: KeepImages | None = None,
 ) -> Judged:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
     A submission already in ``done`` needs no folder (None). Once ``closing()`` is true the submissions
-    not yet measured are left out with that reason (the next day has opened). ``gallery`` keeps
-    thumbnails of what the baseline and each measured submission drew.
+    not yet measured are left out with that reason (the next day has opened). ``keep_images`` gets
+    what the baseline and each measured submission drew.
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
@@ -400,7 +401,7 @@ def judge(
             outcomes[key] = refused
             if record is not None:
                 record(key, refused)
-    with Judging(models, contest, inputs, progress, gallery) as judging:
+    with Judging(models, contest, inputs, progress, keep_images) as judging:
         queue = tqdm(submissions.items(), desc="judging", unit="submission", total=len(submissions), disable=None)
         for position, (key, folder) in enumerate(queue, start=1):
             if key in outcomes:

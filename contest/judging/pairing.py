@@ -18,8 +18,8 @@ import numpy as np
 
 from base.energy import EnergyReading, total_energy
 from base.inputs import GenerationInput
-from contest.benchmark import CheckpointWorker, TimedImage, Timings
 from contest.definitions import Sampling
+from contest.judging.checkpoint_worker import CheckpointWorker, TimedImage, Timings
 
 
 class Stop(StrEnum):
