@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import TypeVar
 
 import bittensor as bt
-from bittensor.client import BlockInfo
 from bittensor.result import BittensorError, ExtrinsicResult, RpcConnectionError
 from bittensor.settings import resolve_endpoint
 
@@ -34,11 +33,11 @@ T = TypeVar("T")
 # A process may answer an endpoint with a Substrate implementation it holds instead of a websocket:
 # the SDK's own seam (``bt.Subtensor(network, substrate=...)``) lifted to the endpoint, so the CLIs
 # run unchanged against an in-process chain.
-_ATTACHED_SUBSTRATES: dict[str, object] = {}
+_ATTACHED_SUBSTRATES: dict[str, bt.Substrate] = {}
 
 
 @contextlib.contextmanager
-def attached_substrate(endpoint: str, substrate: object) -> Iterator[None]:
+def attached_substrate(endpoint: str, substrate: bt.Substrate) -> Iterator[None]:
     _ATTACHED_SUBSTRATES[endpoint] = substrate
     try:
         yield
@@ -87,21 +86,23 @@ class BittensorChain:
     def finalized_block(self) -> int:
         return self._call("reading the finalized block", lambda: self._subtensor.finalized_block)
 
-    def _block_info(self, block: int) -> BlockInfo:
+    def _block_info(self, block: int) -> tuple[str, datetime]:
         """One read for a block's header and body: its hash and its own ``Timestamp.set``."""
         if block < 0:
             raise ChainError(f"block {block} does not exist: blocks start at 0")
         info = self._call(f"reading block {block}", lambda: self._subtensor.block_info(block))
         if info is None or not info.hash:
             raise ChainError(f"block {block} is not known to {self.endpoint}")
-        return info
+        return info.hash, info.timestamp
 
     def block_hash(self, block: int) -> bytes:
-        return bytes.fromhex(self._block_info(block).hash.removeprefix("0x"))
+        block_hash, _ = self._block_info(block)
+        return bytes.fromhex(block_hash.removeprefix("0x"))
 
     def block_timestamp(self, block: int) -> datetime:
         """The block's own ``Timestamp.set`` inherent, from the same read as its hash (not a second, storage, read)."""
-        return self._block_info(block).timestamp
+        _, timestamp = self._block_info(block)
+        return timestamp
 
     def neurons(self, netuid: int) -> list[Neuron]:
         what = f"reading the metagraph of subnet {netuid}"

@@ -92,5 +92,9 @@ def open_energy_meter(device: str, device_index: int = 0, nvml_module: object | 
 
 def total_energy(readings: Sequence[EnergyReading]) -> EnergyReading:
     """The sum of several windows; unmeasured if any window was, with that window's reason."""
-    missing = next((reading for reading in readings if reading.joules is None), None)
-    return missing or EnergyReading(joules=sum(reading.joules for reading in readings), reason=None)
+    measured: list[float] = []
+    for reading in readings:
+        if reading.joules is None:
+            return reading
+        measured.append(reading.joules)
+    return EnergyReading(joules=sum(measured), reason=None)

@@ -95,12 +95,16 @@ class HuggingFaceStore:
 
     def head_revision(self, repository: str) -> str:
         """The commit ``main`` points at now: a branch is resolved here, at commit time, never at fetch time."""
-        return self._call(repository, "reading", lambda: self._api.model_info(repository, revision=DEFAULT_BRANCH).sha)
+        info = self._call(repository, "reading", lambda: self._api.model_info(repository, revision=DEFAULT_BRANCH))
+        if info.sha is None:
+            raise StoreError(f"reading {repository}: the server did not name the commit {DEFAULT_BRANCH} points at")
+        return info.sha
 
     def _file_sizes(self, repository: str, revision: str) -> dict[str, int]:
         info = self._api.model_info(repository, revision=revision, files_metadata=True)
-        sizes = {sibling.rfilename: sibling.size for sibling in info.siblings or []}
-        if all(size is not None for size in sizes.values()):
+        listed = {sibling.rfilename: sibling.size for sibling in info.siblings or []}
+        sizes = {path: size for path, size in listed.items() if size is not None}
+        if len(sizes) == len(listed):
             return sizes
         # Mirrors may list files without sizes; the tree listing carries them.
         tree = self._api.list_repo_tree(repository, revision=revision, recursive=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from bittensor import Wallet
 from bittensor_core import Keypair
@@ -29,6 +30,7 @@ _MS_PER_BLOCK = int(SECONDS_PER_BLOCK * 1000)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TEMPO = 360  # blocks between epochs, Bittensor's default
 MAX_COMMITMENT_BYTES = 128
+Quantity = TypeVar("Quantity", int, timedelta)  # both sides of a division have the same kind
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS weights (
 """
 
 
-def _ceil_div(numerator: int | timedelta, denominator: int | timedelta) -> int:
+def _ceil_div(numerator: Quantity, denominator: Quantity) -> int:
     """Rounded up, so a block found for a moment is never before it."""
     return -(-numerator // denominator)
 

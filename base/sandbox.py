@@ -11,10 +11,13 @@ from __future__ import annotations
 import ctypes
 import os
 import socket
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
 _NETWORK_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+R = TypeVar("R")
 
 attempts: list[str] = []  # addresses this process tried to connect to
 
@@ -28,8 +31,8 @@ def _unshare(flags: int) -> bool:
     return libc.unshare(flags) == 0
 
 
-def _guarded(original):
-    def connect(self: socket.socket, address, *args):
+def _guarded(original: Callable[..., R]) -> Callable[..., R]:
+    def connect(self: socket.socket, address: Any, *args: Any) -> R:
         if self.family in _NETWORK_FAMILIES:
             where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
             attempts.append(where)
@@ -41,8 +44,9 @@ def _guarded(original):
 
 def isolate_network() -> str:
     """Isolate the calling (single-threaded, freshly forked) process; returns how: namespace or guard."""
-    socket.socket.connect = _guarded(socket.socket.connect)
-    socket.socket.connect_ex = _guarded(socket.socket.connect_ex)
+    # Patching the class itself is the point: every socket the worker opens from now on is guarded.
+    socket.socket.connect = _guarded(socket.socket.connect)  # type: ignore[method-assign]  # deliberate patch
+    socket.socket.connect_ex = _guarded(socket.socket.connect_ex)  # type: ignore[method-assign]  # deliberate patch
     if os.uname().sysname == "Linux" and (_unshare(CLONE_NEWNET) or _unshare(CLONE_NEWUSER | CLONE_NEWNET)):
         return "network namespace and socket guard"
     return "socket guard"

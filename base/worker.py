@@ -105,7 +105,7 @@ def _own_process_group() -> None:
     if alive is not None:
         with contextlib.suppress(OSError):
             os.close(alive)
-        forkserver._forkserver._forkserver_alive_fd = None
+        forkserver._forkserver._forkserver_alive_fd = None  # type: ignore[attr-defined]  # undeclared private attribute
     if os.uname().sysname == "Linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -203,6 +203,14 @@ class Worker:
             self.close()
             raise
 
+    @property
+    def _pid(self) -> int:
+        """The worker's process id, which is also its process group's; set once the process has started."""
+        pid = self._process.pid
+        if pid is None:
+            raise WorkerError("the worker process was never started")
+        return pid
+
     def _kill(self) -> None:
         self._signal_group(signal.SIGKILL)
         self._process.kill()
@@ -211,7 +219,7 @@ class Worker:
 
     def _signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, signum)
+            os.killpg(self._pid, signum)
 
     def freeze(self, timeout_s: float = 5.0) -> None:
         """Stop every thread and process of the worker, and wait until they have stopped."""
@@ -220,7 +228,7 @@ class Worker:
         self._signal_group(signal.SIGSTOP)
         self._frozen = True
         deadline = time.monotonic() + timeout_s
-        while not _stopped(self._process.pid) and time.monotonic() < deadline:
+        while not _stopped(self._pid) and time.monotonic() < deadline:
             time.sleep(STOPPED_CHECK_S)
 
     def thaw(self) -> None:
@@ -233,7 +241,7 @@ class Worker:
         deadline = time.monotonic() + timeout_s
         while not self._channel.poll(min(MEMORY_CHECK_S, max(0.0, deadline - time.monotonic()))):
             if self._memory_limit is not None:
-                used = resident_bytes(self._process.pid)
+                used = resident_bytes(self._pid)
                 if used is not None and used > self._memory_limit:
                     self._kill()
                     raise WorkerOverMemory(

@@ -19,9 +19,8 @@ from pathlib import Path
 
 from runtime_comparison import resaved_copy
 
-from base.inputs import derive_inputs
 from contest.baseline import ensure_models
-from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest
 from contest.judging.judge import judge
 from contest.judging.scoring import Entry, rank, weights
 
@@ -47,7 +46,7 @@ def main() -> None:
         medians: list[float] = []  # the baseline's median in each run: the machine's drift between runs
         for trial in range(args.trials):
             block_hash = hashlib.sha256(f"null-submission trial {trial}".encode()).digest()
-            inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
+            inputs = day_inputs(contest, block_hash)
             judged = judge(models, {KEY: copy}, contest, inputs, progress=lambda _: None)
             judgement = judged.judgements[KEY]
             medians += [control.baseline_seconds.value for control in judged.controls]

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from runtime_comparison import FIXED_BLOCK_HASH
 
-from base.inputs import derive_inputs, parse_block_hash
+from base.inputs import parse_block_hash
 from contest.baseline import ensure_models
-from contest.definitions import DEFAULT_CONTEST_ID, get_contest
+from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest
 from contest.judging.judge import Judgement, judge
 from pipelines import recipes
 
@@ -85,7 +85,7 @@ def main() -> None:
                 shutil.copytree(baseline, folder)
                 recipe(folder)
             folders[name] = folder
-        inputs = derive_inputs(parse_block_hash(FIXED_BLOCK_HASH), contest.id, contest.sampling.max_pairs)
+        inputs = day_inputs(contest, parse_block_hash(FIXED_BLOCK_HASH))
         print(f"contest {contest.id}: every option judged against the baseline, each in its own worker", flush=True)
         judged = judge(models, folders, contest, inputs, progress=print)
         print()

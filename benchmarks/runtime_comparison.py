@@ -19,9 +19,9 @@ from pathlib import Path
 
 from safetensors.numpy import load_file, save_file
 
-from base.inputs import derive_inputs, parse_block_hash
+from base.inputs import parse_block_hash
 from contest.baseline import ensure_models
-from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
+from contest.definitions import DEFAULT_CONTEST_ID, Contest, day_inputs, get_contest
 from contest.judging.judge import judge
 from contest.publish.report import ReportRow, format_table
 from pipelines.onnx_unet import export_onnx_checkpoint
@@ -64,7 +64,7 @@ def main() -> None:
         onnx = work_dir / "onnx-unet"
         if not onnx.exists():
             export_onnx_checkpoint(baseline, onnx)
-        inputs = derive_inputs(parse_block_hash(args.block_hash), contest.id, contest.sampling.max_pairs)
+        inputs = day_inputs(contest, parse_block_hash(args.block_hash))
 
         print(f"contest {contest.id}: each checkpoint in its own worker, paired with the baseline's worker,")
         print(f"{contest.sampling.min_pairs}-{contest.sampling.max_pairs} pairs per comparison", flush=True)

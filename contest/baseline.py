@@ -60,10 +60,11 @@ def _build(reference: ModelReference, contest: Contest, staged: Path) -> None:
         save_tiny_image_encoder(staged, seed=reference.seed)
 
 
-def _check_pinned(contest: Contest, role: str, reference: ModelReference) -> None:
-    """Refuse a Hugging Face model not pinned to a commit: a branch would let validators judge differently."""
+def _pin(contest: Contest, role: str, reference: ModelReference) -> tuple[str, str] | None:
+    """A Hugging Face model's repository and commit (None: built offline); refused unless pinned to a commit,
+    since a branch would let validators judge with different models."""
     if reference.source != "huggingface":
-        return
+        return None
     if not reference.repository:
         raise ValueError(f"contest {contest.id!r}: its Hugging Face {role} names no repository")
     if reference.revision is None or not is_revision(reference.revision):
@@ -71,6 +72,7 @@ def _check_pinned(contest: Contest, role: str, reference: ModelReference) -> Non
             f"contest {contest.id!r}: {role} {reference.repository} must be pinned to a full 40-hex commit sha, "
             f"got revision {reference.revision!r} (a branch moves, so validators would judge with different models)"
         )
+    return reference.repository, reference.revision
 
 
 def _ensure(
@@ -80,20 +82,19 @@ def _ensure(
     cache_dir: Path,
     store: Store | None,
 ) -> Path:
-    _check_pinned(contest, role, reference)
+    pin = _pin(contest, role, reference)
     # A pinned revision is part of the name, so a changed pin never reuses a stale model.
-    name = f"{contest.id}-{reference.revision[:12]}" if reference.source == "huggingface" else contest.id
+    name = f"{contest.id}-{pin[1][:12]}" if pin is not None else contest.id
     destination = cache_dir / name
     if destination.is_dir():
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".building-") as scratch:
         staged = Path(scratch) / "model"
-        if reference.source == "huggingface":
+        if pin is not None:
             store = store if store is not None else HuggingFaceStore()
             store.fetch(
-                reference.repository,
-                reference.revision,
+                *pin,
                 staged,
                 contest.max_checkpoint_bytes,
                 allow_patterns=BASELINE_FILES,

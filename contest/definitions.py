@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from base.inputs import GenerationInput, derive_inputs
 from pipelines.checkpoint_guard import inspect_checkpoint
 from pipelines.generation import GenerationSettings
 from pipelines.manifest import DType, Manifest, RuntimeName
@@ -193,3 +194,11 @@ def get_contest(contest_id: str) -> Contest:
 def inspect_for_contest(folder: Path, contest: Contest) -> Manifest:
     """The checkpoint guard with this contest's limits: runtimes, size and steps."""
     return inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes, contest.generation.steps)
+
+
+def day_inputs(contest: Contest, block_hash: bytes) -> tuple[GenerationInput, ...]:
+    """Every input a day opened at ``block_hash`` may need: one per pair, up to the contest's cap.
+
+    The one derivation for the validator (the opening block's hash) and the miner's self-check (a recent one).
+    """
+    return derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)

@@ -109,7 +109,7 @@ def inspect_checkpoint(
     steps = manifest.generation.steps
     if max_steps is not None and steps is not None and steps > max_steps:
         raise CheckpointRefused(MANIFEST_NAME, f"generation.steps {steps} is above the contest's {max_steps}")
-    in_torch = TORCH_WEIGHTS
+    in_torch: tuple[str, ...] = TORCH_WEIGHTS
     if manifest.runtime == "onnxruntime":
         options = manifest.onnx or OnnxOptions()
         _check_onnx(root, options)
@@ -261,9 +261,9 @@ def _check_model_index(index: Any) -> None:
                 continue  # an unused slot
             if not isinstance(value, list) or len(value) != 2:
                 raise CheckpointRefused(MODEL_INDEX, f"component '{key}' must be a [library, class] pair")
-            reason = _custom_class(*value)
-            if reason:
-                raise CheckpointRefused(MODEL_INDEX, reason)
+            refusal = _custom_class(*value)
+            if refusal:
+                raise CheckpointRefused(MODEL_INDEX, refusal)
         elif isinstance(value, list | dict) and any(
             item is not None for item in (value.values() if isinstance(value, dict) else value)
         ):

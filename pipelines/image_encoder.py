@@ -46,7 +46,8 @@ class ImageEncoder:
         self.device = device
         self.processor = CLIPImageProcessorPil.from_pretrained(folder, local_files_only=True)
         self.model = CLIPVisionModelWithProjection.from_pretrained(folder, local_files_only=True, use_safetensors=True)
-        self.model = self.model.to(device).eval()
+        # transformers wraps ``to`` with functools.wraps, whose stub types the first argument as ``self``.
+        self.model = self.model.to(device).eval()  # type: ignore[arg-type]  # wrong stub, see above
 
     @torch.inference_mode()
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:

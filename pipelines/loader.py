@@ -9,7 +9,7 @@ from diffusers.image_processor import VaeImageProcessor
 from pipelines.generation import GenerationSettings, Runtime
 from pipelines.manifest import Manifest, OnnxOptions
 from pipelines.onnx_parts import load_onnx_parts
-from pipelines.onnx_unet import load_onnx_unet
+from pipelines.onnx_unet import OnnxModule, load_onnx_unet
 from pipelines.options import apply_options
 from pipelines.torch_runtime import TORCH_DTYPES, DiffusersRuntime, load_sdxl_pipeline
 
@@ -25,7 +25,7 @@ def load_runtime(
     dtype = manifest.torch.dtype or default_dtype
     if manifest.runtime == "onnxruntime":
         options = manifest.onnx or OnnxOptions()
-        replaced = {"unet": load_onnx_unet(folder, options, device, TORCH_DTYPES[dtype])}
+        replaced: dict[str, OnnxModule] = {"unet": load_onnx_unet(folder, options, device, TORCH_DTYPES[dtype])}
         replaced |= load_onnx_parts(folder, options, device, TORCH_DTYPES[dtype])
         pipeline = load_sdxl_pipeline(folder, device, dtype, **dict.fromkeys(replaced))
         for component, module in replaced.items():

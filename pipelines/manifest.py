@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MANIFEST_NAME = "edge_checkpoint.json"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION: Final = 2
 
 RuntimeName = Literal["diffusers", "onnxruntime"]
 DType = Literal["float32", "float16", "bfloat16"]

@@ -12,8 +12,8 @@ import warnings
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL
 from diffusers.configuration_utils import FrozenDict
+from diffusers.models import AutoencoderKL
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from pipelines.manifest import ONNX_PART_FILES, OnnxOptions, OnnxPart, onnx_part_component
@@ -112,9 +112,9 @@ def load_onnx_parts(folder: Path, options: OnnxOptions, device: str, dtype: torc
         component = onnx_part_component(part)
         session = open_session(folder / ONNX_PART_FILES[part], options)
         if part == "vae_decoder":
-            config = FrozenDict(AutoencoderKL.load_config(folder / component))
-            parts[component] = OnnxVaeDecoder(session, config, device, torch.float32)
+            vae_config = FrozenDict(AutoencoderKL.load_config(folder / component))
+            parts[component] = OnnxVaeDecoder(session, vae_config, device, torch.float32)
         else:
-            config = CLIPTextConfig.from_pretrained(folder / component, local_files_only=True)
-            parts[component] = OnnxTextEncoder(session, config, device, dtype)
+            text_config = CLIPTextConfig.from_pretrained(folder / component, local_files_only=True)
+            parts[component] = OnnxTextEncoder(session, text_config, device, dtype)
     return parts

@@ -18,8 +18,8 @@ from types import SimpleNamespace
 import numpy as np
 import onnxruntime as ort
 import torch
-from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import FrozenDict
+from diffusers.models import UNet2DConditionModel
 
 from base.content_hash import folder_digest
 from pipelines.manifest import Manifest, OnnxOptions, write_manifest
@@ -52,11 +52,11 @@ def export_unet(unet: UNet2DConditionModel, destination: Path, text_embed_dim: i
     """Export in float32 with a dynamic batch axis (guidance doubles the batch)."""
     unet = unet.eval()
     config = unet.config
-    latent = config.sample_size
+    latent = config["sample_size"]
     example = (
-        torch.randn(batch, config.in_channels, latent, latent),
+        torch.randn(batch, config["in_channels"], latent, latent),
         torch.full((batch,), 500.0),
-        torch.randn(batch, 77, config.cross_attention_dim),
+        torch.randn(batch, 77, config["cross_attention_dim"]),
         torch.randn(batch, text_embed_dim),
         torch.randn(batch, 6),
     )
@@ -171,7 +171,7 @@ class OnnxUNet(OnnxModule):
     def __init__(self, session: ort.InferenceSession, config: FrozenDict, device: str, dtype: torch.dtype) -> None:
         super().__init__(session, config, device, dtype)
         self.add_embedding = SimpleNamespace(
-            linear_1=SimpleNamespace(in_features=config.projection_class_embeddings_input_dim)
+            linear_1=SimpleNamespace(in_features=config["projection_class_embeddings_input_dim"])
         )
 
     def forward(

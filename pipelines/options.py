@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import diffusers
 import torch
-from diffusers import StableDiffusionXLPipeline
 from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
 
 from pipelines.manifest import CachingOptions, GenerationOptions, Quantization, TorchOptions
 
@@ -38,7 +38,7 @@ def apply_options(
     if torch_options.channels_last:
         for model in (pipeline.unet, pipeline.vae):
             if isinstance(model, torch.nn.Module):
-                model.to(memory_format=torch.channels_last)
+                model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's overloads omit it
     helpers = _apply_caching(pipeline, caching)
     if torch_options.compile is not None:
         pipeline.unet = torch.compile(

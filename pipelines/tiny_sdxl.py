@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+from diffusers.models import AutoencoderKL, UNet2DConditionModel
+from diffusers.models.embeddings import TimestepEmbedding
+from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
+from diffusers.schedulers.scheduling_euler_discrete import EulerDiscreteScheduler
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 TEXT_HIDDEN_SIZE = 32
@@ -122,7 +125,10 @@ def _give_the_text_a_say(unet: UNet2DConditionModel) -> None:
     for name, module in unet.named_modules():
         if name.endswith("attn2.to_out.0"):
             module.weight.mul_(CROSS_ATTENTION_GAIN)
-    unet.add_embedding.linear_1.weight.mul_(POOLED_TEXT_GAIN)
+    embedding = unet.add_embedding
+    if not isinstance(embedding, TimestepEmbedding):
+        raise TypeError(f"the UNet's added embedding is a {type(embedding).__name__}, not SDXL's text_time embedding")
+    embedding.linear_1.weight.mul_(POOLED_TEXT_GAIN)
 
 
 def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeline:
@@ -143,7 +149,7 @@ def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeli
         tokenizer=tokenizer,
         tokenizer_2=build_tokenizer(),
         unet=unet.eval(),
-        scheduler=_scheduler(),
+        scheduler=_scheduler(),  # type: ignore[arg-type]  # diffusers annotates schedulers with an Enum of names
         add_watermarker=False,
     )
 

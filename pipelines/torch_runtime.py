@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import StableDiffusionXLPipeline
+from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
 
 from base.inputs import GenerationInput
 from pipelines.generation import GenerationSettings, to_uint8

@@ -21,6 +21,7 @@ from base.local_chain import LocalChain
 from contest.day.opening import move_to_next_opening
 from contest.day.steps import run_day
 from contest.definitions import get_contest
+from contest.judging.reasons import Out
 from pipelines.manifest import Manifest, TorchOptions, write_manifest
 from tests.test_checkpoint_guard import add_model, edit_json, make_onnx, with_external_weight
 
@@ -339,3 +340,15 @@ def test_a_checkpoint_that_hangs_is_killed_at_the_load_limit(judged_day) -> None
 def test_a_checkpoint_whose_outputs_have_the_wrong_shape(judged_day) -> None:
     text = reason(judged_day, "wrong-shape")
     assert text.startswith("benchmark failed: ") and "size of tensor" in text
+
+
+def test_each_reason_is_published_with_its_kind(judged_day) -> None:
+    rows, _ = judged_day
+    expected = {
+        "garbage": Out.INVALID_COMMITMENT, "newer-codec": Out.INVALID_COMMITMENT,
+        "unknown-contest": Out.UNKNOWN_CONTEST, "missing-repository": Out.DOWNLOAD, "oversize": Out.DOWNLOAD,
+        "pickle": Out.REFUSED, "symlink": Out.REFUSED, "unmodified": Out.UNMODIFIED_BASELINE,
+        "reupload": Out.DUPLICATE, "near-copy": Out.NEAR_COPY,
+    }  # fmt: skip
+    assert {name: rows[name].reason_kind for name in expected if name in rows} == expected
+    assert all((row.reason_kind is None) == row.valid for row in rows.values())

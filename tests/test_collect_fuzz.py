@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from base import commitment as codec
 from base.local_chain import MAX_COMMITMENT_BYTES, LocalChain
+from contest.day.candidates import collect
 from contest.day.opening import DayOpening
-from contest.day.steps import collect
 from contest.definitions import CONTESTS, get_contest
 
 NETUID = 7
@@ -61,4 +61,4 @@ def test_random_commitments_are_collected_or_given_a_reason(chain_with_miner, da
     if candidate.alive:
         assert candidate.commitment == decoded
     else:
-        assert candidate.reason.startswith(REASONS)
+        assert candidate.reason is not None and candidate.reason.message.startswith(REASONS)

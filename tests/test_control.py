@@ -16,16 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from base.inputs import derive_inputs
 from base.stats import Estimate, ratio_ci, widened
 from contest.baseline import ContestModels
-from contest.definitions import get_contest
+from contest.definitions import day_inputs, get_contest
 from contest.judging.checkpoint_worker import CheckpointWorker
 from contest.judging.judge import Judging
 from tests.days import nudged_copy
 
 CONTEST = get_contest("tiny-sdxl-cpu")
-INPUTS = derive_inputs(b"\x07" * 32, CONTEST.id, CONTEST.sampling.max_pairs)
+INPUTS = day_inputs(CONTEST, b"\x07" * 32)
 
 
 @pytest.fixture
@@ -82,9 +81,9 @@ def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submis
     with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
         outcome = judging.measure("escapee", submission)
     assert outcome.measurement is None
-    assert outcome.refusal.startswith("its worker left processes running: pid ")
+    assert outcome.refusal.message.startswith("its worker left processes running: pid ")
     (pid,) = (submission.parent / "burner.pids").read_text().split()
-    assert f"pid {pid} (" in outcome.refusal and outcome.refusal.endswith("they were killed")
+    assert f"pid {pid} (" in outcome.refusal.message and outcome.refusal.message.endswith("they were killed")
     assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
 
 
@@ -101,8 +100,8 @@ def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
         outcome = judging.measure("neighbour", submission)
         controls = judging.controls
     assert outcome.measurement is None
-    assert outcome.refusal.startswith("the baseline ran ") and "slower beside it than beside an identical copy" in (
-        outcome.refusal
-    )
+    assert outcome.refusal.message.startswith(
+        "the baseline ran "
+    ) and "slower beside it than beside an identical copy" in (outcome.refusal.message)
     assert sum("measuring again" in line for line in lines) == 1
     assert len(controls) == 2  # the control ran again, with nothing of the submission on the machine

@@ -15,10 +15,11 @@ from bittensor import Wallet
 
 from base.local_chain import TEMPO, LocalChain
 from contest.day.daemon import ValidatorDaemon
-from contest.day.state import ValidatorState
-from contest.day.steps import make_room
+from contest.day.fetching import make_room
+from contest.day.state import OUTCOME_FORMAT, STATE_VERSION, StateVersionError, ValidatorState
 from contest.definitions import get_contest
 from contest.judging.judge import Outcome
+from contest.judging.reasons import Out, Reason
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 NETUID = 7
@@ -116,7 +117,7 @@ def test_status_reports_the_day_the_weights_and_errors(tmp_path: Path) -> None:
     state.set_submission_count(day.id, 3)
     state.record_weights(day.id, 120, [1, 2], [0.7, 0.3])
     state.record_error("weights: cannot reach the chain")
-    status = state.status()
+    status = state.status().model_dump()
     assert status["day"] | {"judged": 0} == {
         "contest": CONTEST.id, "day": "2026-07-15", "opening_block": 100, "status": "running", "judged": 0,
         "submissions": 3, "leaderboard": None,
@@ -144,7 +145,7 @@ def test_the_next_opening_closes_a_running_day_before_it_starts(daemon_at, monke
     events: list[str] = []
     first_started = threading.Event()
 
-    def day(*args, closing) -> None:
+    def day(*args, closing, **hooks) -> None:
         if not events:
             events.append("first starts")
             first_started.set()
@@ -154,7 +155,7 @@ def test_the_next_opening_closes_a_running_day_before_it_starts(daemon_at, monke
         else:
             events.append(f"second starts, closing={closing()}")
 
-    monkeypatch.setattr("contest.day.daemon.run_day", lambda *args: day(*args[:-2], closing=args[-2]))
+    monkeypatch.setattr("contest.day.daemon.run_day", day)
     first = threading.Thread(target=daemon.open_day)
     first.start()
     assert first_started.wait(5)
@@ -177,11 +178,45 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
     state = ValidatorState(tmp_path / "state.sqlite")
     day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
     record = state.recorder(day.id)
-    record("kept", Outcome(refusal="refused: unet/x.bin: pickle files are not accepted"))
+    record("kept", Outcome(refusal=Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted")))
     older = {"measurement": {"similarity": {"mean": 0.9, "minimum": 0.9, "per_image": [0.9]}}, "refusal": None}
-    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # as a version before the similarity's parts wrote it
-        db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?)", (day.id, "older", json.dumps(older), "then"))
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # in this format, but with fields this version lacks
+        db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?)",
+                   (day.id, "older", json.dumps(older), "then", OUTCOME_FORMAT))  # fmt: skip
     assert set(state.outcomes(day.id)) == {"kept"}
+    assert state.outcomes(day.id)["kept"].refusal == Reason(
+        Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted"
+    )
     assert "the stored outcome of older is not readable here" in caplog.text
-    record("older", Outcome(refusal="benchmark failed: measured again"))  # replaces the unreadable row
-    assert state.outcomes(day.id)["older"].refusal == "benchmark failed: measured again"
+    measured_again = Outcome(refusal=Reason(Out.FAILED, "benchmark failed: measured again"))
+    record("older", measured_again)  # replaces the unreadable row
+    assert state.outcomes(day.id)["older"] == measured_again
+
+
+def test_state_from_before_formats_is_brought_up_and_its_outcomes_measured_again(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as db:  # as the first version wrote it: no version, outcomes without a format
+        db.executescript(
+            "CREATE TABLE days (id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, "
+            "opening_block INTEGER NOT NULL, block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, "
+            "submissions INTEGER, leaderboard TEXT, note TEXT);"
+            "CREATE TABLE outcomes (day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, "
+            "outcome TEXT NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (day_id, hotkey));"
+        )
+        db.execute("INSERT INTO days VALUES (1, ?, '2026-07-15', 100, ?, ?, 'running', 1, NULL, NULL)",
+                   (CONTEST.id, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC).isoformat()))  # fmt: skip
+        plain = json.dumps({"measurement": None, "refusal": "refused: unet/x.bin: pickle files are not accepted"})
+        db.execute("INSERT INTO outcomes VALUES (1, 'old', ?, 'then')", (plain,))
+    state = ValidatorState(path)
+    assert state.running_day(CONTEST.id).opening_block == 100  # the day itself resumes
+    assert state.outcomes(1) == {}  # its refusal was a plain message: measured again, never misread
+    assert "the stored outcome of old is in format 1, this version reads 2" in caplog.text
+    assert state.status().state_version == STATE_VERSION
+
+
+def test_state_from_a_newer_version_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {STATE_VERSION + 1}")
+    with pytest.raises(StateVersionError, match="written by a newer validator"):
+        ValidatorState(path)

@@ -76,7 +76,7 @@ def test_weights_failing_past_the_retries_lose_nothing_and_the_restart_does_not_
 
     substrate.fail_submits = 0
     lines: list[str] = []
-    board, _ = run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir, lines.append)
+    board, _ = run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir, progress=lines.append)
     assert board.opening_block == interrupted.opening_block
     assert not any("benchmarking" in line for line in lines)
     assert sum("was judged before the restart" in line for line in lines) == 1

@@ -6,9 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from base.inputs import derive_inputs
 from contest.baseline import ContestModels
-from contest.definitions import get_contest
+from contest.definitions import day_inputs, get_contest
 from contest.judging.judge import judge
 from contest.publish.gallery import MAX_SIDE, Gallery
 
@@ -77,7 +76,7 @@ def test_a_day_with_nothing_to_measure_still_keeps_the_baselines_pictures(
 ) -> None:
     contest = get_contest("tiny-sdxl-cpu")
     gallery = Gallery(tmp_path, "day")
-    inputs = derive_inputs(bytes(32), contest.id, contest.sampling.max_pairs)
+    inputs = day_inputs(contest, bytes(32))
     judged = judge(tiny_models, {}, contest, inputs, keep_images=gallery.keep)
     (control,) = judged.controls  # the A/A control runs whatever the day holds
     assert judged.judgements == {} and len(judged.baseline.sample_seconds) == control.pairs >= 12

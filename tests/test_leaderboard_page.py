@@ -101,8 +101,9 @@ def test_the_page_lists_every_submission_with_the_ranks_of_the_json(served: str,
     page = read_page(body.decode())
     ranked = {row["data-hotkey"]: int(row["data-rank"]) for row in page.tables["ranking"]}
     assert ranked == ranks_in_json(leaderboard) and ranked
-    unranked = {row["data-hotkey"] for row in page.tables["invalid"]}
-    assert unranked == {row["hotkey"] for row in leaderboard["submissions"] if row["rank"] is None}
+    unranked = {row["data-hotkey"]: row["data-kind"] for row in page.tables["invalid"]}
+    out = {row["hotkey"]: row["reason_kind"] or "" for row in leaderboard["submissions"] if row["rank"] is None}
+    assert unranked == out and all(out.values())  # every row that is out shows its kind
     text = " ".join(page.text)
     for row in leaderboard["submissions"]:
         if row["reason"]:

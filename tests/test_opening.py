@@ -12,10 +12,10 @@ from bittensor import Wallet
 from base import commitment as codec
 from base.bittensor_chain import BittensorChain, attached_substrate
 from base.local_chain import SECONDS_PER_BLOCK, LocalChain
-from contest.day.opening import chain_time, day_inputs, move_to_next_opening, open_day
+from contest.day.candidates import collect
+from contest.day.opening import chain_time, move_to_next_opening, open_day
 from contest.day.schedule import latest_opening, next_opening
-from contest.day.steps import collect
-from contest.definitions import get_contest
+from contest.definitions import day_inputs, get_contest
 from tests.days import HeldClock, past_the_opening, substrate_before_opening
 
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -48,8 +48,8 @@ def test_validators_started_hours_apart_open_the_day_at_the_same_block(tmp_path:
     assert first == second
     assert first.opened_at >= NOON_EDT > chain.block_timestamp(first.block - 1)
     assert first.day == "2026-07-15" and first.scheduled == latest_opening(CONTEST, NOON_EDT)
-    assert day_inputs(first, CONTEST) == day_inputs(second, CONTEST)
-    assert len(day_inputs(first, CONTEST)) == CONTEST.sampling.max_pairs
+    assert day_inputs(CONTEST, first.block_hash) == day_inputs(CONTEST, second.block_hash)
+    assert len(day_inputs(CONTEST, first.block_hash)) == CONTEST.sampling.max_pairs
     assert early <= first.block < late
     committed = {candidate.commit_block for candidate in collect(chain, NETUID, CONTEST, second)}
     assert committed == {early}

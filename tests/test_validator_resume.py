@@ -24,7 +24,7 @@ from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import run_day
 from contest.definitions import get_contest
-from contest.judging.judge import NOT_JUDGED
+from contest.judging.reasons import Out
 from tests.days import nudge_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,13 +156,14 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
     def progress(message: str) -> None:
         judged.extend(["one"] if "benchmarking" in message else [])
 
+    contest = get_contest("tiny-sdxl-cpu")
     board, _ = run_day(
-        chain, stores, get_contest("tiny-sdxl-cpu"), NETUID, validator_wallet, data_dir, progress, lambda: bool(judged)
+        chain, stores, contest, NETUID, validator_wallet, data_dir, progress=progress, closing=lambda: bool(judged)
     )
     rows = board.submissions
-    assert len(judged) == 1 and sum(row.reason == NOT_JUDGED for row in rows) == len(MINERS) - 1
+    assert len(judged) == 1 and sum(row.reason_kind == Out.NOT_JUDGED for row in rows) == len(MINERS) - 1
     assert sum(row.valid for row in rows) == 1
-    assert [len(row.thumbnails) for row in rows if row.reason != NOT_JUDGED] == [4]
+    assert [len(row.thumbnails) for row in rows if row.reason_kind != Out.NOT_JUDGED] == [4]
     assert len(board.baseline_thumbnails) == 4
     state = ValidatorState.of(data_dir)
     finished = state.latest_day("tiny-sdxl-cpu")

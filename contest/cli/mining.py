@@ -18,13 +18,12 @@ from base.chain import ChainError
 from base.config import add_common_flags, configure_logging, load_wallet, network_config
 from base.content_hash import submission_hash
 from base.errors import first_line
-from base.inputs import derive_inputs
 from base.network import open_chain, open_stores
 from base.paths import absolute_path
 from base.store import StoreError
 from base.worker import WorkerError
 from contest.baseline import ContestModels, ensure_models
-from contest.definitions import DEFAULT_CONTEST_ID, get_contest, inspect_for_contest
+from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest, inspect_for_contest
 from contest.judging.selfcheck import self_check
 from contest.publish.report import format_judged
 from pipelines.checkpoint_guard import CheckpointRefused
@@ -87,7 +86,7 @@ def _check(checkpoint: Path, models: ContestModels, contest, block_hash: bytes) 
     except CheckpointRefused as error:
         raise SubmissionRefused(f"the checkpoint would be refused: {error}") from None
     log.info("self-check: benchmarking the baseline and the submission as a validator would")
-    inputs = derive_inputs(block_hash, contest.id, contest.sampling.max_pairs)
+    inputs = day_inputs(contest, block_hash)
     try:
         result = self_check(models, checkpoint, contest, inputs)
     except WorkerError as error:

@@ -8,7 +8,6 @@ and the next start resumes the day.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from base.chain import ChainError
 from base.config import add_common_flags, configure_logging, load_wallet, network_config
 from base.network import open_chain, open_stores
 from contest.day.daemon import ValidatorDaemon
-from contest.day.state import ValidatorState
+from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
 from contest.publish.report import format_leaderboard
@@ -91,9 +90,13 @@ def _stop(signum: int, _frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
-    state = ValidatorState.of(args.data_dir)
+    try:
+        state = ValidatorState.of(args.data_dir)
+    except StateVersionError as error:
+        print(f"error: {error}", flush=True)
+        return 1
     if args.command == "status":
-        print(json.dumps(state.status(), indent=2))
+        print(state.status().model_dump_json(indent=2))
         return 0
     try:
         contest = get_contest(args.contest)

@@ -91,9 +91,9 @@ class ValidatorDaemon:
                     self.netuid,
                     self.wallet,
                     self.data_dir,
-                    self.progress,
-                    self._closing,
-                    scheduled,
+                    progress=self.progress,
+                    closing=self._closing,
+                    scheduled=scheduled,
                 )
             except DayStopped:
                 log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")

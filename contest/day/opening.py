@@ -14,7 +14,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from base.chain import Chain, first_block_at_or_after
-from base.inputs import GenerationInput, derive_inputs
 from base.local_chain import LocalChain
 from contest.day.schedule import latest_opening, next_opening
 from contest.definitions import Contest
@@ -68,11 +67,6 @@ def open_day(
             raise TimeoutError(f"the chain has not reached and finalized {when.isoformat()} yet")
         sleep(WAIT_S)
     return opening
-
-
-def day_inputs(opening: DayOpening, contest: Contest) -> tuple[GenerationInput, ...]:
-    """Every input the day may need: one per pair, up to the contest's cap; the same for every validator."""
-    return derive_inputs(opening.block_hash, contest.id, contest.sampling.max_pairs)
 
 
 def move_to_next_opening(chain: LocalChain, contest: Contest) -> int:

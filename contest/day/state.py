@@ -3,6 +3,10 @@
 Every write is one transaction, so a crash at any moment leaves either the whole record or none of
 it. A day that was running when the validator stopped is resumed with the same opening block (hence
 the same inputs); the submissions whose outcomes are stored are not measured again.
+
+The file carries its version (SQLite's ``user_version``) and each stored outcome the format it was written
+in: state from an older version is brought up to date, state from a newer one is refused with a clear
+message, and an outcome in another format is measured again rather than misread.
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from contest.judging.judge import Outcome
 
 log = logging.getLogger(__name__)
 
 _OUTCOME = TypeAdapter(Outcome)
+STATE_VERSION = 2  # 1: outcomes without a format; 2: each outcome with its format
+OUTCOME_FORMAT = 2  # 1: a refusal as a plain message; 2: a refusal with its kind
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS days (
     id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, opening_block INTEGER NOT NULL,
@@ -30,12 +37,19 @@ CREATE TABLE IF NOT EXISTS days (
     leaderboard TEXT, note TEXT);
 CREATE TABLE IF NOT EXISTS outcomes (
     day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, outcome TEXT NOT NULL,
-    recorded_at TEXT NOT NULL, PRIMARY KEY (day_id, hotkey));
+    recorded_at TEXT NOT NULL, format INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (day_id, hotkey));
 CREATE TABLE IF NOT EXISTS weights (
     id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), block INTEGER NOT NULL,
     uids TEXT NOT NULL, weights TEXT NOT NULL, set_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, at TEXT NOT NULL, message TEXT NOT NULL);
 """
+
+
+class StateVersionError(RuntimeError):
+    """The state file was written by a newer version of the validator than this one."""
+
+
+DayStatus = Literal["running", "finished"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ class StoredDay:
     opening_block: int
     block_hash: bytes
     opened_at: datetime
-    status: str  # running | finished
+    status: DayStatus
     submissions: int | None
     leaderboard: str | None
 
@@ -59,6 +73,37 @@ class WeightsRecord:
     weights: list[float]
 
 
+class DayProgress(BaseModel):
+    contest: str
+    day: str
+    opening_block: int
+    status: DayStatus
+    judged: int
+    submissions: int | None
+    leaderboard: str | None
+
+
+class WeightsStatus(BaseModel):
+    block: int
+    uids: list[int]
+    weights: list[float]
+    at: str
+
+
+class ErrorEntry(BaseModel):
+    at: str
+    message: str
+
+
+class Status(BaseModel):
+    """What ``validator.py status`` prints: the latest day, its progress, the last weights, recent errors."""
+
+    state_version: int
+    day: DayProgress | None
+    last_weights: WeightsStatus | None
+    errors: list[ErrorEntry]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -69,7 +114,19 @@ class ValidatorState:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > STATE_VERSION:
+                raise StateVersionError(
+                    f"{path} was written by a newer validator (state version {version}; this one reads up to "
+                    f"{STATE_VERSION}): upgrade this validator, or give it another --data_dir"
+                )
+            existing = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             db.executescript(_SCHEMA)
+            if "outcomes" in existing and version < 2:  # outcomes stored before they carried their format
+                columns = {row[1] for row in db.execute("PRAGMA table_info(outcomes)")}
+                if "format" not in columns:
+                    db.execute("ALTER TABLE outcomes ADD COLUMN format INTEGER NOT NULL DEFAULT 1")
+            db.execute(f"PRAGMA user_version = {STATE_VERSION}")
 
     @classmethod
     def of(cls, data_dir: Path) -> ValidatorState:
@@ -139,11 +196,15 @@ class ValidatorState:
             db.execute("UPDATE days SET submissions = ? WHERE id = ?", (count, day_id))
 
     def outcomes(self, day_id: int) -> dict[str, Outcome]:
-        """The outcomes stored for the day; one this version cannot read is left out, so it is measured again."""
+        """The outcomes stored for the day; one in another format, or not readable, is left out: measured again."""
         with self._connect() as db:
-            rows = db.execute("SELECT hotkey, outcome FROM outcomes WHERE day_id = ?", (day_id,)).fetchall()
+            rows = db.execute("SELECT hotkey, outcome, format FROM outcomes WHERE day_id = ?", (day_id,)).fetchall()
         read: dict[str, Outcome] = {}
-        for hotkey, outcome in rows:
+        for hotkey, outcome, stored_format in rows:
+            if stored_format != OUTCOME_FORMAT:
+                log.warning("the stored outcome of %s is in format %d, this version reads %d: it is measured again",
+                            hotkey, stored_format, OUTCOME_FORMAT)  # fmt: skip
+                continue
             try:
                 read[hotkey] = _OUTCOME.validate_json(outcome)
             except ValidationError as error:
@@ -155,8 +216,9 @@ class ValidatorState:
         def record(hotkey: str, outcome: Outcome) -> None:
             with self._connect() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO outcomes (day_id, hotkey, outcome, recorded_at) VALUES (?, ?, ?, ?)",
-                    (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now()),
+                    "INSERT OR REPLACE INTO outcomes (day_id, hotkey, outcome, recorded_at, format) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now(), OUTCOME_FORMAT),
                 )
 
         return record
@@ -187,8 +249,7 @@ class ValidatorState:
         with self._connect() as db:
             db.execute("INSERT INTO errors (at, message) VALUES (?, ?)", (_now(), message))
 
-    def status(self) -> dict:
-        """What ``validator.py status`` prints: the latest day, its progress, the last weights, recent errors."""
+    def status(self) -> Status:
         day = self.latest_day()
         with self._connect() as db:
             weights = db.execute("SELECT block, uids, weights, set_at FROM weights ORDER BY id DESC").fetchone()
@@ -196,21 +257,17 @@ class ValidatorState:
             judged = db.execute("SELECT COUNT(*) FROM outcomes WHERE day_id = ?", (day.id if day else -1,)).fetchone()
         current = None
         if day is not None:
-            current = {
-                "contest": day.contest,
-                "day": day.day,
-                "opening_block": day.opening_block,
-                "status": day.status,
-                "judged": judged[0],
-                "submissions": day.submissions,
-                "leaderboard": day.leaderboard,
-            }
+            current = DayProgress(
+                contest=day.contest, day=day.day, opening_block=day.opening_block, status=day.status,
+                judged=judged[0], submissions=day.submissions, leaderboard=day.leaderboard,
+            )  # fmt: skip
         last_weights = None
         if weights is not None:
             block, uids, shares, at = weights
-            last_weights = {"block": block, "uids": json.loads(uids), "weights": json.loads(shares), "at": at}
-        return {
-            "day": current,
-            "last_weights": last_weights,
-            "errors": [{"at": at, "message": message} for at, message in errors],
-        }
+            last_weights = WeightsStatus(block=block, uids=json.loads(uids), weights=json.loads(shares), at=at)
+        return Status(
+            state_version=STATE_VERSION,
+            day=current,
+            last_weights=last_weights,
+            errors=[ErrorEntry(at=at, message=message) for at, message in errors],
+        )

@@ -1,7 +1,8 @@
-"""One contest day, end to end: open, collect, fetch, benchmark, score, rank, weigh, publish.
+"""A validator's day as named steps over one context: open, collect, fetch, drop copies, judge, settle, set
+weights, publish.
 
-Each step is its own function; ``run_day`` strings them together, keeping each submission's outcome
-in the validator's state as soon as it exists so an interrupted day resumes where it stopped.
+Each submission's outcome is kept in the validator's state as soon as it exists, so an interrupted day
+resumes where it stopped, with the same opening (hence the same inputs).
 """
 
 from __future__ import annotations
@@ -9,23 +10,26 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from bittensor import Wallet
 
-from base import commitment as codec
 from base.chain import Chain
-from base.content_hash import bind_to_hotkey, folder_digest
-from base.store import Store, StoreError
-from contest.baseline import ensure_models
-from contest.day.opening import DayOpening, day_inputs, open_day
+from base.inputs import GenerationInput
+from base.store import Store
+from contest.baseline import ContestModels, ensure_models
+from contest.day.candidates import Candidate, collect
+from contest.day.copies import attribute_near_copies, mark_duplicates
+from contest.day.fetching import fetch_all
+from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
-from contest.definitions import CONTESTS, Contest
-from contest.judging.judge import NOT_JUDGED, Judged, Judgement, Outcome, Sampled, judge
-from contest.judging.scoring import Entry, Placed, invalid, rank, weight_vector, weights
+from contest.definitions import Contest, day_inputs
+from contest.judging.judge import Judged, Judgement, Outcome, Sampled, judge
+from contest.judging.reasons import Out
+from contest.judging.scoring import Entry, Placed, Verdict, WeightVector, rank, weight_vector, weights
 from contest.publish.gallery import Gallery
 from contest.publish.leaderboard import (
     Device,
@@ -49,127 +53,53 @@ WEIGHTS_VERSION_KEY = 1
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A hotkey's commitment on its way through the day; ``reason`` set means it is out."""
+class DayContext:
+    """What every step of a day reads from, writes to and reports through."""
 
-    hotkey: str
-    uid: int | None
-    commit_block: int
-    commitment: codec.Commitment | None = None
-    folder: Path | None = None
-    digest: bytes | None = None
-    reason: str | None = None
-    duplicate_of: str | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.reason is None
+    chain: Chain
+    stores: Mapping[str, Store]
+    contest: Contest
+    netuid: int
+    wallet: Wallet
+    data_dir: Path
+    state: ValidatorState
+    progress: Callable[[str], None]
+    closing: Callable[[], bool]
 
 
-def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) -> list[Candidate]:
-    """The latest commitment per registered hotkey made at or before the opening block, for this contest."""
-    uids = {neuron.hotkey: neuron.uid for neuron in chain.neurons(netuid)}
-    candidates = []
-    for entry in chain.commitments(netuid):
-        if entry.block > opening.block or entry.hotkey not in uids:
-            continue
-        candidate = Candidate(entry.hotkey, uids[entry.hotkey], entry.block)
-        try:
-            decoded = codec.decode(entry.data)
-        except codec.InvalidCommitment as error:
-            candidates.append(replace(candidate, reason=f"invalid commitment: {error}"))
-            continue
-        if decoded.contest_id not in CONTESTS:
-            candidates.append(replace(candidate, reason=f"unknown contest {decoded.contest_id!r}"))
-            continue
-        if decoded.contest_id != contest.id:
-            log.debug("skipping %s: committed to contest %s", entry.hotkey, decoded.contest_id)
-            continue
-        candidates.append(replace(candidate, commitment=decoded))
-    return candidates
+@dataclass(frozen=True)
+class OpenedDay:
+    """A day opened (or resumed): its record in the state, its opening and where its files go."""
+
+    stored: StoredDay
+    opening: DayOpening
+    judged_before: int | None  # resumed: how many outcomes it had stored; None: opened now
+    inputs: tuple[GenerationInput, ...]
+    leaderboard: Path
+    gallery: Gallery
+    cache_dir: Path
 
 
-def fetch(candidate: Candidate, stores: Mapping[str, Store], cache_dir: Path, contest: Contest) -> Candidate:
-    """Download the pinned revision and check its content hash against the hotkey's commitment."""
-    if not candidate.alive:
-        return candidate
-    committed = candidate.commitment
-    store = stores.get(committed.provider)
-    if store is None:
-        return replace(candidate, reason=f"provider {committed.provider!r} is not available on this validator")
-    destination = cache_dir / candidate.hotkey
-    try:
-        folder = store.fetch(committed.repository, committed.revision, destination, contest.max_checkpoint_bytes)
-    except StoreError as error:
-        return replace(candidate, reason=f"download failed: {error}")
-    digest = folder_digest(folder)
-    if bind_to_hotkey(digest, candidate.hotkey) != committed.content_hash:
-        return replace(candidate, folder=folder, reason="content hash does not match the commitment for this hotkey")
-    return replace(candidate, folder=folder, digest=digest)
+@dataclass(frozen=True)
+class Settled:
+    """The day's verdicts after near-copies, its ranking and the weights it earns."""
+
+    candidates: list[Candidate]
+    judgements: dict[str, Judgement]
+    placed: list[Placed]
+    shares: dict[str, float]
+    vector: WeightVector
 
 
-def attribute_near_copies(
-    candidates: Sequence[Candidate], judgements: Mapping[str, Judgement], inputs: int
-) -> tuple[list[Candidate], dict[str, Judgement]]:
-    """Different files that draw exactly the same images on every input are one model: the earliest keeps it."""
-    first: dict[str, Candidate] = {}
-    copies: dict[str, Candidate] = {}  # hotkey -> the earlier candidate it copies
-    for candidate in sorted(candidates, key=lambda c: (c.commit_block, c.hotkey)):
-        judgement = judgements[candidate.hotkey]
-        if judgement.verdict.valid and judgement.images_sha256 is not None:
-            original = first.setdefault(judgement.images_sha256, candidate)
-            if original is not candidate:
-                copies[candidate.hotkey] = original
-    updated = dict(judgements)
-    for hotkey, original in copies.items():
-        drawn = judgements[hotkey].images_sha256
-        evidence = f"the same images (sha256 {drawn[:16]}) on all {inputs} of the day's inputs"
-        reason = f"near-copy of {original.hotkey} (committed at block {original.commit_block}): {evidence}"
-        updated[hotkey] = replace(judgements[hotkey], verdict=invalid(reason))
-    marked = [replace(c, duplicate_of=copies[c.hotkey].hotkey) if c.hotkey in copies else c for c in candidates]
-    return marked, updated
-
-
-def make_room(cache_root: Path, current: Path, needed: int) -> bool:
-    """Keep ``needed`` bytes free for the next download: clear other days' and half-finished downloads first."""
-    cache_root.mkdir(parents=True, exist_ok=True)
-    if shutil.disk_usage(cache_root).free >= needed:
-        return True
-    for stale in cache_root.iterdir():
-        if stale != current:
-            shutil.rmtree(stale, ignore_errors=True)
-    if current.is_dir():
-        for partial in current.glob(".download-*"):
-            shutil.rmtree(partial, ignore_errors=True)
-    return shutil.disk_usage(cache_root).free >= needed
-
-
-def mark_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Identical content: the earliest commit block keeps it, later copies are out."""
-    first_by_digest: dict[bytes, Candidate] = {}
-    for candidate in sorted(candidates, key=lambda c: (c.commit_block, c.hotkey)):
-        if candidate.alive and candidate.digest not in first_by_digest:
-            first_by_digest[candidate.digest] = candidate
-    marked = []
-    for candidate in candidates:
-        original = first_by_digest.get(candidate.digest) if candidate.alive else None
-        if original is not None and original.hotkey != candidate.hotkey:
-            candidate = replace(
-                candidate,
-                reason=f"duplicate of {original.hotkey} (committed at block {original.commit_block})",
-                duplicate_of=original.hotkey,
-            )
-        marked.append(candidate)
-    return marked
-
-
-def _resumed(state: ValidatorState, contest: Contest) -> tuple[StoredDay, DayOpening] | None:
+def _resumed(context: DayContext) -> tuple[StoredDay, DayOpening] | None:
     """The day a crash or stop interrupted, with the opening it had (hence the same inputs)."""
-    stored = state.running_day(contest.id)
+    stored = context.state.running_day(context.contest.id)
     if stored is None:
         return None
-    scheduled = opening_on(contest, date.fromisoformat(stored.day))
-    opening = DayOpening(contest.id, scheduled, stored.opening_block, stored.block_hash, stored.opened_at, stored.day)
+    scheduled = opening_on(context.contest, date.fromisoformat(stored.day))
+    opening = DayOpening(
+        context.contest.id, scheduled, stored.opening_block, stored.block_hash, stored.opened_at, stored.day
+    )
     return stored, opening
 
 
@@ -180,88 +110,85 @@ def _already_judged(state: ValidatorState, opening: DayOpening) -> Path | None:
     return Path(finished.leaderboard)
 
 
-def run_day(
-    chain: Chain,
-    stores: Mapping[str, Store],
-    contest: Contest,
-    netuid: int,
-    wallet: Wallet,
-    data_dir: Path,
-    progress: Callable[[str], None] = log.info,
-    closing: Callable[[], bool] = lambda: False,
-    scheduled: datetime | None = None,
-) -> tuple[Leaderboard, Path]:
-    """Run the contest's day, resuming the one a crash or stop interrupted (same opening, finished outcomes kept).
-
-    The day opens at ``scheduled`` (default: the latest opening by the chain's clock), at the first block
-    at or after it; a day already judged to the end is not judged again. Each checkpoint is deleted as
-    soon as it is judged. ``closing()`` turning true (the next day opened) closes this one with what it
-    has judged.
-    """
-    state = ValidatorState.of(data_dir)
-    resumed = _resumed(state, contest)
+def open_step(context: DayContext, scheduled: datetime | None) -> OpenedDay | Path:
+    """Resume the interrupted day, or open the scheduled one; a day judged to the end already: its leaderboard."""
+    contest, state = context.contest, context.state
+    resumed = _resumed(context)
     if resumed is None:
-        opening = open_day(chain, contest, scheduled, waiting=lambda: not closing())
-        if (judged_before := _already_judged(state, opening)) is not None:
-            progress(f"day {opening.day} of {contest.id} (block {opening.block}) was judged already")
-            return read_leaderboard(judged_before), judged_before
+        opening = open_day(context.chain, contest, scheduled, waiting=lambda: not context.closing())
+        if (finished := _already_judged(state, opening)) is not None:
+            context.progress(f"day {opening.day} of {contest.id} (block {opening.block}) was judged already")
+            return finished
         stored = state.start_day(contest.id, opening.day, opening.block, opening.block_hash, opening.opened_at)
     else:
         stored, opening = resumed
-    verb = "resumes" if resumed else "opens"
-    progress(f"day {opening.day} of {contest.id} {verb} at block {opening.block}")
-    inputs = day_inputs(opening, contest)
-    path = leaderboard_path(data_dir, contest.id, opening.day, opening.block)
-    gallery = Gallery(path.parent, path.stem)
-    cache_root = data_dir / "validator" / "checkpoints"
-    cache_dir = cache_root / f"{contest.id}-{opening.block}"
-    candidates = collect(chain, netuid, contest, opening)
-    state.set_submission_count(stored.id, len(candidates))
-    progress(f"{len(candidates)} commitments collected")
-    done = state.outcomes(stored.id)
-    fetched = []
-    for candidate in candidates:
-        if not make_room(cache_root, cache_dir, contest.max_checkpoint_bytes):
-            free = shutil.disk_usage(cache_root).free
-            candidate = replace(candidate, reason=f"not fetched: the validator has {free} bytes of disk free")
-        fetched.append(fetch(candidate, stores, cache_dir, contest))
-    candidates = mark_duplicates(fetched)
+    context.progress(f"day {opening.day} of {contest.id} {'resumes' if resumed else 'opens'} at block {opening.block}")
+    path = leaderboard_path(context.data_dir, contest.id, opening.day, opening.block)
+    cache_dir = context.data_dir / "validator" / "checkpoints" / f"{contest.id}-{opening.block}"
+    inputs = day_inputs(contest, opening.block_hash)
+    judged_before = len(state.outcomes(stored.id)) if resumed else None
+    return OpenedDay(stored, opening, judged_before, inputs, path, Gallery(path.parent, path.stem), cache_dir)
+
+
+def collect_step(context: DayContext, day: OpenedDay) -> list[Candidate]:
+    candidates = collect(context.chain, context.netuid, context.contest, day.opening)
+    context.state.set_submission_count(day.stored.id, len(candidates))
+    context.progress(f"{len(candidates)} commitments collected")
+    return candidates
+
+
+def judge_step(context: DayContext, day: OpenedDay, candidates: Sequence[Candidate]) -> tuple[Judged, ContestModels]:
+    """Judge the living candidates; each checkpoint is deleted as soon as its outcome is stored."""
     alive = {c.hotkey: c.folder for c in candidates if c.alive}
-    record = state.recorder(stored.id)
+    done = {hotkey: outcome for hotkey, outcome in context.state.outcomes(day.stored.id).items() if hotkey in alive}
+    record = context.state.recorder(day.stored.id)
 
     def judged_one(hotkey: str, outcome: Outcome) -> None:
         record(hotkey, outcome)
-        shutil.rmtree(alive[hotkey], ignore_errors=True)
+        if (folder := alive[hotkey]) is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
-    models = ensure_models(contest, data_dir, stores.get("huggingface"))
+    models = ensure_models(context.contest, context.data_dir, context.stores.get("huggingface"))
     try:
         judged = judge(
-            models,
-            alive,
-            contest,
-            inputs,
-            progress,
-            {hotkey: outcome for hotkey, outcome in done.items() if hotkey in alive},
-            judged_one,
-            closing,
-            gallery.keep,
-        )
+            models, alive, context.contest, day.inputs, progress=context.progress, done=done, record=judged_one,
+            closing=context.closing, keep_images=day.gallery.keep,
+        )  # fmt: skip
     finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)
+        shutil.rmtree(day.cache_dir, ignore_errors=True)
+    return judged, models
+
+
+def settle(context: DayContext, candidates: Sequence[Candidate], judged: Judged) -> Settled:
+    """Verdicts for every candidate, near-copies out, the ranking and the weights it earns."""
+    contest = context.contest
     device = judged.baseline.device
     if contest.device_name and device.name != contest.device_name:
-        log.warning(
-            "this %s is not the contest's device (%s): results are not comparable", device.name, contest.device_name
-        )
-    judgements = {c.hotkey: judged.judgements.get(c.hotkey) or Judgement(invalid(c.reason)) for c in candidates}
-    candidates, judgements = attribute_near_copies(candidates, judgements, contest.sampling.min_pairs)
-    placed = rank(
-        [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in candidates], contest.tie_margin
-    )
+        log.warning("this %s is not the contest's device (%s): results are not comparable", device.name,
+                    contest.device_name)  # fmt: skip
+    verdicts = {c.hotkey: judged.judgements.get(c.hotkey) or Judgement(Verdict(None, reason=c.reason))
+                for c in candidates}  # fmt: skip
+    marked, judgements = attribute_near_copies(candidates, verdicts, contest.sampling.min_pairs)
+    placed = rank([Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in marked], contest.tie_margin)
     shares = weights(placed)
-    vector = weight_vector(shares, {c.hotkey: c.uid for c in candidates}, contest)
-    weights_block = chain.set_weights(wallet, netuid, list(vector.uids), list(vector.weights), WEIGHTS_VERSION_KEY)
-    state.record_weights(stored.id, weights_block, list(vector.uids), list(vector.weights))
+    uids = {c.hotkey: c.uid for c in marked if c.uid is not None}
+    return Settled(marked, judgements, placed, shares, weight_vector(shares, uids, contest))
+
+
+def set_weights_step(context: DayContext, day: OpenedDay, settled: Settled) -> int:
+    vector = settled.vector
+    block = context.chain.set_weights(
+        context.wallet, context.netuid, list(vector.uids), list(vector.weights), WEIGHTS_VERSION_KEY
+    )
+    context.state.record_weights(day.stored.id, block, list(vector.uids), list(vector.weights))
+    return block
+
+
+def publish_step(
+    context: DayContext, day: OpenedDay, judged: Judged, models: ContestModels, settled: Settled, weights_block: int
+) -> tuple[Leaderboard, Path]:
+    """The signed leaderboard written beside its thumbnails; the day is finished in the state."""
+    opening, contest, gallery = day.opening, context.contest, day.gallery
     leaderboard = Leaderboard(
         contest=contest.id,
         day=opening.day,
@@ -269,31 +196,73 @@ def run_day(
         opened_at=opening.opened_at.isoformat(),
         opening_block=opening.block,
         opening_block_hash="0x" + opening.block_hash.hex(),
-        validator_hotkey=wallet.hotkey.ss58_address,
-        netuid=netuid,
-        device=Device(**device.as_dict()),
+        validator_hotkey=context.wallet.hotkey.ss58_address,
+        netuid=context.netuid,
+        device=Device(**judged.baseline.device.as_dict()),
         baseline=metrics_from(judged.baseline),
         baseline_digest=model_digest(models.baseline, contest.default_dtype).hex(),
         minimum_improvement=contest.minimum_improvement,
         controls=[control_from(reference) for reference in judged.controls],
-        submissions=_submissions(candidates, judgements, placed, shares, gallery),
-        weights=WeightsSet(uids=list(vector.uids), weights=list(vector.weights), policy=vector.policy),
+        submissions=_submissions(settled, gallery),
+        weights=WeightsSet(
+            uids=list(settled.vector.uids), weights=list(settled.vector.weights), policy=settled.vector.policy
+        ),
         weights_set_at_block=weights_block,
         harness_share=judged.harness_share,
-        thumbnail_inputs=[ThumbnailInput(prompt=item.prompt, seed=item.seed) for item in inputs[: gallery.count]],
+        thumbnail_inputs=[ThumbnailInput(prompt=item.prompt, seed=item.seed) for item in day.inputs[: gallery.count]],
         baseline_thumbnails=gallery.thumbnails(None),
     )
-    leaderboard = sign(leaderboard, wallet)
-    written = write_leaderboard(leaderboard, path)
-    state.finish_day(stored.id, written, note=_note(judged, len(done) if resumed else None))
-    return leaderboard, written
+    signed = sign(leaderboard, context.wallet)
+    written = write_leaderboard(signed, day.leaderboard)
+    context.state.finish_day(day.stored.id, written, note=_note(judged, day.judged_before))
+    return signed, written
+
+
+def run_day(
+    chain: Chain,
+    stores: Mapping[str, Store],
+    contest: Contest,
+    netuid: int,
+    wallet: Wallet,
+    data_dir: Path,
+    *,
+    progress: Callable[[str], None] = log.info,
+    closing: Callable[[], bool] = lambda: False,
+    scheduled: datetime | None = None,
+) -> tuple[Leaderboard, Path]:
+    """Run the contest's day, resuming the one a crash or stop interrupted (same opening, finished outcomes kept).
+
+    The day opens at ``scheduled`` (default: the latest opening by the chain's clock), at the first block
+    at or after it; a day already judged to the end is not judged again. ``closing()`` turning true (the
+    next day opened) closes this one with what it has judged.
+    """
+    context = DayContext(chain, stores, contest, netuid, wallet, data_dir, ValidatorState.of(data_dir), progress,
+                         closing)  # fmt: skip
+    day = open_step(context, scheduled)
+    if isinstance(day, Path):
+        return read_leaderboard(day), day
+    candidates = collect_step(context, day)
+    candidates = mark_duplicates(fetch_all(candidates, stores, day.cache_dir, contest))
+    judged, models = judge_step(context, day, candidates)
+    settled = settle(context, candidates, judged)
+    weights_block = set_weights_step(context, day, settled)
+    return publish_step(context, day, judged, models, settled, weights_block)
 
 
 def _note(judged: Judged, resumed_with: int | None) -> str | None:
-    left_out = sum(judgement.verdict.reason == NOT_JUDGED for judgement in judged.judgements.values())
+    left_out = sum(
+        judgement.verdict.reason is not None and judgement.verdict.reason.kind == Out.NOT_JUDGED
+        for judgement in judged.judgements.values()
+    )
     notes = [f"resumed with {resumed_with} already judged"] if resumed_with is not None else []
     notes += [f"closed at the next opening with {left_out} not judged"] if left_out else []
     return "; ".join(notes) or None
+
+
+def _interval(verdict: Verdict) -> Interval | None:
+    if verdict.score is None:
+        return None
+    return Interval(value=verdict.score, low=verdict.low, high=verdict.high)
 
 
 def _sampling(sampled: Sampled | None) -> Sampling | None:
@@ -309,43 +278,35 @@ def _sampling(sampled: Sampled | None) -> Sampling | None:
     )
 
 
-def _submissions(
-    candidates: Sequence[Candidate],
-    judgements: Mapping[str, Judgement],
-    placed: Sequence[Placed],
-    shares: Mapping[str, float],
-    gallery: Gallery,
-) -> list[Submission]:
-    places = {p.entry.key: p for p in placed}
-    rows = []
-    for candidate in candidates:
-        committed = candidate.commitment
-        judgement = judgements[candidate.hotkey]
-        verdict = judgement.verdict
-        place = places.get(candidate.hotkey)
-        rows.append(
-            Submission(
-                hotkey=candidate.hotkey,
-                uid=candidate.uid,
-                repository=committed.repository if committed else None,
-                provider=committed.provider if committed else None,
-                revision=committed.revision if committed else None,
-                commit_block=candidate.commit_block,
-                valid=verdict.valid,
-                reason=verdict.reason,
-                duplicate_of=candidate.duplicate_of,
-                metrics=metrics_from(judgement.result, judgement.comparison) if judgement.result else None,
-                score=verdict.score,
-                score_uncertainty=verdict.uncertainty if verdict.valid else None,
-                score_interval=Interval(value=verdict.score, low=verdict.low, high=verdict.high)
-                if verdict.valid
-                else None,
-                significant=verdict.significant,
-                rank=place.rank if place else None,
-                tier=place.tier if place else None,
-                weight=shares.get(candidate.hotkey, 0.0),
-                sampling=_sampling(judgement.sampled),
-                thumbnails=gallery.thumbnails(candidate.hotkey) if judgement.result else [],
-            )
-        )
+def _submissions(settled: Settled, gallery: Gallery) -> list[Submission]:
+    places = {p.entry.key: p for p in settled.placed}
+    rows = [_submission(candidate, settled, places.get(candidate.hotkey), gallery) for candidate in settled.candidates]
     return sorted(rows, key=lambda row: (row.rank is None, row.rank or 0, row.commit_block))
+
+
+def _submission(candidate: Candidate, settled: Settled, place: Placed | None, gallery: Gallery) -> Submission:
+    committed = candidate.commitment
+    judgement = settled.judgements[candidate.hotkey]
+    verdict = judgement.verdict
+    return Submission(
+        hotkey=candidate.hotkey,
+        uid=candidate.uid,
+        repository=committed.repository if committed else None,
+        provider=committed.provider if committed else None,
+        revision=committed.revision if committed else None,
+        commit_block=candidate.commit_block,
+        valid=verdict.valid,
+        reason=verdict.reason.message if verdict.reason else None,
+        reason_kind=verdict.reason.kind if verdict.reason else None,
+        duplicate_of=candidate.duplicate_of,
+        metrics=metrics_from(judgement.result, judgement.comparison) if judgement.result else None,
+        score=verdict.score,
+        score_uncertainty=verdict.uncertainty if verdict.valid else None,
+        score_interval=_interval(verdict),
+        significant=verdict.significant,
+        rank=place.rank if place else None,
+        tier=place.tier if place else None,
+        weight=settled.shares.get(candidate.hotkey, 0.0),
+        sampling=_sampling(judgement.sampled),
+        thumbnails=gallery.thumbnails(candidate.hotkey) if judgement.result else [],
+    )

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +35,16 @@ from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, Checkpoi
 from contest.judging.compare import Comparison, compare, speed_ratio
 from contest.judging.embedding import ImageEncoderWorker
 from contest.judging.pairing import PairedRun, Side, Stop, measure_pairs
-from contest.judging.scoring import Verdict, invalid, score, score_interval
+from contest.judging.reasons import Out, Reason
+from contest.judging.scoring import Verdict, score, score_interval
 from pipelines.checkpoint_guard import CheckpointRefused
 from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
 # Where the images a checkpoint drew go as soon as it is measured (key None: the baseline), e.g. thumbnails.
 KeepImages = Callable[[str | None, Sequence[np.ndarray]], None]
-NOT_JUDGED = "not judged: the day closed when the next one opened"
-UNMODIFIED_BASELINE = "the unmodified baseline"
+NOT_JUDGED = Reason(Out.NOT_JUDGED, "not judged: the day closed when the next one opened")
+UNMODIFIED_BASELINE = Reason(Out.UNMODIFIED_BASELINE, "the unmodified baseline")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class Outcome:
     """
 
     measurement: Measurement | None = None
-    refusal: str | None = None
+    refusal: Reason | None = None
 
 
 @dataclass(frozen=True)
@@ -126,15 +128,15 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     try:
         return measure()
     except CheckpointRefused as error:
-        return Outcome(refusal=f"refused: {error}")
+        return Outcome(refusal=Reason(Out.REFUSED, f"refused: {error}"))
     except WorkerError as error:
-        return Outcome(refusal=f"benchmark failed: {first_line(error)}")
+        return Outcome(refusal=Reason(Out.FAILED, f"benchmark failed: {first_line(error)}"))
     except Exception as error:  # whatever a submission makes the parent trip on, the day goes on
         log.exception("judging a submission failed in the validator itself")
-        return Outcome(refusal=f"benchmark failed: {type(error).__name__}: {first_line(error)}")
+        return Outcome(refusal=Reason(Out.FAILED, f"benchmark failed: {type(error).__name__}: {first_line(error)}"))
 
 
-def screen(folder: Path, contest: Contest, baseline_digest: str) -> Outcome | None:
+def screen(folder: Path, contest: Contest, baseline_digest: bytes) -> Outcome | None:
     """Why a submission is out before any worker loads it: refused by the guard, or the unmodified baseline."""
 
     def screened() -> Outcome:
@@ -319,14 +321,15 @@ class Judging:
         try:
             run, result, similarity = self._paired(folder)
         except LeftBehind as error:
-            return Outcome(refusal=str(error))
+            return Outcome(refusal=Reason(Out.LEFT_PROCESSES, str(error)))
         while (slower := slowdown(run, self.reference, control.drift)).low > control.slowdown_tolerance:
             if attempts == 2:
-                return Outcome(
-                    refusal=f"the baseline ran {slower.value:.1%} slower beside it than beside an identical copy "
+                message = (
+                    f"the baseline ran {slower.value:.1%} slower beside it than beside an identical copy "
                     f"(at least {slower.low:.1%}, twice, the control run again between; "
                     f"the tolerance is {control.slowdown_tolerance:.0%})"
                 )
+                return Outcome(refusal=Reason(Out.SLOWED_BASELINE, message))
             self.progress(
                 f"the baseline ran {slower.value:.1%} slower beside {key} than beside its copy: measuring again"
             )
@@ -335,7 +338,7 @@ class Judging:
             try:
                 run, result, similarity = self._paired(folder)
             except LeftBehind as error:
-                return Outcome(refusal=str(error))
+                return Outcome(refusal=Reason(Out.LEFT_PROCESSES, str(error)))
         if self.keep_images is not None:
             self.keep_images(key, run.second.images)
         sampled = Sampled(
@@ -371,7 +374,7 @@ class _ComparedOnce:
 def judgement(outcome: Outcome, contest: Contest) -> Judgement:
     pair = outcome.measurement
     if pair is None:
-        return Judgement(invalid(outcome.refusal or "not measured"))
+        return Judgement(Verdict(None, reason=outcome.refusal or Reason(Out.FAILED, "not measured")))
     comparison = compare(pair.baseline, pair.result, pair.similarity, contest.sampling.worker_spread)
     return Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256, pair.sampled)
 
@@ -413,7 +416,9 @@ def judge(
                 continue
             judging.control_if_due()
             progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
-            outcomes[key] = _outcome(lambda key=key, folder=folder: judging.measure(key, folder))
+            if folder is None:
+                raise ValueError(f"{key} has neither a folder nor a stored outcome")
+            outcomes[key] = _outcome(partial(judging.measure, key, folder))
             judging.judged += 1
             if record is not None:
                 record(key, outcomes[key])

@@ -15,10 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from base.stats import Estimate
 from contest.definitions import Contest
 from contest.judging.compare import Comparison
+from contest.judging.reasons import Out, Reason
 
 WEIGHT_DECAY = 0.5
 
@@ -31,7 +33,7 @@ class Verdict:
     low: float = 0.0
     high: float = 0.0
     significant: bool = False  # the interval lies above the contest's minimum improvement
-    reason: str | None = None
+    reason: Reason | None = None
 
     @property
     def valid(self) -> bool:
@@ -41,6 +43,20 @@ class Verdict:
     def uncertainty(self) -> float:
         """Half the interval's width."""
         return (self.high - self.low) / 2
+
+
+class Committed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def commit_block(self) -> int: ...
+
+
+def commit_order(item: Committed) -> tuple[int, str]:
+    """Earliest commit first, the key breaking a tie within a block: the one rule wherever submissions claim the
+    same thing (a tier's lead, a duplicate's original, a near-copy's original)."""
+    return item.commit_block, item.key
 
 
 @dataclass(frozen=True)
@@ -94,31 +110,40 @@ def score(comparison: Comparison, contest: Contest) -> Verdict:
         raise ValueError("a verdict needs the images compared")
     if similarity.minimum < contest.similarity.threshold:
         minimum = similarity.minimum
-        return invalid(f"similarity {minimum:.4f} is below the threshold {contest.similarity.threshold:.2f}")
+        threshold = contest.similarity.threshold
+        return invalid(Out.SIMILARITY, f"similarity {minimum:.4f} is below the threshold {threshold:.2f}")
     interval = score_interval(comparison, contest)
     significant = interval.low > contest.minimum_improvement
     return Verdict(interval.value, interval.low, interval.high, significant)
 
 
-def invalid(reason: str) -> Verdict:
-    return Verdict(None, reason=reason)
+def invalid(kind: Out, message: str) -> Verdict:
+    return Verdict(None, reason=Reason(kind, message))
 
 
 def clearly_beats(a: Verdict, b: Verdict, tie_margin: float) -> bool:
     """``a`` is better than ``b`` by more than their combined noise and the contest's tie margin."""
+    if a.score is None or b.score is None:
+        raise ValueError("only scored verdicts compare")
     return a.score - b.score > max(tie_margin, math.hypot(a.uncertainty, b.uncertainty))
+
+
+def _score(entry: Entry) -> float:
+    if entry.verdict.score is None:
+        raise ValueError(f"{entry.key} has no score to rank")
+    return entry.verdict.score
 
 
 def _tiers(entries: Sequence[Entry], tie_margin: float) -> list[list[Entry]]:
     """Best score first; an entry joins the current tier unless some member clearly beats it."""
     tiers: list[list[Entry]] = []
-    for entry in sorted(entries, key=lambda e: (-e.verdict.score, e.commit_block, e.key)):
+    for entry in sorted(entries, key=lambda e: (-_score(e), *commit_order(e))):
         current = tiers[-1] if tiers else None
         if current is None or any(clearly_beats(member.verdict, entry.verdict, tie_margin) for member in current):
             tiers.append([entry])
         else:
             current.append(entry)
-    return [sorted(tier, key=lambda e: (e.commit_block, e.key)) for tier in tiers]
+    return [sorted(tier, key=commit_order) for tier in tiers]
 
 
 def rank(entries: Sequence[Entry], tie_margin: float) -> list[Placed]:

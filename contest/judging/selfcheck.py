@@ -9,7 +9,7 @@ from base.inputs import GenerationInput
 from contest.baseline import ContestModels
 from contest.definitions import Contest
 from contest.judging.judge import Judged, judge, screen
-from contest.judging.scoring import Verdict, invalid
+from contest.judging.scoring import Verdict
 from pipelines.model_digest import model_digest
 
 SUBMISSION = "submission"
@@ -26,6 +26,6 @@ def self_check(
 ) -> SelfCheck:
     refused = screen(submission, contest, model_digest(models.baseline, contest.default_dtype))
     if refused is not None:  # out before measuring: no worker, no control
-        return SelfCheck(invalid(refused.refusal or ""))
+        return SelfCheck(Verdict(None, reason=refused.refusal))
     judged = judge(models, {SUBMISSION: submission}, contest, inputs)
     return SelfCheck(judged.judgements[SUBMISSION].verdict, judged)

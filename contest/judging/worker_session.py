@@ -6,6 +6,7 @@ Runs only inside a worker process (see ``contest.judging.checkpoint_worker``), w
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from base.device import probe_device
 from base.energy import open_energy_meter
@@ -38,7 +39,7 @@ class CheckpointSession:
         warm = timed(lambda: self.runtime.generate(request.warmup[:1]), self.synchronize)
         load_seconds = time.perf_counter() - started
         for item in request.warmup[1:]:
-            warm = timed(lambda item=item: self.runtime.generate([item]), self.synchronize)
+            warm = timed(partial(self.runtime.generate, [item]), self.synchronize)
         self._loaded = Loaded(manifest.runtime, load_seconds, warm.seconds, probe_device(self.device))
 
     def loaded(self) -> Loaded:

@@ -18,11 +18,13 @@ from base import similarity as base_similarity
 from base.stats import Estimate, median_ci
 from contest.judging.checkpoint_worker import BenchmarkResult
 from contest.judging.compare import Comparison
+from contest.judging.reasons import Out
 
 if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it is imported for types only
     from contest.judging.judge import Reference
 
-SCHEMA_VERSION = 4  # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts
+# 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds
+SCHEMA_VERSION = 5
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
@@ -129,6 +131,7 @@ class Submission(_Model):
     commit_block: int
     valid: bool
     reason: str | None = None
+    reason_kind: Out | None = None  # what kind of reason ``reason`` is; absent before schema 5
     duplicate_of: str | None = None
     metrics: Metrics | None = None
     score: float | None = None
@@ -195,7 +198,7 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
         joules_per_image=result.joules_per_image,
         energy_unavailable_reason=result.energy.reason,
         energy_ratio=comparison.energy_ratio if comparison else None,
-        similarity=similarity_from(comparison.similarity) if comparison else None,
+        similarity=similarity_from(comparison.similarity) if comparison and comparison.similarity else None,
     )
 
 

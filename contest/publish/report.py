@@ -18,7 +18,7 @@ MIB = 1024 * 1024
 class ReportRow:
     name: str
     result: BenchmarkResult
-    comparison: Comparison
+    comparison: Comparison | None
 
 
 def _interval(estimate: Estimate | Interval, scale: float = 1.0, digits: int = 1) -> str:
@@ -41,7 +41,9 @@ def _row(name: str, result: BenchmarkResult, comparison: Comparison | None) -> t
         result.runtime,
         _interval(comparison.submission_time if comparison else median_ci(result.sample_seconds), 1000.0),
         _interval(comparison.speed_ratio, digits=3) if comparison else "-",
-        f"{comparison.similarity.minimum:.4f}/{comparison.similarity.mean:.4f}" if comparison else "-",
+        f"{similarity.minimum:.4f}/{similarity.mean:.4f}"
+        if comparison and (similarity := comparison.similarity)
+        else "-",
         f"{result.memory.peak_bytes / MIB:.0f}",
         "n/a" if joules is None else f"{joules:.2f} J",
         f"{result.load_seconds:.2f}",

@@ -44,6 +44,8 @@ def verify(document: dict[str, Any], hotkey: str | None = None) -> str:
     if not isinstance(signature, dict) or signature.get("scheme") != SCHEME:
         raise SignatureInvalid("the leaderboard carries no sr25519 signature")
     signer = document.get("validator_hotkey")
+    if not isinstance(signer, str):
+        raise SignatureInvalid("the leaderboard names no validator hotkey")
     if hotkey is not None and signer != hotkey:
         raise SignatureInvalid(f"the leaderboard names validator {signer}, not {hotkey}")
     try:

@@ -43,7 +43,7 @@ class LeaderboardServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/"
 
 
 class LeaderboardHandler(BaseHTTPRequestHandler):

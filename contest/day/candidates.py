@@ -1,0 +1,63 @@
+"""The day's candidates: the latest commitment of each registered hotkey made at or before the opening block."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from base import commitment as codec
+from base.chain import Chain
+from contest.day.opening import DayOpening
+from contest.definitions import CONTESTS, Contest
+from contest.judging.reasons import Out, Reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A hotkey's commitment on its way through the day; ``reason`` set means it is out."""
+
+    hotkey: str
+    uid: int | None
+    commit_block: int
+    commitment: codec.Commitment | None = None
+    folder: Path | None = None
+    digest: bytes | None = None
+    reason: Reason | None = None
+    duplicate_of: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.hotkey
+
+    @property
+    def alive(self) -> bool:
+        return self.reason is None
+
+    def out(self, kind: Out, message: str) -> Candidate:
+        return replace(self, reason=Reason(kind, message))
+
+
+def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) -> list[Candidate]:
+    """The latest commitment per registered hotkey made at or before the opening block, for this contest."""
+    uids = {neuron.hotkey: neuron.uid for neuron in chain.neurons(netuid)}
+    candidates = []
+    for entry in chain.commitments(netuid):
+        if entry.block > opening.block or entry.hotkey not in uids:
+            continue
+        candidate = Candidate(entry.hotkey, uids[entry.hotkey], entry.block)
+        try:
+            decoded = codec.decode(entry.data)
+        except codec.InvalidCommitment as error:
+            candidates.append(candidate.out(Out.INVALID_COMMITMENT, f"invalid commitment: {error}"))
+            continue
+        if decoded.contest_id not in CONTESTS:
+            candidates.append(candidate.out(Out.UNKNOWN_CONTEST, f"unknown contest {decoded.contest_id!r}"))
+            continue
+        if decoded.contest_id != contest.id:
+            log.debug("skipping %s: committed to contest %s", entry.hotkey, decoded.contest_id)
+            continue
+        candidates.append(replace(candidate, commitment=decoded))
+    return candidates
