@@ -59,9 +59,12 @@ $(OLAH): | $(UV)
 test: setup $(OLAH)
 	$(BIN)/python -m pytest
 
+# Style, types and the layers between packages (the contracts are in pyproject.toml).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The demo needs only the environment, not Poetry: on two cores, building Poetry beside it would slow it.
 demo: $(STAMP)
@@ -80,4 +83,4 @@ benchmark: setup
 	$(POETRY) run python benchmarks/similarity_calibration.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .hypothesis

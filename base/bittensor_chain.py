@@ -16,7 +16,7 @@ so older blocks are read from an archive pool, which the SDK falls back to on "s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -29,20 +29,6 @@ from base.errors import first_line
 from base.retry import DEFAULT_RETRY, RetryPolicy
 
 T = TypeVar("T")
-
-# A process may answer an endpoint with a Substrate implementation it holds instead of a websocket:
-# the SDK's own seam (``bt.Subtensor(network, substrate=...)``) lifted to the endpoint, so the CLIs
-# run unchanged against an in-process chain.
-_ATTACHED_SUBSTRATES: dict[str, bt.Substrate] = {}
-
-
-@contextlib.contextmanager
-def attached_substrate(endpoint: str, substrate: bt.Substrate) -> Iterator[None]:
-    _ATTACHED_SUBSTRATES[endpoint] = substrate
-    try:
-        yield
-    finally:
-        _ATTACHED_SUBSTRATES.pop(endpoint, None)
 
 
 def resolve(network: str, chain_endpoint: str | None) -> str:
@@ -57,9 +43,14 @@ def resolve(network: str, chain_endpoint: str | None) -> str:
 
 class BittensorChain:
     def __init__(
-        self, endpoint: str, retry: RetryPolicy = DEFAULT_RETRY, archive_endpoints: Sequence[str] | None = None
+        self,
+        endpoint: str,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        archive_endpoints: Sequence[str] | None = None,
+        substrate: bt.Substrate | None = None,
     ) -> None:
         """``archive_endpoints`` serve blocks older than the node's state; None takes the SDK's pool for the network.
+        ``substrate`` answers for the endpoint instead of a websocket (the SDK's own seam), e.g. an in-process chain.
 
         A validator that starts late in the day must still read the day's opening block; on finney the SDK's
         public archives cover that, and a custom endpoint needs its own (none by default). The endpoint itself
@@ -67,7 +58,6 @@ class BittensorChain:
         """
         self.endpoint = endpoint
         self._retry = retry
-        substrate = _ATTACHED_SUBSTRATES.get(endpoint)
         archives = None if archive_endpoints is None else list(archive_endpoints)
         self._subtensor = bt.Subtensor(endpoint, substrate=substrate, fallback_endpoints=[], archive_endpoints=archives)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from base.bittensor_chain import BittensorChain, resolve
 from base.chain import Chain
@@ -11,6 +11,9 @@ from base.git_store import GitStore
 from base.huggingface_store import HuggingFaceStore
 from base.local_chain import LocalChain
 from base.store import Store
+
+# How a command opens its chain: ``open_chain`` everywhere but in tests that put an in-process chain behind the SDK.
+ChainOpener = Callable[[NetworkConfig], Chain]
 
 
 def open_chain(config: NetworkConfig) -> Chain:

@@ -347,7 +347,7 @@ def test_each_reason_is_published_with_its_kind(judged_day) -> None:
     expected = {
         "garbage": Out.INVALID_COMMITMENT, "newer-codec": Out.INVALID_COMMITMENT,
         "unknown-contest": Out.UNKNOWN_CONTEST, "missing-repository": Out.DOWNLOAD, "oversize": Out.DOWNLOAD,
-        "pickle": Out.REFUSED, "symlink": Out.REFUSED, "unmodified": Out.UNMODIFIED_BASELINE,
+        "pickle": Out.REFUSED, "symlink": Out.DOWNLOAD, "unmodified": Out.UNMODIFIED_BASELINE,
         "reupload": Out.DUPLICATE, "near-copy": Out.NEAR_COPY,
     }  # fmt: skip
     assert {name: rows[name].reason_kind for name in expected if name in rows} == expected

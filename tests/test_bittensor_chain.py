@@ -11,7 +11,7 @@ import pytest
 from bittensor import Wallet
 
 from base import commitment as codec
-from base.bittensor_chain import BittensorChain, attached_substrate, resolve
+from base.bittensor_chain import BittensorChain, resolve
 from base.chain import ChainError, first_block_at_or_after
 from base.retry import RetryPolicy
 from tests.in_process_substrate import InProcessSubstrate
@@ -33,8 +33,7 @@ def network(tmp_path: Path):
     miner, validator = make_wallet(tmp_path, "miner"), make_wallet(tmp_path, "validator")
     substrate.register(NETUID, miner.hotkey.ss58_address, stake_tao=2.5)
     substrate.register(NETUID, validator.hotkey.ss58_address, stake_tao=4000.0, validator=True)
-    with attached_substrate(ENDPOINT, substrate):
-        yield substrate, BittensorChain(ENDPOINT, QUICK), miner, validator
+    yield substrate, BittensorChain(ENDPOINT, QUICK, substrate=substrate), miner, validator
 
 
 def test_commitment_round_trips_through_the_sdk(network) -> None:
@@ -176,8 +175,7 @@ def test_on_a_lite_node_a_day_old_block_needs_an_archive_and_says_so(network) ->
 def archive():
     """A node that keeps every block's state: an archive, or a lite node with the SDK's archive pool."""
     substrate = InProcessSubstrate(genesis_block=20_000, state_pruning=None)
-    with attached_substrate(ENDPOINT, substrate):
-        yield substrate, BittensorChain(ENDPOINT, QUICK)
+    yield substrate, BittensorChain(ENDPOINT, QUICK, substrate=substrate)
 
 
 def test_an_archive_gives_the_timestamp_of_a_day_old_block(archive) -> None:

@@ -11,7 +11,7 @@ import pytest
 from bittensor import Wallet
 
 from base import commitment as codec
-from base.bittensor_chain import BittensorChain, attached_substrate
+from base.bittensor_chain import BittensorChain
 from base.chain import ChainError
 from base.content_hash import submission_hash
 from base.git_store import GitStore
@@ -48,11 +48,10 @@ def day(tmp_path: Path, tiny_checkpoint: Path):
     revision = store.push(folder, "miner/model", "submit")
     hotkey = miner.hotkey.ss58_address
     data = codec.Commitment(CONTEST.id, "local", "miner/model", revision, submission_hash(folder, hotkey)).encode()
-    with attached_substrate(ENDPOINT, substrate):
-        chain = BittensorChain(ENDPOINT, QUICK)
-        chain.commit(miner, NETUID, data)
-        past_the_opening(substrate)
-        yield substrate, chain, store, validator, tmp_path / "data"
+    chain = BittensorChain(ENDPOINT, QUICK, substrate=substrate)
+    chain.commit(miner, NETUID, data)
+    past_the_opening(substrate)
+    yield substrate, chain, store, validator, tmp_path / "data"
 
 
 def test_transient_chain_failures_in_collection_and_weights_are_retried(day) -> None:

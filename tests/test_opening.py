@@ -10,7 +10,7 @@ import pytest
 from bittensor import Wallet
 
 from base import commitment as codec
-from base.bittensor_chain import BittensorChain, attached_substrate
+from base.bittensor_chain import BittensorChain
 from base.local_chain import SECONDS_PER_BLOCK, LocalChain
 from contest.day.candidates import collect
 from contest.day.opening import chain_time, move_to_next_opening, open_day
@@ -83,19 +83,17 @@ def test_the_embedded_chain_moves_to_the_next_opening_after_everything_committed
 def test_through_the_bittensor_adapter_the_opening_waits_for_finality_and_agrees() -> None:
     substrate = substrate_before_opening()
     past_the_opening(substrate, minutes=1)
-    endpoint = "ws://opening.test:9944"
-    with attached_substrate(endpoint, substrate):
-        chain = BittensorChain(endpoint)
-        substrate.finality_lag = 10  # the opening block is not final yet
-        waited: list[float] = []
+    chain = BittensorChain("ws://opening.test:9944", substrate=substrate)
+    substrate.finality_lag = 10  # the opening block is not final yet
+    waited: list[float] = []
 
-        def sleep(seconds: float) -> None:
-            waited.append(seconds)
-            substrate.finality_lag -= 5
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        substrate.finality_lag -= 5
 
-        first = open_day(chain, CONTEST, sleep=sleep)
-        assert len(waited) >= 1 and first.block <= chain.finalized_block()
-        expected = next(b for b in range(substrate.block + 1) if substrate.timestamp_of(b) >= first.scheduled)
-        assert first.block == expected
-        substrate.advance(200)  # a validator started 40 minutes later
-        assert open_day(chain, CONTEST) == first
+    first = open_day(chain, CONTEST, sleep=sleep)
+    assert len(waited) >= 1 and first.block <= chain.finalized_block()
+    expected = next(b for b in range(substrate.block + 1) if substrate.timestamp_of(b) >= first.scheduled)
+    assert first.block == expected
+    substrate.advance(200)  # a validator started 40 minutes later
+    assert open_day(chain, CONTEST) == first

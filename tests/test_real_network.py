@@ -1,7 +1,7 @@
 """The miner and validator CLIs on the real-network adapters, with nothing leaving the machine.
 
-The chain is an in-process substrate behind the bittensor SDK (attached to a ws:// endpoint, so the
-CLIs take it through ``--subtensor.network``); the Hub is olah serving git repositories, with
+The chain is an in-process substrate behind the bittensor SDK (handed to the chain the CLIs open for the
+ws:// endpoint they are given with ``--subtensor.network``); the Hub is olah serving git repositories, with
 ``UploadHub`` taking uploads in front of it.
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from bittensor import Wallet
 
 from base import commitment as codec
-from base.bittensor_chain import attached_substrate
+from base.bittensor_chain import BittensorChain, resolve
+from base.config import NetworkConfig
 from contest.cli import mining, validating
 from contest.definitions import get_contest
 from tests.days import nudge_output, past_the_opening, substrate_before_opening
@@ -53,8 +55,17 @@ def network(tmp_path_factory: pytest.TempPathFactory):
     substrate.register(NETUID, validator.hotkey.ss58_address, stake_tao=5000.0, validator=True)
     with olah_mirror(root) as (mirror_url, mirrors), upload_hub(mirrors, mirror_url) as hub:
         hub.mirror_url = mirror_url
-        with attached_substrate(ENDPOINT, substrate):
-            yield root, substrate, hub, miner, validator
+        yield root, substrate, hub, miner, validator
+
+
+def in_process(substrate: InProcessSubstrate) -> Callable[[NetworkConfig], BittensorChain]:
+    """The commands' chain, with ``substrate`` behind the SDK at ENDPOINT (any other endpoint is a real socket)."""
+
+    def opened(config: NetworkConfig) -> BittensorChain:
+        endpoint = resolve(config.network, config.chain_endpoint)
+        return BittensorChain(endpoint, substrate=substrate if endpoint == ENDPOINT else None)
+
+    return opened
 
 
 def flags(root: Path, role: str, wallet: str, endpoint: str, hub_url: str) -> list[str]:
@@ -68,7 +79,7 @@ def flags(root: Path, role: str, wallet: str, endpoint: str, hub_url: str) -> li
 def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys: pytest.CaptureFixture) -> None:
     root, substrate, hub, miner, validator = network
     miner_flags = flags(root, "miner", "miner", ENDPOINT, hub.url)
-    assert mining.main(nudge, ["--repository", REPOSITORY, *miner_flags]) == 0
+    assert mining.main(nudge, ["--repository", REPOSITORY, *miner_flags], opener=in_process(substrate)) == 0
     assert "committed tiny-sdxl-cpu huggingface:alice/tiny-fast@" in capsys.readouterr().out
 
     pushed = subprocess.run(
@@ -99,7 +110,7 @@ def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys:
     )
     past_the_opening(substrate)
     validator_flags = flags(root, "validator", "validator", ENDPOINT, hub.url)
-    assert validating.main(["--once", *validator_flags]) == 0
+    assert validating.main(["--once", *validator_flags], opener=in_process(substrate)) == 0
     capsys.readouterr()
 
     assert any(f"/resolve/{pushed}/" in request.path for request in hub.requests if request.method == "GET")
@@ -125,7 +136,7 @@ def refused(network, capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     """Run the miner, check it failed with one line and left the chain and the Hub as they were."""
     _, substrate, hub, _, _ = network
     extrinsics, uploads = len(substrate.extrinsics), sum(r.method == "POST" for r in hub.requests)
-    assert mining.main(keep_as_is, argv) == 1
+    assert mining.main(keep_as_is, argv, opener=in_process(substrate)) == 1
     output = capsys.readouterr().out.strip().splitlines()
     assert substrate.extrinsics[extrinsics:] == []
     assert sum(r.method == "POST" for r in hub.requests) == uploads

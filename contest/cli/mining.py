@@ -18,7 +18,7 @@ from base.chain import ChainError
 from base.config import add_common_flags, configure_logging, load_wallet, network_config
 from base.content_hash import submission_hash
 from base.errors import first_line
-from base.network import open_chain, open_stores
+from base.network import ChainOpener, open_chain, open_stores
 from base.paths import absolute_path
 from base.store import StoreError
 from base.worker import WorkerError
@@ -117,7 +117,7 @@ def check_only(args: argparse.Namespace, optimize: Optimize) -> int:
     return 0
 
 
-def submit(args: argparse.Namespace, optimize: Optimize) -> int:
+def submit(args: argparse.Namespace, optimize: Optimize, opener: ChainOpener = open_chain) -> int:
     if not args.repository:
         raise ValueError("--repository is needed to submit (or pass --check_only to judge the checkpoint only)")
     if args.revision and not args.no_commit:
@@ -125,7 +125,7 @@ def submit(args: argparse.Namespace, optimize: Optimize) -> int:
     contest = get_contest(args.contest)
     config = network_config(args)
     wallet = load_wallet(args)
-    chain = open_chain(config)
+    chain = opener(config)
     hotkey = wallet.hotkey.ss58_address
     if hotkey not in {neuron.hotkey for neuron in chain.neurons(config.netuid)}:
         raise ChainError(f"hotkey {hotkey} is not registered on subnet {config.netuid}")
@@ -155,11 +155,11 @@ def submit(args: argparse.Namespace, optimize: Optimize) -> int:
     return 0
 
 
-def main(optimize: Optimize, argv: Sequence[str] | None = None) -> int:
+def main(optimize: Optimize, argv: Sequence[str] | None = None, *, opener: ChainOpener = open_chain) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
     try:
-        return check_only(args, optimize) if args.check_only else submit(args, optimize)
+        return check_only(args, optimize) if args.check_only else submit(args, optimize, opener)
     except (SubmissionRefused, ChainError, StoreError, codec.InvalidCommitment, ValueError) as error:
         print(f"error: {error}", flush=True)
         return 1

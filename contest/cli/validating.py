@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from base.chain import ChainError
 from base.config import add_common_flags, configure_logging, load_wallet, network_config
-from base.network import open_chain, open_stores
+from base.network import ChainOpener, open_chain, open_stores
 from contest.day.daemon import ValidatorDaemon
 from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import run_day
@@ -43,11 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_once(args: argparse.Namespace, contest: Contest) -> int:
+def run_once(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:
     config = network_config(args)
     wallet = load_wallet(args)
     leaderboard, path = run_day(
-        open_chain(config),
+        opener(config),
         open_stores(config),
         contest,
         config.netuid,
@@ -60,10 +60,10 @@ def run_once(args: argparse.Namespace, contest: Contest) -> int:
     return 0
 
 
-def serve(args: argparse.Namespace, contest: Contest) -> int:
+def serve(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:
     config = network_config(args)
     daemon = ValidatorDaemon(
-        open_chain(config),
+        opener(config),
         open_stores(config),
         contest,
         config.netuid,
@@ -87,7 +87,7 @@ def _stop(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, opener: ChainOpener = open_chain) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
     try:
@@ -102,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         contest = get_contest(args.contest)
         if args.once:
             signal.signal(signal.SIGTERM, _stop)
-            return run_once(args, contest)
-        return serve(args, contest)
+            return run_once(args, contest, opener)
+        return serve(args, contest, opener)
     except KeyboardInterrupt:
         log.info("stopped; finished outcomes are kept and the day resumes at the next start")
         return 0

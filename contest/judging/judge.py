@@ -384,6 +384,7 @@ def judge(
     submissions: Mapping[str, Path | None],
     contest: Contest,
     inputs: Sequence[GenerationInput],
+    *,
     progress: Callable[[str], None] = log.info,
     done: Mapping[str, Outcome] | None = None,
     record: Callable[[str, Outcome], None] | None = None,

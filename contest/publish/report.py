@@ -21,10 +21,13 @@ class ReportRow:
     comparison: Comparison | None
 
 
-def _interval(estimate: Estimate | Interval, scale: float = 1.0, digits: int = 1) -> str:
-    return (
-        f"{estimate.value * scale:.{digits}f} [{estimate.low * scale:.{digits}f}, {estimate.high * scale:.{digits}f}]"
-    )
+def format_interval(estimate: Estimate | Interval | None, scale: float = 1.0, digits: int = 1, sign: str = "") -> str:
+    """``value [low, high]``, each times ``scale`` (``sign`` "+" shows it always); "-" for none. The terminal's
+    and the page's one format."""
+    if estimate is None:
+        return "-"
+    value, low, high = (number * scale for number in (estimate.value, estimate.low, estimate.high))
+    return f"{value:{sign}.{digits}f} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
 
 
 def _render(lines: Sequence[tuple[str, ...]]) -> list[str]:
@@ -39,8 +42,8 @@ def _row(name: str, result: BenchmarkResult, comparison: Comparison | None) -> t
     return (
         name,
         result.runtime,
-        _interval(comparison.submission_time if comparison else median_ci(result.sample_seconds), 1000.0),
-        _interval(comparison.speed_ratio, digits=3) if comparison else "-",
+        format_interval(comparison.submission_time if comparison else median_ci(result.sample_seconds), 1000.0),
+        format_interval(comparison.speed_ratio, digits=3) if comparison else "-",
         f"{similarity.minimum:.4f}/{similarity.mean:.4f}"
         if comparison and (similarity := comparison.similarity)
         else "-",
@@ -66,8 +69,8 @@ def format_table(baseline: BenchmarkResult, rows: Sequence[ReportRow], harness_s
 def format_controls(controls: Sequence[Control]) -> list[str]:
     """One line per A/A control: the baseline's reference time and the harness's own ratio."""
     return ["controls (the baseline against an identical copy):"] + [
-        f"  after {c.after_submissions} submissions: baseline {_interval(c.baseline_seconds_per_image, 1000.0)} "
-        f"ms/image, speed ratio {_interval(c.speed_ratio, digits=3)} over {c.pairs} pairs"
+        f"  after {c.after_submissions} submissions: baseline {format_interval(c.baseline_seconds_per_image, 1000.0)} "
+        f"ms/image, speed ratio {format_interval(c.speed_ratio, digits=3)} over {c.pairs} pairs"
         for c in controls
     ]
 
@@ -89,7 +92,7 @@ def format_score(row: Submission, missing: str = "invalid") -> str:
     """A submission's score with its 95% interval, the same in the terminal and on the page."""
     if row.score_interval is None:
         return missing
-    return f"{row.score_interval.value:+.4f} [{row.score_interval.low:+.4f}, {row.score_interval.high:+.4f}]"
+    return format_interval(row.score_interval, digits=4, sign="+")
 
 
 def format_leaderboard(leaderboard: Leaderboard) -> str:
@@ -107,7 +110,7 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
                 row.repository or "-",
                 format_score(row),
                 ("yes" if row.significant else "no") if row.valid else "-",
-                _interval(metrics.speed_ratio, digits=3) if metrics and metrics.speed_ratio else "-",
+                format_interval(metrics.speed_ratio, digits=3) if metrics and metrics.speed_ratio else "-",
                 f"{sampling.pairs} ({sampling.stop_reason})" if sampling else "-",
                 f"{metrics.similarity.minimum:.4f}" if metrics and metrics.similarity else "-",
                 f"{row.weight:.4f}",

@@ -15,8 +15,8 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from contest.definitions import CONTESTS
-from contest.publish.leaderboard import Interval, Submission, Thumbnail
-from contest.publish.report import format_score
+from contest.publish.leaderboard import Submission, Thumbnail
+from contest.publish.report import format_interval, format_score
 from contest.site.archive import PublishedDay
 
 MIB = 1024 * 1024
@@ -134,13 +134,6 @@ def file_url(published: PublishedDay, relative: str = "") -> str:
     return f"/leaderboards/{quote(published.contest)}/{quote(relative or published.path.name)}"
 
 
-def _interval(interval: Interval | None, scale: float = 1.0, digits: int = 1) -> str:
-    if interval is None:
-        return "-"
-    value, low, high = interval.value * scale, interval.low * scale, interval.high * scale
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
 def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}\u00d7"  # a multiplication sign
 
@@ -161,7 +154,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(interval=_interval, ratio=_ratio, mib=_mib, score=_score)
+    environment.filters.update(interval=format_interval, ratio=_ratio, mib=_mib, score=_score)
     return environment
 
 

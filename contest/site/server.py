@@ -154,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"error: cannot listen on {args.host}:{args.port}: {error.strerror or error}", flush=True)
         return 1
+    # Both stop it, SIGINT too: a process started in the background inherits SIGINT ignored (PM2's `stop`).
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     print(f"serving the leaderboards in {root} at {server.url}", flush=True)
     try:
         server.serve_forever()
