@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from base import quiet, sandbox
 
@@ -290,6 +290,21 @@ class Worker:
         self._channel.close()
 
     def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class WorkerHandle:
+    """A parent's typed handle on one ``Worker``: closing it, or leaving its ``with`` block, ends the process."""
+
+    _worker: Worker
+
+    def close(self) -> None:
+        self._worker.close()
+
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -22,7 +22,7 @@ from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.baseline import ensure_baseline
 from contest.day.opening import move_to_next_opening
-from contest.day.steps import run_day
+from contest.day.steps import DaySetup, run_day
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from pipelines.manifest import TorchOptions
 from pipelines.recipes import torch_options
@@ -60,7 +60,9 @@ def contest_day(count: int, baseline: Path, root: Path) -> tuple[float, float]:
         chain.commit(miner, NETUID, commitment.encode())
     move_to_next_opening(chain, contest)
     started = time.perf_counter()
-    leaderboard, _ = run_day(chain, {"local": store}, contest, NETUID, validator, root, progress=lambda _: None)
+    leaderboard, _ = run_day(
+        DaySetup(chain, {"local": store}, contest, NETUID, validator, root), progress=lambda _: None
+    )
     wall = time.perf_counter() - started
     assert len(leaderboard.submissions) == count and all(s.metrics for s in leaderboard.submissions)
     return wall, leaderboard.harness_share

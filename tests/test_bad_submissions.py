@@ -19,7 +19,7 @@ from base.content_hash import submission_hash
 from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.day.opening import move_to_next_opening
-from contest.day.steps import run_day
+from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
 from contest.judging.reasons import Out
 from pipelines.manifest import Manifest, TorchOptions, write_manifest
@@ -221,7 +221,7 @@ def judged_day(
     day.submit("wrong-shape", _half_width_unet(day.checkpoint("wrong-shape")))
     move_to_next_opening(day.chain, CONTEST)
 
-    board, _ = run_day(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir)
+    board, _ = run_day(DaySetup(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir))
     rows = {row.hotkey: row for row in board.submissions}
     by_name = {name: rows[hotkey] for name, hotkey in day.hotkeys.items() if hotkey in rows}
     return by_name, day.hotkeys

@@ -17,6 +17,7 @@ from base.local_chain import TEMPO, LocalChain
 from contest.day.daemon import ValidatorDaemon
 from contest.day.fetching import make_room
 from contest.day.state import OUTCOME_FORMAT, STATE_VERSION, StateVersionError, ValidatorState
+from contest.day.steps import DaySetup
 from contest.definitions import get_contest
 from contest.judging.judge import Outcome
 from contest.judging.reasons import Out, Reason
@@ -37,9 +38,8 @@ def daemon_at(tmp_path: Path):
 
     def make(now: datetime, interval_blocks: int | None = None) -> ValidatorDaemon:
         wall["now"] = now
-        return ValidatorDaemon(
-            chain, {}, CONTEST, NETUID, wallet, tmp_path, interval_blocks=interval_blocks, clock=lambda: now
-        )
+        setup = DaySetup(chain, {}, CONTEST, NETUID, wallet, tmp_path)
+        return ValidatorDaemon(setup, interval_blocks=interval_blocks, clock=lambda: now)
 
     return make, chain, miner
 

@@ -19,7 +19,7 @@ from base.huggingface_store import HuggingFaceStore
 from base.retry import RetryPolicy
 from base.store import StoreError
 from contest.day.state import ValidatorState
-from contest.day.steps import run_day
+from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
 from tests.days import nudged_copy, past_the_opening, substrate_before_opening
 from tests.hub_servers import olah_mirror, upload_hub
@@ -57,7 +57,7 @@ def day(tmp_path: Path, tiny_checkpoint: Path):
 def test_transient_chain_failures_in_collection_and_weights_are_retried(day) -> None:
     substrate, chain, store, validator, data_dir = day
     substrate.fail_reads, substrate.fail_submits = QUICK.attempts - 1, QUICK.attempts - 1
-    board, _ = run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir)
+    board, _ = run_day(DaySetup(chain, {"local": store}, CONTEST, NETUID, validator, data_dir))
     assert substrate.fail_reads == 0 and substrate.fail_submits == 0  # every injected fault was met
     assert [row.valid for row in board.submissions] == [True]
     (weights,) = substrate.commits_of(validator.hotkey.ss58_address, "set_mechanism_weights")
@@ -68,14 +68,14 @@ def test_weights_failing_past_the_retries_lose_nothing_and_the_restart_does_not_
     substrate, chain, store, validator, data_dir = day
     substrate.fail_submits = 10 * QUICK.attempts
     with pytest.raises(ChainError, match="setting weights on subnet 39: cannot reach the chain"):
-        run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir)
+        run_day(DaySetup(chain, {"local": store}, CONTEST, NETUID, validator, data_dir))
     state = ValidatorState.of(data_dir)
     interrupted = state.running_day(CONTEST.id)
     assert len(state.outcomes(interrupted.id)) == 1  # the measurement is kept
 
     substrate.fail_submits = 0
     lines: list[str] = []
-    board, _ = run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir, progress=lines.append)
+    board, _ = run_day(DaySetup(chain, {"local": store}, CONTEST, NETUID, validator, data_dir), progress=lines.append)
     assert board.opening_block == interrupted.opening_block
     assert not any("benchmarking" in line for line in lines)
     assert sum("was judged before the restart" in line for line in lines) == 1
@@ -115,7 +115,7 @@ def test_a_cache_disk_too_small_for_a_checkpoint_leaves_it_out_with_the_reason(d
     try:
         (cache_root / "an-old-day").mkdir()
         (cache_root / "an-old-day" / "leftover.bin").write_bytes(b"\0" * 4 * 2**20)
-        board, _ = run_day(chain, {"local": store}, CONTEST, NETUID, validator, data_dir)
+        board, _ = run_day(DaySetup(chain, {"local": store}, CONTEST, NETUID, validator, data_dir))
         assert not (cache_root / "an-old-day").exists()  # cleared first, and still not enough
     finally:
         subprocess.run(["umount", str(cache_root)], check=True)

@@ -22,7 +22,7 @@ from base.git_store import GitStore
 from base.local_chain import LocalChain
 from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
-from contest.day.steps import run_day
+from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
 from contest.judging.reasons import Out
 from tests.days import nudge_output
@@ -158,7 +158,9 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
 
     contest = get_contest("tiny-sdxl-cpu")
     board, _ = run_day(
-        chain, stores, contest, NETUID, validator_wallet, data_dir, progress=progress, closing=lambda: bool(judged)
+        DaySetup(chain, stores, contest, NETUID, validator_wallet, data_dir),
+        progress=progress,
+        closing=lambda: bool(judged),
     )
     rows = board.submissions
     assert len(judged) == 1 and sum(row.reason_kind == Out.NOT_JUDGED for row in rows) == len(MINERS) - 1

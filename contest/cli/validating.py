@@ -17,7 +17,7 @@ from base.config import add_common_flags, configure_logging, load_wallet, networ
 from base.network import ChainOpener, open_chain, open_stores
 from contest.day.daemon import ValidatorDaemon
 from contest.day.state import StateVersionError, ValidatorState
-from contest.day.steps import run_day
+from contest.day.steps import DaySetup, run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
 from contest.publish.report import format_leaderboard
 
@@ -43,32 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_once(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:
+def _setup(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> DaySetup:
     config = network_config(args)
-    wallet = load_wallet(args)
-    leaderboard, path = run_day(
-        opener(config),
-        open_stores(config),
-        contest,
-        config.netuid,
-        wallet,
-        config.data_dir,
-        progress=lambda message: print(message, flush=True),
-    )
+    return DaySetup(opener(config), open_stores(config), contest, config.netuid, load_wallet(args), config.data_dir)
+
+
+def run_once(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:
+    leaderboard, path = run_day(_setup(args, contest, opener), progress=lambda message: print(message, flush=True))
     print(format_leaderboard(leaderboard))
     print(f"leaderboard: {path}", flush=True)
     return 0
 
 
 def serve(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:
-    config = network_config(args)
     daemon = ValidatorDaemon(
-        opener(config),
-        open_stores(config),
-        contest,
-        config.netuid,
-        load_wallet(args),
-        config.data_dir,
+        _setup(args, contest, opener),
         interval_blocks=args.weights_interval_blocks,
         progress=lambda message: print(message, flush=True),
     )

@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from bittensor import Wallet
 
-from base.chain import Chain, ChainError
-from base.store import Store
+from base.chain import ChainError
 from contest.day.opening import chain_time
 from contest.day.schedule import latest_opening, opening_trigger
 from contest.day.state import ValidatorState
-from contest.day.steps import WEIGHTS_VERSION_KEY, run_day
-from contest.definitions import Contest
+from contest.day.steps import WEIGHTS_VERSION_KEY, DaySetup, run_day
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -42,19 +38,14 @@ class DayStopped(RuntimeError):
 class ValidatorDaemon:
     def __init__(
         self,
-        chain: Chain,
-        stores: Mapping[str, Store],
-        contest: Contest,
-        netuid: int,
-        wallet: Wallet,
-        data_dir: Path,
+        setup: DaySetup,
         interval_blocks: int | None = None,
         clock: Clock = lambda: datetime.now(UTC),
         progress: Callable[[str], None] = log.info,
     ) -> None:
-        self.chain, self.stores, self.contest, self.netuid = chain, stores, contest, netuid
-        self.wallet, self.data_dir, self.clock, self.progress = wallet, data_dir, clock, progress
-        self.state = ValidatorState.of(data_dir)
+        self.setup, self.clock, self.progress = setup, clock, progress
+        self.chain, self.contest, self.netuid, self.wallet = setup.chain, setup.contest, setup.netuid, setup.wallet
+        self.state = ValidatorState.of(setup.data_dir)
         self.interval_blocks = interval_blocks
         self._day_lock = threading.Lock()
         self._close_day = threading.Event()
@@ -84,17 +75,7 @@ class ValidatorDaemon:
         with self._day_lock:
             self._close_day.clear()
             try:
-                run_day(
-                    self.chain,
-                    self.stores,
-                    self.contest,
-                    self.netuid,
-                    self.wallet,
-                    self.data_dir,
-                    progress=self.progress,
-                    closing=self._closing,
-                    scheduled=scheduled,
-                )
+                run_day(self.setup, progress=self.progress, closing=self._closing, scheduled=scheduled)
             except DayStopped:
                 log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")
             except (ChainError, OSError) as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 
@@ -53,8 +53,8 @@ WEIGHTS_VERSION_KEY = 1
 
 
 @dataclass(frozen=True)
-class DayContext:
-    """What every step of a day reads from, writes to and reports through."""
+class DaySetup:
+    """Who validates what, where: the chain and the stores, the contest and its subnet, the wallet, the data folder."""
 
     chain: Chain
     stores: Mapping[str, Store]
@@ -62,6 +62,12 @@ class DayContext:
     netuid: int
     wallet: Wallet
     data_dir: Path
+
+
+@dataclass(frozen=True)
+class DayContext(DaySetup):
+    """What every step of a day reads from, writes to and reports through."""
+
     state: ValidatorState
     progress: Callable[[str], None]
     closing: Callable[[], bool]
@@ -219,12 +225,7 @@ def publish_step(
 
 
 def run_day(
-    chain: Chain,
-    stores: Mapping[str, Store],
-    contest: Contest,
-    netuid: int,
-    wallet: Wallet,
-    data_dir: Path,
+    setup: DaySetup,
     *,
     progress: Callable[[str], None] = log.info,
     closing: Callable[[], bool] = lambda: False,
@@ -236,13 +237,13 @@ def run_day(
     at or after it; a day already judged to the end is not judged again. ``closing()`` turning true (the
     next day opened) closes this one with what it has judged.
     """
-    context = DayContext(chain, stores, contest, netuid, wallet, data_dir, ValidatorState.of(data_dir), progress,
-                         closing)  # fmt: skip
+    parts = {part.name: getattr(setup, part.name) for part in fields(setup)}
+    context = DayContext(**parts, state=ValidatorState.of(setup.data_dir), progress=progress, closing=closing)
     day = open_step(context, scheduled)
     if isinstance(day, Path):
         return read_leaderboard(day), day
     candidates = collect_step(context, day)
-    candidates = mark_duplicates(fetch_all(candidates, stores, day.cache_dir, contest))
+    candidates = mark_duplicates(fetch_all(candidates, setup.stores, day.cache_dir, setup.contest))
     judged, models = judge_step(context, day, candidates)
     settled = settle(context, candidates, judged)
     weights_block = set_weights_step(context, day, settled)

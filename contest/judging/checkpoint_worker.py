@@ -17,7 +17,7 @@ from base.device import DeviceInfo
 from base.energy import EnergyReading, total_energy
 from base.inputs import GenerationInput
 from base.memory import MemoryReading
-from base.worker import Worker
+from base.worker import Worker, WorkerHandle
 from contest.definitions import Contest
 
 SESSION = "contest.judging.worker_session:CheckpointSession"
@@ -84,7 +84,7 @@ class BenchmarkResult:
         return float(sum(self.sample_seconds))
 
 
-class CheckpointWorker:
+class CheckpointWorker(WorkerHandle):
     """The parent's handle on one checkpoint's worker process.
 
     ``session`` names the worker-side class; it is the contest's session everywhere but in tests of the
@@ -138,12 +138,3 @@ class CheckpointWorker:
     def finish(self) -> MemoryReading:
         """The peak memory over the worker's whole life, which ends its measurement."""
         return self._worker.call("finish", timeout_s=ANSWER_LIMIT_S)
-
-    def close(self) -> None:
-        self._worker.close()
-
-    def __enter__(self) -> CheckpointWorker:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from base.similarity import Similarity, compare_images
-from base.worker import Worker
+from base.worker import Worker, WorkerHandle
 from contest.definitions import Contest, get_contest
 from contest.judging.checkpoint_worker import ANSWER_LIMIT_S, SESSION
 
@@ -39,7 +39,7 @@ class EncoderSession:
         return self.encoder.embed(images)
 
 
-class ImageEncoderWorker:
+class ImageEncoderWorker(WorkerHandle):
     """The parent's handle: compares a submission's images with the baseline's as the contest's gate does."""
 
     def __init__(self, folder: Path, contest: Contest) -> None:
@@ -65,12 +65,3 @@ class ImageEncoderWorker:
         count = len(baseline)
         weight = self.contest.similarity.clip_weight
         return compare_images(baseline, candidate, embeddings[:count], embeddings[count:], weight)
-
-    def close(self) -> None:
-        self._worker.close()
-
-    def __enter__(self) -> ImageEncoderWorker:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
