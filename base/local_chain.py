@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bittensor import Wallet
 from bittensor_core import Keypair
@@ -160,13 +160,13 @@ class LocalChain:
             )
             return uid
 
-    def neurons(self, netuid: int) -> list[Neuron]:
+    def _rows(self, query: str, *parameters: object) -> list[Any]:
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT uid, hotkey, stake, validator_permit FROM neurons WHERE netuid = ? ORDER BY uid",
-                (netuid,),
-            ).fetchall()
-        return [Neuron(uid, hotkey, stake, bool(permit)) for uid, hotkey, stake, permit in rows]
+            return db.execute(query, parameters).fetchall()
+
+    def neurons(self, netuid: int) -> list[Neuron]:
+        query = "SELECT uid, hotkey, stake, validator_permit FROM neurons WHERE netuid = ? ORDER BY uid"
+        return [Neuron(uid, hotkey, stake, bool(permit)) for uid, hotkey, stake, permit in self._rows(query, netuid)]
 
     def _require_registered(self, db: sqlite3.Connection, netuid: int, hotkey: str) -> None:
         found = db.execute("SELECT 1 FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey))
@@ -186,12 +186,8 @@ class LocalChain:
             return block
 
     def commitments(self, netuid: int) -> list[ChainCommitment]:
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT hotkey, block, data FROM commitments WHERE netuid = ? ORDER BY block, hotkey",
-                (netuid,),
-            ).fetchall()
-        return [ChainCommitment(hotkey, block, bytes(data)) for hotkey, block, data in rows]
+        query = "SELECT hotkey, block, data FROM commitments WHERE netuid = ? ORDER BY block, hotkey"
+        return [ChainCommitment(hotkey, block, bytes(data)) for hotkey, block, data in self._rows(query, netuid)]
 
     def set_weights(
         self, wallet: Wallet, netuid: int, uids: Sequence[int], weights: Sequence[float], version_key: int

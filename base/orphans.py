@@ -16,6 +16,7 @@ import signal
 from dataclasses import dataclass
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
 
 
 class LeftBehind(RuntimeError):
@@ -28,11 +29,26 @@ class Orphan:
     command: str
 
 
+def _linux() -> bool:
+    return os.uname().sysname == "Linux"
+
+
 def adopt_orphans() -> bool:
     """Make this process the one that inherits its descendants' orphans (Linux); False where it cannot."""
-    if os.uname().sysname != "Linux":
-        return False
-    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
+    return _linux() and ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
+
+
+def adopts_orphans() -> bool:
+    """Whether this process inherits its descendants' orphans now."""
+    flag = ctypes.c_int(0)
+    return _linux() and ctypes.CDLL(None).prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag)) == 0 and bool(flag.value)
+
+
+def release_orphans() -> None:
+    """Let orphans go to init again: a process that stays a subreaper after judging would keep every daemon its
+    descendants start later as a zombie no one waits for."""
+    if _linux():
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 0)
 
 
 def _stat(pid: int | str) -> list[str]:

@@ -3,7 +3,7 @@ import subprocess
 import sys
 import time
 
-from base.orphans import adopt_orphans, children, stop_orphans
+from base.orphans import adopt_orphans, adopts_orphans, children, release_orphans, stop_orphans
 
 
 def test_an_orphan_is_inherited_then_killed_and_reported_while_ended_ones_are_only_reaped() -> None:
@@ -24,3 +24,22 @@ def test_an_orphan_is_inherited_then_killed_and_reported_while_ended_ones_are_on
     left = stop_orphans(known)
     assert [(orphan.pid, orphan.command) for orphan in left] == [(sleeper, "sleep 300")]
     assert not os.path.exists(f"/proc/{sleeper}") and children() == known
+    release_orphans()
+
+
+def test_once_released_an_orphan_goes_to_init_again() -> None:
+    assert adopt_orphans() and adopts_orphans()
+    release_orphans()
+    assert not adopts_orphans()
+    script = (
+        "import subprocess\n"
+        "quiet = {'stdin': subprocess.DEVNULL, 'stdout': subprocess.DEVNULL, 'stderr': subprocess.DEVNULL}\n"
+        "sleeper = subprocess.Popen(['sleep', '300'], start_new_session=True, **quiet)\n"
+        "print(sleeper.pid, flush=True)\n"
+    )
+    sleeper = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    try:
+        time.sleep(0.2)
+        assert sleeper not in children()  # not this process's: a daemon started now is no zombie of it later
+    finally:
+        os.kill(sleeper, 9)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from base.errors import first_line
 from base.inputs import GenerationInput
 from base.memory import MemoryReading
-from base.orphans import LeftBehind, adopt_orphans, children, stop_orphans
+from base.orphans import LeftBehind, adopt_orphans, adopts_orphans, children, release_orphans, stop_orphans
 from base.similarity import Similarity
 from base.stats import Estimate, median_ci, ratio_ci, widened
 from base.worker import WorkerError
@@ -192,12 +192,17 @@ class Judging:
         self.folder, self.contest, self.inputs = models.baseline, contest, inputs
         self.submission_session = submission_session
         self.progress, self.keep_images, self.clock = progress, keep_images, clock
-        adopt_orphans()
-        self.encoder = ImageEncoderWorker(models.image_encoder, contest)
+        self._release_orphans = not adopts_orphans() and adopt_orphans()  # only while it judges
+        try:
+            self.encoder = ImageEncoderWorker(models.image_encoder, contest)
+        except BaseException:
+            self._stop_adopting()
+            raise
         try:
             self.baseline = CheckpointWorker(models.baseline, contest, inputs)
         except BaseException:
             self.encoder.close()
+            self._stop_adopting()
             raise
         self.controls: list[Reference] = []
         self.baseline_runs: list[Timings] = []
@@ -347,9 +352,16 @@ class Judging:
         baseline = self.baseline_result(run.first.timings)
         return Outcome(Measurement(baseline, result, similarity, images_digest(run.second.images), sampled))
 
+    def _stop_adopting(self) -> None:
+        if self._release_orphans:
+            release_orphans()
+
     def close(self) -> None:
-        self.baseline.close()
-        self.encoder.close()
+        try:
+            self.baseline.close()
+            self.encoder.close()
+        finally:
+            self._stop_adopting()
 
     def __enter__(self) -> Judging:
         return self
