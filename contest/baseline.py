@@ -15,6 +15,7 @@ from pathlib import Path
 from base.huggingface_store import HuggingFaceStore
 from base.store import Store, is_revision
 from contest.definitions import Contest, ModelReference
+from pipelines.model_digest import model_digest
 
 # configs, tokenizer vocabularies, weights: never pickles (nor TensorFlow or Flax weights)
 BASELINE_FILES = ("*.json", "*.txt", "*.safetensors")
@@ -22,15 +23,22 @@ BASELINE_FILES = ("*.json", "*.txt", "*.safetensors")
 
 @dataclass(frozen=True)
 class ContestModels:
-    """The folders judging reads: the baseline checkpoint and the similarity gate's image encoder."""
+    """The folders judging reads, the baseline checkpoint and the similarity gate's image encoder, and the
+    baseline's model digest (read once: it recognises the unmodified baseline and is published)."""
 
     baseline: Path
     image_encoder: Path
+    baseline_digest: bytes
+
+    @classmethod
+    def of(cls, contest: Contest, baseline: Path, image_encoder: Path) -> ContestModels:
+        return cls(baseline, image_encoder, model_digest(baseline, contest.default_dtype))
 
 
 def ensure_models(contest: Contest, cache_dir: Path, store: Store | None = None) -> ContestModels:
     """Both of the contest's models (see ``ensure_baseline``)."""
-    return ContestModels(ensure_baseline(contest, cache_dir, store), ensure_image_encoder(contest, cache_dir, store))
+    baseline = ensure_baseline(contest, cache_dir, store)
+    return ContestModels.of(contest, baseline, ensure_image_encoder(contest, cache_dir, store))
 
 
 def ensure_baseline(contest: Contest, cache_dir: Path, store: Store | None = None) -> Path:

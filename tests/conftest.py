@@ -40,7 +40,7 @@ def tiny_models(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
     """The embedded default's models: the baseline and the similarity gate's image encoder."""
     seed = get_contest("tiny-sdxl-cpu").similarity.image_encoder.seed
     encoder = save_tiny_image_encoder(tmp_path_factory.mktemp("encoder") / "image-encoder", seed=seed)
-    return ContestModels(tiny_checkpoint, encoder)
+    return ContestModels.of(get_contest("tiny-sdxl-cpu"), tiny_checkpoint, encoder)
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,6 @@ from contest.publish.leaderboard import (
     write_leaderboard,
 )
 from contest.publish.signature import sign
-from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
 WEIGHTS_VERSION_KEY = 1
@@ -206,7 +205,7 @@ def publish_step(
         netuid=context.netuid,
         device=Device(**judged.baseline.device.as_dict()),
         baseline=metrics_from(judged.baseline),
-        baseline_digest=model_digest(models.baseline, contest.default_dtype).hex(),
+        baseline_digest=models.baseline_digest.hex(),
         minimum_improvement=contest.minimum_improvement,
         controls=[control_from(reference) for reference in judged.controls],
         submissions=_submissions(settled, gallery),

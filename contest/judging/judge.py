@@ -411,9 +411,8 @@ def judge(
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
-    baseline_digest = model_digest(models.baseline, contest.default_dtype)
     for key, folder in submissions.items():  # before any worker starts: what is out without measuring
-        if key not in outcomes and folder is not None and (refused := screen(folder, contest, baseline_digest)):
+        if key not in outcomes and folder is not None and (refused := screen(folder, contest, models.baseline_digest)):
             outcomes[key] = refused
             if record is not None:
                 record(key, refused)

@@ -10,7 +10,6 @@ from contest.baseline import ContestModels
 from contest.definitions import Contest
 from contest.judging.judge import Judged, judge, screen
 from contest.judging.scoring import Verdict
-from pipelines.model_digest import model_digest
 
 SUBMISSION = "submission"
 
@@ -24,7 +23,7 @@ class SelfCheck:
 def self_check(
     models: ContestModels, submission: Path, contest: Contest, inputs: tuple[GenerationInput, ...]
 ) -> SelfCheck:
-    refused = screen(submission, contest, model_digest(models.baseline, contest.default_dtype))
+    refused = screen(submission, contest, models.baseline_digest)
     if refused is not None:  # out before measuring: no worker, no control
         return SelfCheck(Verdict(None, reason=refused.refusal))
     judged = judge(models, {SUBMISSION: submission}, contest, inputs)
