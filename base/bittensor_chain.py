@@ -1,16 +1,18 @@
 """The ``Chain`` interface on a Bittensor subnet, through the bittensor 11 SDK.
 
 Reads go through the SDK's typed reads (``identity.commitments``, ``subnets.metagraph``,
-``block_info``), commitments through the generated ``Commitments.set_commitment`` call signed by the
-hotkey, and weights through the SDK's ``SetWeights`` intent, which conforms and quantises them to the
-subnet's limits and picks plaintext or timelocked commit-reveal from the subnet's settings. Transport
-failures are retried with exponential back-off; what is left after that, and anything the chain
-refuses, becomes a one-line ``ChainError``.
+``block_info``), pinned to a block where the caller asks for one; commitments through the generated
+``Commitments.set_commitment`` call signed by the hotkey, and weights through the SDK's ``SetWeights``
+intent, which conforms and quantises them to the subnet's limits and picks plaintext or timelocked
+commit-reveal from the subnet's settings. Transport failures are retried with exponential back-off;
+what is left after that, and anything the chain refuses, becomes a one-line ``ChainError``.
 
 A block's hash and timestamp come from one ``block_info`` read (its header and its ``Timestamp.set``
 inherent). The SDK decodes a block with the runtime of its parent, and asking a node for that runtime
 needs the parent's state: a lite node keeps state for its last few hundred blocks only (256 by default),
-so older blocks are read from an archive pool, which the SDK falls back to on "state discarded".
+so older blocks are read from an archive pool, which the SDK falls back to on "state discarded". Reads
+pinned to a block (a day's commitments and registrations at its opening) need that block's state the same
+way.
 """
 
 from __future__ import annotations
@@ -94,9 +96,12 @@ class BittensorChain:
         _, timestamp = self._block_info(block)
         return timestamp
 
-    def neurons(self, netuid: int) -> list[Neuron]:
-        what = f"reading the metagraph of subnet {netuid}"
-        metagraph = self._call(what, lambda: self._subtensor.subnets.metagraph(netuid))
+    def neurons(self, netuid: int, at_block: int | None = None) -> list[Neuron]:
+        """The metagraph's neurons in the state of ``at_block`` (its runtime call there), without commitments."""
+        what = f"reading the metagraph of subnet {netuid}{_at(at_block)}"
+        metagraph = self._call(
+            what, lambda: self._subtensor.subnets.metagraph(netuid, block=at_block, commitments=False)
+        )
         if metagraph is None:
             raise ChainError(f"subnet {netuid} does not exist on {self.endpoint}")
         return [
@@ -111,9 +116,10 @@ class BittensorChain:
             raise ChainError(f"subnet {netuid} does not exist on {self.endpoint}")
         return int(tempo)
 
-    def commitments(self, netuid: int) -> list[ChainCommitment]:
-        what = f"reading the commitments of subnet {netuid}"
-        rows = self._call(what, lambda: self._subtensor.identity.commitments(netuid))
+    def commitments(self, netuid: int, at_block: int | None = None) -> list[ChainCommitment]:
+        """The ``CommitmentOf`` map in the state of ``at_block``: each hotkey's entry as it stood then."""
+        what = f"reading the commitments of subnet {netuid}{_at(at_block)}"
+        rows = self._call(what, lambda: self._subtensor.identity.commitments(netuid, block=at_block))
         # The SDK hands back UTF-8 text when the bytes decode as such, else 0x-hex. Contest commitments
         # start with a version byte below 0x20, so their text form never starts with "0x".
         return [
@@ -143,6 +149,10 @@ class BittensorChain:
         return self._submitted(
             f"setting weights on subnet {netuid}", lambda: self._subtensor.execute(intent, wallet, retries=2)
         )
+
+
+def _at(block: int | None) -> str:
+    return "" if block is None else f" at block {block}"
 
 
 def _commitment_bytes(text: str) -> bytes:

@@ -20,7 +20,7 @@ class ChainError(RuntimeError):
 
 @dataclass(frozen=True)
 class ChainCommitment:
-    """The latest commitment of a hotkey, with the block it landed in."""
+    """A hotkey's latest commitment as of the block read, with the block it landed in."""
 
     hotkey: str
     block: int
@@ -60,7 +60,14 @@ class Chain(Protocol):
         """
         ...
 
-    def neurons(self, netuid: int) -> list[Neuron]: ...
+    def neurons(self, netuid: int, at_block: int | None = None) -> list[Neuron]:
+        """The hotkeys registered on the subnet, with their uids, as of ``at_block`` (None: the head).
+
+        A hotkey deregistered after ``at_block`` is still there, one registered after it is not, and a uid
+        given to another hotkey since keeps the hotkey it had then: validators reading a past block at
+        different times see the same registrations.
+        """
+        ...
 
     def tempo(self, netuid: int) -> int:
         """Blocks between the subnet's epochs: how often weights are worth setting."""
@@ -70,7 +77,12 @@ class Chain(Protocol):
         """Publish ``data`` as the hotkey's commitment; returns the block it landed in."""
         ...
 
-    def commitments(self, netuid: int) -> list[ChainCommitment]: ...
+    def commitments(self, netuid: int, at_block: int | None = None) -> list[ChainCommitment]:
+        """Each hotkey's latest commitment made at or before ``at_block`` (None: the head).
+
+        A hotkey that commits again later still has its earlier commitment as of that block.
+        """
+        ...
 
     def set_weights(
         self, wallet: Wallet, netuid: int, uids: Sequence[int], weights: Sequence[float], version_key: int

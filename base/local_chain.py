@@ -5,6 +5,13 @@ move time forward. Block ``b`` carries the timestamp ``genesis + 12 s * b``: aft
 own time runs ahead of the wall clock, as if those blocks had been produced. Commitments and weights are
 signed with the hotkey and verified on write, the way extrinsics are on a real chain; a hotkey must be
 registered on the subnet first.
+
+Every commitment is kept with the block it landed in, and every registration with the block it was made
+in, so the chain answers as of a past block as a node does from its state: a day's commitments and
+registrations read at its opening block stay the same whatever happens after it.
+
+The file carries its version (SQLite's ``user_version``): a file of an older version is brought up to date
+when opened, one of a newer version is refused.
 """
 
 from __future__ import annotations
@@ -32,18 +39,37 @@ TEMPO = 360  # blocks between epochs, Bittensor's default
 MAX_COMMITMENT_BYTES = 128
 Quantity = TypeVar("Quantity", int, timedelta)  # both sides of a division have the same kind
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS neurons (
-    netuid INTEGER NOT NULL, uid INTEGER NOT NULL, hotkey TEXT NOT NULL, stake REAL NOT NULL,
-    validator_permit INTEGER NOT NULL, PRIMARY KEY (netuid, uid), UNIQUE (netuid, hotkey));
-CREATE TABLE IF NOT EXISTS commitments (
+CHAIN_VERSION = 1  # 0: each hotkey's latest commitment only, registrations without their block; 1: both
+_COMMITMENTS_TABLE = """CREATE TABLE IF NOT EXISTS commitments (
     netuid INTEGER NOT NULL, hotkey TEXT NOT NULL, block INTEGER NOT NULL, data BLOB NOT NULL,
-    PRIMARY KEY (netuid, hotkey));
-CREATE TABLE IF NOT EXISTS weights (
+    PRIMARY KEY (netuid, hotkey, block))"""
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS neurons (
+    netuid INTEGER NOT NULL, uid INTEGER NOT NULL, hotkey TEXT NOT NULL, stake REAL NOT NULL,
+    validator_permit INTEGER NOT NULL, registered_block INTEGER NOT NULL,
+    PRIMARY KEY (netuid, uid), UNIQUE (netuid, hotkey))""",
+    _COMMITMENTS_TABLE,
+    """CREATE TABLE IF NOT EXISTS weights (
     netuid INTEGER NOT NULL, validator TEXT NOT NULL, block INTEGER NOT NULL, uids TEXT NOT NULL,
-    weights TEXT NOT NULL, version_key INTEGER NOT NULL);
-"""
+    weights TEXT NOT NULL, version_key INTEGER NOT NULL)""",
+)
+# Version 0 kept no registration blocks: those hotkeys count as registered since block 0, as every day
+# judged on that file counted them. Its one commitment per hotkey becomes that hotkey's history.
+_FROM_VERSION_0 = (
+    "ALTER TABLE neurons ADD COLUMN registered_block INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE commitments RENAME TO commitments_version_0",
+    _COMMITMENTS_TABLE,
+    "INSERT INTO commitments SELECT netuid, hotkey, block, data FROM commitments_version_0",
+    "DROP TABLE commitments_version_0",
+)
+_LATEST_COMMITMENTS = """
+    SELECT hotkey, block, data FROM commitments AS c WHERE netuid = ?1 AND block = (
+        SELECT MAX(block) FROM commitments WHERE netuid = c.netuid AND hotkey = c.hotkey AND block <= ?2)
+    ORDER BY block, hotkey"""
+_REGISTERED = """
+    SELECT uid, hotkey, stake, validator_permit FROM neurons WHERE netuid = ?1 AND registered_block <= ?2
+    ORDER BY uid"""
 
 
 def _ceil_div(numerator: Quantity, denominator: Quantity) -> int:
@@ -67,10 +93,26 @@ class LocalChain:
         self._clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.executescript(_SCHEMA)
+            db.execute("BEGIN IMMEDIATE")  # one process brings the file up to date; the others find it done
+            self._bring_up_to_date(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('genesis_time', ?)", (repr(self._clock()),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('block_offset', '0')")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('chain_id', ?)", (chain_id,))
+
+    def _bring_up_to_date(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > CHAIN_VERSION:
+            raise ChainError(
+                f"{self.path} was written by a newer embedded chain (version {version}; this one reads up to "
+                f"{CHAIN_VERSION}): upgrade, or give it another --data_dir"
+            )
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and "commitments" in tables:
+            for statement in _FROM_VERSION_0:
+                db.execute(statement)
+        for statement in _TABLES:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {CHAIN_VERSION}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -155,18 +197,27 @@ class LocalChain:
             uid = db.execute("SELECT COALESCE(MAX(uid) + 1, 0) FROM neurons WHERE netuid = ?", (netuid,))
             uid = uid.fetchone()[0]
             db.execute(
-                "INSERT INTO neurons VALUES (?, ?, ?, ?, ?)",
-                (netuid, uid, hotkey, stake, int(validator_permit)),
+                "INSERT INTO neurons (netuid, uid, hotkey, stake, validator_permit, registered_block)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (netuid, uid, hotkey, stake, int(validator_permit), self._block(db)),
             )
             return uid
 
-    def _rows(self, query: str, *parameters: object) -> list[Any]:
+    def _as_of(self, query: str, netuid: int, at_block: int | None) -> list[Any]:
+        """The rows of ``query`` (parameters: the netuid, then the block) as of ``at_block``; None is the head."""
         with self._connect() as db:
-            return db.execute(query, parameters).fetchall()
+            block = self._block(db) if at_block is None else at_block
+            self._require_block(db, block)
+            return db.execute(query, (netuid, block)).fetchall()
 
-    def neurons(self, netuid: int) -> list[Neuron]:
-        query = "SELECT uid, hotkey, stake, validator_permit FROM neurons WHERE netuid = ? ORDER BY uid"
-        return [Neuron(uid, hotkey, stake, bool(permit)) for uid, hotkey, stake, permit in self._rows(query, netuid)]
+    def neurons(self, netuid: int, at_block: int | None = None) -> list[Neuron]:
+        """The hotkeys registered at or before ``at_block``; the stake and permit are the latest set.
+
+        Nothing leaves the embedded chain's subnet and no uid changes hands, so a hotkey registered
+        then is registered now, with the same uid.
+        """
+        rows = self._as_of(_REGISTERED, netuid, at_block)
+        return [Neuron(uid, hotkey, stake, bool(permit)) for uid, hotkey, stake, permit in rows]
 
     def _require_registered(self, db: sqlite3.Connection, netuid: int, hotkey: str) -> None:
         found = db.execute("SELECT 1 FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey))
@@ -182,12 +233,13 @@ class LocalChain:
         with self._connect() as db:
             self._require_registered(db, netuid, hotkey)
             block = self._block(db)
+            # A second commitment in the same block replaces the first, as the later extrinsic does on chain.
             db.execute("INSERT OR REPLACE INTO commitments VALUES (?, ?, ?, ?)", (netuid, hotkey, block, data))
             return block
 
-    def commitments(self, netuid: int) -> list[ChainCommitment]:
-        query = "SELECT hotkey, block, data FROM commitments WHERE netuid = ? ORDER BY block, hotkey"
-        return [ChainCommitment(hotkey, block, bytes(data)) for hotkey, block, data in self._rows(query, netuid)]
+    def commitments(self, netuid: int, at_block: int | None = None) -> list[ChainCommitment]:
+        rows = self._as_of(_LATEST_COMMITMENTS, netuid, at_block)
+        return [ChainCommitment(hotkey, block, bytes(data)) for hotkey, block, data in rows]
 
     def set_weights(
         self, wallet: Wallet, netuid: int, uids: Sequence[int], weights: Sequence[float], version_key: int

@@ -8,6 +8,10 @@ subtensor pallets do: the signature must verify, the hotkey must be registered, 
 ``Raw<n>`` fields of at most 128 bytes, weights need a validator permit and a recent enough version
 key. Every submitted extrinsic lands in its own block.
 
+Commitments and registrations are kept with the block they landed in, so a storage read or runtime call
+pinned to a block answers in that block's state: a hotkey's commitment as it stood then, the hotkeys
+that held the uids then (a uid handed to another hotkey later still shows the earlier one).
+
 It behaves like the SDK over a state-pruned (lite) node: state older than ``state_pruning`` blocks
 behind the head is gone, so a storage read or runtime call pinned to such a block fails as the SDK
 reports a node's "State already discarded" with no archive pool to retry on. Reading an old block
@@ -47,10 +51,17 @@ class ComposedCall:
 
 @dataclass
 class Registration:
+    """One hotkey's hold on a uid, from the block it was registered in until the block that gave the uid away."""
+
     hotkey: str
     coldkey: str
     stake_tao: float
     validator_permit: bool
+    since: int
+    until: int | None = None
+
+    def held_at(self, block: int) -> bool:
+        return self.since <= block and (self.until is None or block < self.until)
 
 
 @dataclass
@@ -64,14 +75,29 @@ class Extrinsic:
 
 @dataclass
 class Subnet:
-    neurons: list[Registration] = field(default_factory=list)
-    commitments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uids: list[list[Registration]] = field(default_factory=list)  # each uid's holders, oldest first
+    commitments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each hotkey's, oldest first
     weights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     last_update: dict[int, int] = field(default_factory=dict)
     timelocked_commits: list[dict[str, Any]] = field(default_factory=list)
     commit_reveal: bool = False
     weights_version_key: int = 0
     tempo: int = 360
+
+    def neurons_at(self, block: int) -> list[Registration]:
+        """The uids' holders in the state of ``block``, by uid; uids are handed out in block order, so the
+        ones first registered after ``block`` are the last and are left out."""
+        held = [next((r for r in holders if r.held_at(block)), None) for holders in self.uids]
+        return [registration for registration in held if registration is not None]
+
+    def commitments_at(self, block: int) -> dict[str, dict[str, Any]]:
+        """``CommitmentOf`` in the state of ``block``: each hotkey's latest record that landed at or before it."""
+        state = {}
+        for hotkey, records in self.commitments.items():
+            landed = [record for record in records if record["block"] <= block]
+            if landed:
+                state[hotkey] = landed[-1]
+        return state
 
 
 def _node_error(message: str) -> ChainError:
@@ -117,9 +143,17 @@ class InProcessSubstrate:
     def register(
         self, netuid: int, hotkey: str, *, coldkey: str | None = None, stake_tao: float = 0.0, validator: bool = False
     ) -> int:
-        neurons = self.subnet(netuid).neurons
-        neurons.append(Registration(hotkey, coldkey or hotkey, stake_tao, validator))
-        return len(neurons) - 1
+        """Give ``hotkey`` the next uid, in the head block; returns the uid."""
+        uids = self.subnet(netuid).uids
+        uids.append([Registration(hotkey, coldkey or hotkey, stake_tao, validator, since=self.block)])
+        return len(uids) - 1
+
+    def replace(self, netuid: int, uid: int, hotkey: str, *, stake_tao: float = 0.0) -> None:
+        """Deregister ``uid``'s hotkey and give the uid to ``hotkey`` in the head block, as registering on a
+        full subnet prunes a uid."""
+        holders = self.subnet(netuid).uids[uid]
+        holders[-1].until = self.block
+        holders.append(Registration(hotkey, hotkey, stake_tao, False, since=self.block))
 
     def advance(self, blocks: int) -> None:
         self.block += blocks
@@ -210,8 +244,8 @@ class InProcessSubstrate:
         slot = block + sum(1 for missed in self.missed_slots if missed <= block)
         return self.slot_zero_ms + int(self.block_seconds * 1000) * slot
 
-    def _uid(self, netuid: int, hotkey: str) -> int | None:
-        for uid, neuron in enumerate(self.subnet(netuid).neurons):
+    def _uid(self, netuid: int, hotkey: str, at: int) -> int | None:
+        for uid, neuron in enumerate(self.subnet(netuid).neurons_at(at)):
             if neuron.hotkey == hotkey:
                 return uid
         return None
@@ -221,7 +255,7 @@ class InProcessSubstrate:
         subnet = self.subnet(netuid) if isinstance(netuid, int) else None
         match (module, item):
             case ("SubtensorModule", "Uids"):
-                return self._uid(netuid, params[1])
+                return self._uid(netuid, params[1], at)
             case ("SubtensorModule", "CommitRevealWeightsEnabled"):
                 return subnet.commit_reveal
             case ("SubtensorModule", "WeightsSetRateLimit" | "MinAllowedWeights"):
@@ -229,9 +263,9 @@ class InProcessSubstrate:
             case ("SubtensorModule", "MaxWeightsLimit"):
                 return 65535
             case ("SubtensorModule", "LastUpdate"):
-                return [subnet.last_update.get(uid, 0) for uid in range(len(subnet.neurons))]
+                return [subnet.last_update.get(uid, 0) for uid in range(len(subnet.neurons_at(at)))]
             case ("SubtensorModule", "ValidatorPermit"):
-                return [n.validator_permit for n in subnet.neurons]
+                return [n.validator_permit for n in subnet.neurons_at(at)]
             case ("SubtensorModule", "SubnetEpochConsensus"):
                 return "Yuma"
             case ("SubtensorModule", "Tempo"):
@@ -241,11 +275,11 @@ class InProcessSubstrate:
             case ("SubtensorModule", "LastEpochBlock" | "PendingEpochAt" | "SubnetEpochIndex"):
                 return 0
             case ("SubtensorModule", "BlocksSinceLastStep"):
-                return self.block % subnet.tempo
+                return at % subnet.tempo
             case ("SubtensorModule", "WeightsVersionKey"):
                 return subnet.weights_version_key
             case ("Commitments", "CommitmentOf"):
-                return subnet.commitments.get(params[1])
+                return subnet.commitments_at(at).get(params[1])
             case ("Timestamp", "Now"):
                 return self._timestamp_ms(at)
             case ("MevShield", "NextKey"):
@@ -264,37 +298,37 @@ class InProcessSubstrate:
         self, module: str, storage_function: str, params: list | None = None, block_hash=None
     ) -> list[tuple[Any, Any]]:
         self._read()
-        self._state_at(block_hash)
+        at = self._state_at(block_hash)
         netuid = (params or [None])[0]
         match (module, storage_function):
             case ("SubtensorModule", "TokenSymbol"):
                 return []
             case ("Commitments", "CommitmentOf"):
-                return list(self.subnet(netuid).commitments.items())
+                return list(self.subnet(netuid).commitments_at(at).items())
             case ("Commitments", "RevealedCommitments"):
                 return []
             case ("SubtensorModule", "Uids"):
-                return [(n.hotkey, uid) for uid, n in enumerate(self.subnet(netuid).neurons)]
+                return [(n.hotkey, uid) for uid, n in enumerate(self.subnet(netuid).neurons_at(at))]
         raise ChainError(f"storage map {module}.{storage_function} is not kept by this chain")
 
     async def query_batch(self, module: str, storage_function: str, param_sets: list[list], block_hash=None) -> list:
         return [await self.query(module, storage_function, params, block_hash) for params in param_sets]
 
-    def _metagraph(self, netuid: int) -> dict[str, Any] | None:
+    def _metagraph(self, netuid: int, at: int) -> dict[str, Any] | None:
         if netuid not in self.subnets:
             return None
         subnet = self.subnets[netuid]
-        neurons = subnet.neurons
+        neurons = subnet.neurons_at(at)
         stakes = [int(n.stake_tao * RAO_PER_TAO) for n in neurons]
-        owner = neurons[0] if neurons else Registration("", "", 0.0, False)
+        owner = neurons[0] if neurons else Registration("", "", 0.0, False, since=0)
         return {
             "netuid": netuid,
             "name": list(b"edge"),
             "symbol": list(b"e"),
-            "block": self.block,
+            "block": at,
             "tempo": subnet.tempo,
-            "last_step": self.block - self.block % subnet.tempo,
-            "blocks_since_last_step": self.block % subnet.tempo,
+            "last_step": at - at % subnet.tempo,
+            "blocks_since_last_step": at % subnet.tempo,
             "owner_hotkey": owner.hotkey,
             "owner_coldkey": owner.coldkey,
             "network_registered_at": 0,
@@ -305,7 +339,7 @@ class InProcessSubstrate:
             "active": [True for _ in neurons],
             "validator_permit": [n.validator_permit for n in neurons],
             "last_update": [subnet.last_update.get(uid, 0) for uid in range(len(neurons))],
-            "block_at_registration": [0 for _ in neurons],
+            "block_at_registration": [n.since for n in neurons],
             "alpha_stake": stakes,
             "tao_stake": [0 for _ in neurons],
             "total_stake": stakes,
@@ -313,9 +347,9 @@ class InProcessSubstrate:
 
     async def runtime_call(self, api: str, method: str, params: list, block_hash=None) -> Any:
         self._read()
-        self._state_at(block_hash)
+        at = self._state_at(block_hash)
         if (api, method) == ("SubnetInfoRuntimeApi", "get_metagraph"):
-            return self._metagraph(params[0])
+            return self._metagraph(params[0], at)
         raise ChainError(f"runtime API {api}.{method} is not served by this chain")
 
     async def constant(self, module: str, name: str) -> Any:
@@ -417,7 +451,7 @@ class InProcessSubstrate:
     def _registered(self, signer: str, netuid: int) -> int:
         if netuid not in self.subnets:
             raise ChainError("MechanismDoesNotExist", "MechanismDoesNotExist")
-        uid = self._uid(netuid, signer)
+        uid = self._uid(netuid, signer, self.block)
         if uid is None:
             raise ChainError("HotKeyNotRegisteredInSubNet", "HotKeyNotRegisteredInSubNet")
         return uid
@@ -431,18 +465,20 @@ class InProcessSubstrate:
             if variant != f"Raw{len(data)}" or len(data) > MAX_COMMITMENT_FIELD_BYTES:
                 raise ChainError(f"field {variant} does not hold {len(data)} bytes", "InvalidCommitmentField")
             fields.append({variant: "0x" + data.hex()})
-        self.subnet(netuid).commitments[signer] = {"block": self.block + 1, "deposit": 0, "info": {"fields": fields}}
+        record = {"block": self.block + 1, "deposit": 0, "info": {"fields": fields}}
+        self.subnet(netuid).commitments.setdefault(signer, []).append(record)
 
     def _set_weights(self, signer: str, params: dict[str, Any]) -> None:
         netuid = params["netuid"]
         uid = self._registered(signer, netuid)
         subnet = self.subnet(netuid)
-        if not subnet.neurons[uid].validator_permit:
+        neurons = subnet.neurons_at(self.block)
+        if not neurons[uid].validator_permit:
             raise ChainError("NeuronNoValidatorPermit", "NeuronNoValidatorPermit")
         if params["version_key"] < subnet.weights_version_key:
             raise ChainError("IncorrectWeightVersionKey", "IncorrectWeightVersionKey")
         dests, weights = list(params["dests"]), list(params["weights"])
-        if len(dests) != len(weights) or any(d >= len(subnet.neurons) for d in dests):
+        if len(dests) != len(weights) or any(d >= len(neurons) for d in dests):
             raise ChainError("UidVecContainInvalidOne", "UidVecContainInvalidOne")
         subnet.weights[uid] = list(zip(dests, weights, strict=True))
         subnet.last_update[uid] = self.block + 1

@@ -68,6 +68,64 @@ def test_metagraph_and_blocks(network) -> None:
         chain.neurons(40)
 
 
+def test_commitments_at_a_block_are_each_hotkeys_latest_made_at_or_before_it(network) -> None:
+    _, chain, miner, validator = network
+    first = chain.commit(miner, NETUID, b"\x01first")
+    second = chain.commit(miner, NETUID, b"\x01second")
+    late = chain.commit(validator, NETUID, b"\x01late")
+
+    def at(block: int | None) -> list[tuple[str, int, bytes]]:
+        return sorted((c.hotkey, c.block, c.data) for c in chain.commitments(NETUID, at_block=block))
+
+    assert at(first - 1) == []
+    assert at(first) == [(miner.hotkey.ss58_address, first, b"\x01first")]
+    assert at(second) == [(miner.hotkey.ss58_address, second, b"\x01second")]
+    assert (
+        at(None)
+        == at(late)
+        == sorted(
+            [(miner.hotkey.ss58_address, second, b"\x01second"), (validator.hotkey.ss58_address, late, b"\x01late")]
+        )
+    )
+
+
+def test_neurons_at_a_block_are_the_hotkeys_that_held_the_uids_then(network) -> None:
+    substrate, chain, miner, validator = network
+    before = substrate.block
+    substrate.advance(1)
+    substrate.replace(NETUID, 0, "5Replacement", stake_tao=1.0)  # the miner is pruned, its uid handed on
+    substrate.register(NETUID, "5Newcomer")
+
+    def at(block: int | None) -> list[tuple[int, str]]:
+        return [(n.uid, n.hotkey) for n in chain.neurons(NETUID, at_block=block)]
+
+    assert at(before) == [(0, miner.hotkey.ss58_address), (1, validator.hotkey.ss58_address)]
+    assert (
+        at(None) == at(substrate.block) == [(0, "5Replacement"), (1, validator.hotkey.ss58_address), (2, "5Newcomer")]
+    )
+
+
+def test_reads_at_a_block_beyond_the_head_fail(network) -> None:
+    substrate, chain, _, _ = network
+    future = substrate.block + 1
+    with pytest.raises(ChainError, match=f"reading the commitments of subnet 39 at block {future}: .*{future}"):
+        chain.commitments(NETUID, at_block=future)
+    with pytest.raises(ChainError, match=f"reading the metagraph of subnet 39 at block {future}: .*{future}"):
+        chain.neurons(NETUID, at_block=future)
+
+
+def test_on_a_lite_node_reads_at_an_hour_old_block_need_an_archive_and_say_so(network) -> None:
+    substrate, chain, _, _ = network
+    substrate.advance(300)
+    old = substrate.block - 300
+    for read in (chain.commitments, chain.neurons):
+        with pytest.raises(ChainError) as raised:
+            read(NETUID, at_block=old)
+        message = str(raised.value)
+        assert f"subnet 39 at block {old}: State discarded for " in message and "archive node" in message
+        assert "\n" not in message
+
+
 def test_weights_are_normalised_by_the_sdk_and_recorded(network) -> None:
     substrate, chain, _, validator = network
     block = chain.set_weights(validator, NETUID, [0, 1], [0.6, 0.2], version_key=3)

@@ -1,3 +1,4 @@
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -6,7 +7,7 @@ import pytest
 from bittensor import Wallet
 
 from base.chain import ChainError
-from base.local_chain import LocalChain
+from base.local_chain import CHAIN_VERSION, LocalChain
 from tests.days import HeldClock
 
 
@@ -65,6 +66,114 @@ def test_commitments_keep_the_latest_per_hotkey_with_its_block(chain: LocalChain
     (entry,) = chain.commitments(1)
     assert (entry.hotkey, entry.data, entry.block) == (miner.hotkey.ss58_address, b"second", second)
     assert second == first + 2
+
+
+def test_commitments_as_of_a_block_are_each_hotkeys_latest_made_at_or_before_it(held, tmp_path: Path) -> None:
+    chain, _ = held
+    miner, other = wallet(tmp_path, "miner"), wallet(tmp_path, "other")
+    for hotkey in (miner, other):
+        chain.register(hotkey.hotkey.ss58_address, netuid=1)
+    chain.advance(10)
+    first = chain.commit(miner, 1, b"first")
+    chain.advance(3)
+    second = chain.commit(miner, 1, b"second")
+    chain.advance(1)
+    late = chain.commit(other, 1, b"late")
+
+    def as_of(block: int | None) -> list[tuple[str, int, bytes]]:
+        return [(entry.hotkey, entry.block, entry.data) for entry in chain.commitments(1, at_block=block)]
+
+    assert as_of(first - 1) == []
+    assert as_of(first) == as_of(second - 1) == [(miner.hotkey.ss58_address, first, b"first")]
+    assert as_of(second) == [(miner.hotkey.ss58_address, second, b"second")]
+    assert (
+        as_of(None)
+        == as_of(late)
+        == [
+            (miner.hotkey.ss58_address, second, b"second"),
+            (other.hotkey.ss58_address, late, b"late"),
+        ]
+    )
+
+
+def test_a_second_commitment_in_the_same_block_replaces_the_first(held, tmp_path: Path) -> None:
+    chain, _ = held
+    miner = wallet(tmp_path, "miner")
+    chain.register(miner.hotkey.ss58_address, netuid=1)
+    assert chain.commit(miner, 1, b"first") == chain.commit(miner, 1, b"second")
+    assert [entry.data for entry in chain.commitments(1)] == [b"second"]
+
+
+def test_registrations_as_of_a_block_leave_out_later_ones(held) -> None:
+    chain, _ = held
+    chain.advance(10)
+    chain.register("5A", netuid=1)
+    chain.advance(5)
+    chain.register("5B", netuid=1)
+    chain.register("5A", netuid=1, stake=2.0)  # registering again changes nothing of when it was registered
+    assert chain.neurons(1, at_block=9) == []
+    assert [(n.uid, n.hotkey) for n in chain.neurons(1, at_block=14)] == [(0, "5A")]
+    assert [(n.uid, n.hotkey) for n in chain.neurons(1, at_block=15)] == [(0, "5A"), (1, "5B")]
+    assert chain.neurons(1, at_block=15) == chain.neurons(1)
+
+
+def test_reads_as_of_a_block_beyond_the_head_fail(chain: LocalChain) -> None:
+    head = chain.current_block()
+    with pytest.raises(ChainError, match=f"block {head + 1} does not exist yet"):
+        chain.commitments(1, at_block=head + 1)
+    with pytest.raises(ChainError, match=f"block {head + 1} does not exist yet"):
+        chain.neurons(1, at_block=head + 1)
+
+
+_VERSION_0_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE neurons (
+    netuid INTEGER NOT NULL, uid INTEGER NOT NULL, hotkey TEXT NOT NULL, stake REAL NOT NULL,
+    validator_permit INTEGER NOT NULL, PRIMARY KEY (netuid, uid), UNIQUE (netuid, hotkey));
+CREATE TABLE commitments (
+    netuid INTEGER NOT NULL, hotkey TEXT NOT NULL, block INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (netuid, hotkey));
+CREATE TABLE weights (
+    netuid INTEGER NOT NULL, validator TEXT NOT NULL, block INTEGER NOT NULL, uids TEXT NOT NULL,
+    weights TEXT NOT NULL, version_key INTEGER NOT NULL);
+INSERT INTO meta VALUES ('genesis_time', '1000.0'), ('block_offset', '40'), ('chain_id', 'edge-local');
+INSERT INTO neurons VALUES (1, 0, 'MINER', 0.0, 0), (1, 1, 'VALIDATOR', 1000.0, 1);
+INSERT INTO commitments VALUES (1, 'MINER', 30, X'0102');
+"""
+
+
+def test_a_file_of_the_version_before_block_history_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "chain.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript(_VERSION_0_SCHEMA)
+    miner = wallet(tmp_path, "miner")
+    chain = LocalChain(path, clock=lambda: 1000.0)
+    assert chain.current_block() == 40  # the chain goes on where it was
+    assert [(n.uid, n.hotkey, n.validator_permit) for n in chain.neurons(1, at_block=0)] == [
+        (0, "MINER", False),
+        (1, "VALIDATOR", True),
+    ]
+    assert [(c.hotkey, c.block, c.data) for c in chain.commitments(1, at_block=30)] == [("MINER", 30, b"\x01\x02")]
+    assert chain.commitments(1, at_block=29) == []
+    chain.register(miner.hotkey.ss58_address, netuid=1)
+    chain.advance(2)
+    chain.commit(miner, 1, b"new")
+    assert {c.hotkey for c in chain.commitments(1, at_block=40)} == {"MINER"}
+    with sqlite3.connect(path) as reopened:
+        assert reopened.execute("PRAGMA user_version").fetchone()[0] == CHAIN_VERSION
+    assert LocalChain(path, clock=lambda: 1000.0).commitments(1) == chain.commitments(1)
+
+
+def test_a_file_of_a_newer_chain_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "chain.sqlite"
+    LocalChain(path)
+    with sqlite3.connect(path) as newer:
+        newer.execute(f"PRAGMA user_version = {CHAIN_VERSION + 1}")
+    with pytest.raises(ChainError) as refused:
+        LocalChain(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path} was written by a newer embedded chain (version {CHAIN_VERSION + 1}; ")
+    assert "\n" not in message
 
 
 def test_unregistered_hotkeys_cannot_commit_or_set_weights(chain: LocalChain, tmp_path: Path) -> None:

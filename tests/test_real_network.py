@@ -127,7 +127,7 @@ def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys:
 
 
 def _stored_commitment(substrate: InProcessSubstrate, wallet: Wallet) -> bytes:
-    (field,) = substrate.subnet(NETUID).commitments[wallet.hotkey.ss58_address]["info"]["fields"]
+    (field,) = substrate.subnet(NETUID).commitments_at(substrate.block)[wallet.hotkey.ss58_address]["info"]["fields"]
     (value,) = field.values()
     return bytes.fromhex(value[2:])
 

@@ -1,4 +1,9 @@
-"""The day's candidates: the latest commitment of each registered hotkey made at or before the opening block."""
+"""The day's candidates: the latest commitment of each registered hotkey made at or before the opening block.
+
+Both are read in the chain's state at the opening block, not at its head, so a validator that runs at the
+opening, one that starts hours later and one that resumes after a crash judge the same set, whatever
+miners commit or register after the opening.
+"""
 
 from __future__ import annotations
 
@@ -41,11 +46,16 @@ class Candidate:
 
 
 def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) -> list[Candidate]:
-    """The latest commitment per registered hotkey made at or before the opening block, for this contest."""
-    uids = {neuron.hotkey: neuron.uid for neuron in chain.neurons(netuid)}
+    """The latest commitment per registered hotkey made at or before the opening block, for this contest.
+
+    A hotkey registered at the opening is a candidate with the uid it held then, even if it has since been
+    deregistered or its uid handed on; one registered after it is not. A commitment made after the opening is
+    not read: the hotkey's earlier one is.
+    """
+    uids = {neuron.hotkey: neuron.uid for neuron in chain.neurons(netuid, at_block=opening.block)}
     candidates = []
-    for entry in chain.commitments(netuid):
-        if entry.block > opening.block or entry.hotkey not in uids:
+    for entry in chain.commitments(netuid, at_block=opening.block):
+        if entry.hotkey not in uids:
             continue
         candidate = Candidate(entry.hotkey, uids[entry.hotkey], entry.block)
         try:
