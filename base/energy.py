@@ -6,12 +6,12 @@ lacks the counter, the reading is None with the reason instead of an estimate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from base.device import parse_device
-from base.nvml import load_nvml, shutdown_nvml
+from base.nvml import cuda_device_handle, load_nvml, shutdown_nvml, torch_cuda_uuid
 
 CPU_REASON = "energy is measured only on cuda devices (NVML); device is cpu"
 
@@ -27,9 +27,12 @@ class EnergyReading:
 class EnergyMeter:
     """Energy of one device between ``start()`` and ``stop()``; NVML is held only for that window."""
 
-    def __init__(self, device_index: int | None, nvml_module: object | None) -> None:
+    def __init__(
+        self, device_index: int | None, nvml_module: object | None, device_uuid: Callable[[int], str | None]
+    ) -> None:
         self._device_index = device_index  # None: not a cuda device
         self._nvml_module = nvml_module
+        self._device_uuid = device_uuid  # CUDA's UUID of a device index: how NVML is asked about the device
         self._started = False
         self._nvml: Any | None = None
         self._handle: object | None = None
@@ -47,7 +50,8 @@ class EnergyMeter:
         if self._nvml is None:
             return
         try:
-            self._handle = self._nvml.nvmlDeviceGetHandleByIndex(self._device_index)
+            uuid = self._device_uuid(self._device_index)
+            self._handle = cuda_device_handle(self._nvml, self._device_index, uuid)
             self._start_millijoules = self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
         except self._nvml.NVMLError as error:
             self._reason = _counter_reason(error)
@@ -78,16 +82,21 @@ def _counter_reason(error: Exception) -> str:
     return f"NVML energy counter unavailable: {type(error).__name__}: {error}"
 
 
-def open_energy_meter(device: str, device_index: int = 0, nvml_module: object | None = None) -> EnergyMeter:
+def open_energy_meter(
+    device: str,
+    device_index: int = 0,
+    nvml_module: object | None = None,
+    device_uuid: Callable[[int], str | None] = torch_cuda_uuid,
+) -> EnergyMeter:
     """A meter for ``device``; the index in ``cuda:N`` takes precedence over ``device_index``.
 
-    ``nvml_module=None`` uses the real pynvml.
+    ``nvml_module=None`` uses the real pynvml; ``device_uuid`` gives CUDA's UUID of a device index (torch's).
     """
     spec = parse_device(device)
     if spec.kind == "cpu":
-        return EnergyMeter(device_index=None, nvml_module=nvml_module)
+        return EnergyMeter(device_index=None, nvml_module=nvml_module, device_uuid=device_uuid)
     index = device_index if spec.index is None else spec.index
-    return EnergyMeter(device_index=index, nvml_module=nvml_module)
+    return EnergyMeter(device_index=index, nvml_module=nvml_module, device_uuid=device_uuid)
 
 
 def total_energy(readings: Sequence[EnergyReading]) -> EnergyReading:

@@ -5,15 +5,16 @@ Both contests share every code path; only these values differ.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
 from base.inputs import GenerationInput, derive_inputs
-from pipelines.checkpoint_guard import inspect_checkpoint
+from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
 from pipelines.generation import GenerationSettings
-from pipelines.manifest import DType, Manifest, RuntimeName
+from pipelines.manifest import MANIFEST_NAME, DType, ExecutionProvider, Manifest, OnnxOptions, RuntimeName
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ class Contest:
     control: Control
     warmup_samples: int
     allowed_runtimes: tuple[RuntimeName, ...]
+    # ONNX Runtime providers that run the work somewhere other than the contest's device, out of sight of its
+    # memory and energy measures: a manifest may list them only after every provider that runs on the device.
+    off_device_providers: tuple[ExecutionProvider, ...]
     metric_weights: MetricWeights
     similarity: SimilarityGate
     minimum_improvement: float  # weight only where the score's 95% interval lies wholly above this
@@ -138,6 +142,7 @@ _CONTESTS = (
         control=Control(interval_s=3600.0, slowdown_tolerance=0.02, drift=0.01),
         warmup_samples=2,
         allowed_runtimes=("diffusers", "onnxruntime"),
+        off_device_providers=("CPUExecutionProvider",),
         metric_weights=MetricWeights(time=1.0, energy=0.5, memory=0.25, load=0.1),
         similarity=SimilarityGate(
             threshold=0.85,
@@ -167,6 +172,8 @@ _CONTESTS = (
         control=Control(interval_s=300.0, slowdown_tolerance=0.10, drift=0.15),
         warmup_samples=4,
         allowed_runtimes=("diffusers", "onnxruntime"),
+        # Empty: a cpu validator's ONNX Runtime (the CPU build) has only the CPU provider, so any list runs there.
+        off_device_providers=(),
         metric_weights=MetricWeights(time=1.0, memory=0.1, load=0.05),
         similarity=SimilarityGate(
             threshold=0.93, clip_weight=0.35, image_encoder=ModelReference(source="tiny-clip", seed=0)
@@ -192,8 +199,35 @@ def get_contest(contest_id: str) -> Contest:
 
 
 def inspect_for_contest(folder: Path, contest: Contest) -> Manifest:
-    """The checkpoint guard with this contest's limits: runtimes, size and steps."""
-    return inspect_checkpoint(folder, contest.allowed_runtimes, contest.max_checkpoint_bytes, contest.generation.steps)
+    """The checkpoint guard with this contest's limits: runtimes, size, steps and where ONNX Runtime may run."""
+    manifest = inspect_checkpoint(
+        folder, contest.allowed_runtimes, contest.max_checkpoint_bytes, contest.generation.steps
+    )
+    if manifest.runtime == "onnxruntime":
+        _check_providers((manifest.onnx or OnnxOptions()).providers, contest)
+    return manifest
+
+
+def _check_providers(providers: Sequence[str], contest: Contest) -> None:
+    """Refuse a providers list that would move work off the contest's device.
+
+    Work moved to the CPU on a cuda contest is still timed, but NVML sees neither its memory nor its energy, so
+    a slower checkpoint could still score as a leaner and more frugal one.
+    """
+    off_device = contest.off_device_providers
+    on_device = [index for index, name in enumerate(providers) if name not in off_device]
+    if not on_device:
+        raise CheckpointRefused(
+            MANIFEST_NAME,
+            f"onnx.providers {list(providers)} has no provider that runs on this contest's device ({contest.device})",
+        )
+    ahead = [name for name in providers[: on_device[-1]] if name in off_device]
+    if ahead:
+        raise CheckpointRefused(
+            MANIFEST_NAME,
+            f"onnx.providers lists {ahead[0]} ahead of {providers[on_device[-1]]}: on this contest every provider "
+            f"that runs on its device ({contest.device}) comes first, so that no work moves off it",
+        )
 
 
 def day_inputs(contest: Contest, block_hash: bytes) -> tuple[GenerationInput, ...]:

@@ -57,6 +57,8 @@ def onnx_part_component(part: str) -> str:
     return ONNX_PART_FILES[part].split("/", 1)[0]
 
 
+# The providers that run on an NVIDIA GPU: on a cuda contest a session must run on one of them.
+GPU_PROVIDERS: frozenset[str] = frozenset({"TensorrtExecutionProvider", "CUDAExecutionProvider"})
 DEFAULT_PROVIDERS: tuple[ExecutionProvider, ...] = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",

@@ -22,12 +22,14 @@ from diffusers.configuration_utils import FrozenDict
 from diffusers.models import UNet2DConditionModel
 
 from base.content_hash import folder_digest
-from pipelines.manifest import Manifest, OnnxOptions, write_manifest
+from base.device import parse_device
+from pipelines.manifest import GPU_PROVIDERS, Manifest, OnnxOptions, write_manifest
 
 INPUT_NAMES = ("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids")
 OUTPUT_NAME = "noise_pred"
 OPSET = 17
-ENGINE_CACHE = "edge-contest-engines"  # under the system's temporary folder
+# Under the temporary folder: in a worker, its own scratch folder (``base.worker``), deleted when it closes.
+ENGINE_CACHE = "edge-contest-engines"
 GRAPH_OPTIMIZATION = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -127,12 +129,30 @@ def open_session(model_file: Path, options: OnnxOptions) -> ort.InferenceSession
     engines = engine_folder(model_file, options, Path(tempfile.gettempdir()) / ENGINE_CACHE)
     if "TensorrtExecutionProvider" in providers:
         engines.mkdir(parents=True, exist_ok=True)
-    return ort.InferenceSession(
+    session = ort.InferenceSession(
         str(model_file),
         sess_options=session_options,
         providers=providers,
         provider_options=provider_options(providers, options, engines),
     )
+    # Otherwise a provider that fails while running is swapped for the CPU, silently, for the rest of the session.
+    session.disable_fallback()
+    return session
+
+
+def check_session_device(session: ort.InferenceSession, device: str) -> None:
+    """On a cuda device the session must run on the GPU, or not at all.
+
+    ONNX Runtime starts a session on the CPU alone where the GPU providers cannot start (a CPU build, a missing
+    CUDA or cuDNN library), with no more than a warning; on a cuda contest that would take the work out of sight of
+    the device's memory and energy measures.
+    """
+    providers = session.get_providers()
+    if parse_device(device).kind == "cuda" and providers[0] not in GPU_PROVIDERS:
+        raise RuntimeError(
+            f"the ONNX Runtime session runs on {providers} on device {device}: neither CUDAExecutionProvider nor "
+            f"TensorrtExecutionProvider started (this ONNX Runtime has {ort.get_available_providers()})"
+        )
 
 
 class OnnxModule(torch.nn.Module):
@@ -144,6 +164,7 @@ class OnnxModule(torch.nn.Module):
 
     def __init__(self, session: ort.InferenceSession, config: object, device: str, dtype: torch.dtype) -> None:
         super().__init__()
+        check_session_device(session, device)
         self.session, self.config = session, config
         self._device, self._dtype = torch.device(device), dtype
 
