@@ -9,6 +9,11 @@ A worker can be frozen (SIGSTOP to its process group) while another is timed: wh
 leaves running between calls (spinning thread pools, background threads, helper processes it started)
 then cannot take the machine from the worker being measured. Each worker leads its own process group
 and dies with the server it was forked from, so a frozen worker never outlives the validator.
+
+A worker sees only what it needs: an environment reduced to what the interpreter and the libraries use (no
+token, no wallet path), a scratch folder of its own as its home and temporary folder (whatever a runtime
+caches, TensorRT engines included, lands there and is deleted when the worker closes) and, when given the
+folders its job reads, no other files (``base.sandbox``).
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ import importlib
 import multiprocessing
 import os
 import signal
+import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from base import quiet, sandbox
+from base.removal import remove_tree
 
 A = TypeVar("A")
 MEMORY_CHECK_S = 0.1
@@ -46,6 +55,36 @@ WORKER_ENVIRONMENT = {
     "MALLOC_MMAP_THRESHOLD_": str(256 * 1024 * 1024),
     "MALLOC_TRIM_THRESHOLD_": str(512 * 1024 * 1024),
 }
+# What a worker keeps of the environment it was started from: what the interpreter, the libraries and the
+# drivers read to find their files and devices, and the switches above. Nothing else passes: not a token, not
+# a wallet path, none of the validator's own settings.
+KEPT_VARIABLES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "LD_LIBRARY_PATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONNOUSERSITE",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED",
+        "PYTHONIOENCODING",
+        "PYTHONUTF8",
+        "PYTHONUNBUFFERED",
+        quiet.DEBUG_VARIABLE,
+        *quiet.QUIET_ENVIRONMENT,
+        *WORKER_ENVIRONMENT,
+    }
+)
+# OPENBLAS_: some processors need OpenBLAS's core type set, or its kernels compute wrong results or crash.
+KEPT_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_")
+_server_start = threading.Lock()
 
 
 class WorkerError(RuntimeError):
@@ -110,6 +149,58 @@ def _own_process_group() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def kept_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` less every variable a worker has no use for."""
+    return {
+        name: value for name, value in environment.items() if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)
+    }
+
+
+def server_environment() -> dict[str, str]:
+    """The environment the worker server starts with: the kept part of this process's, and the workers' switches."""
+    return kept_environment(os.environ) | WORKER_ENVIRONMENT | quiet.worker_environment()
+
+
+@contextlib.contextmanager
+def _environment(environment: Mapping[str, str]) -> Iterator[None]:
+    """``environment`` as this process's whole environment, until the block ends."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _server_running() -> bool:
+    """Whether the worker server was started and has not exited (an exited one is left for its own reaping)."""
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    return pid is not None and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+
+
+def _start_server() -> None:
+    """Start the worker server, where it is not running, from the workers' environment alone.
+
+    Every worker is forked from it, and a process's first environment stays readable in /proc/<pid>/environ
+    whatever it does to its ``os.environ`` later: a server started with this process's environment would hand
+    its secrets to every worker. This process's own environment is swapped only while the server starts.
+    """
+    with _server_start:
+        if not _server_running():
+            with _environment(server_environment()):
+                forkserver.ensure_running()
+
+
+def _enter_scratch(scratch: Path) -> None:
+    """Keep only the kept environment, and make ``scratch`` the home and temporary folder of all that runs here."""
+    environment = kept_environment(os.environ) | {"HOME": str(scratch), "TMPDIR": str(scratch)}
+    os.environ.clear()
+    os.environ.update(environment)
+    tempfile.tempdir = str(scratch)  # read once and kept by ``tempfile``: the server may have read it already
+
+
 def _stopped(pid: int) -> bool:
     """Whether every thread of ``pid`` is stopped (True where /proc cannot tell)."""
     try:
@@ -127,12 +218,23 @@ def _stopped(pid: int) -> bool:
     return True
 
 
-def _serve(factory: Callable[[A], Any] | str, argument: A, channel: Connection, isolated: bool) -> None:
+def _serve(
+    factory: Callable[[A], Any] | str,
+    argument: A,
+    channel: Connection,
+    isolated: bool,
+    scratch: Path,
+    readable: Sequence[Path] | None,
+) -> None:
     _own_process_group()
+    _enter_scratch(scratch)
     if isolated:
         sandbox.isolate_network()
     try:
-        target = _resolve(factory)(argument)
+        build = _resolve(factory)  # imported before the files are confined: the code is the validator's own
+        if readable is not None:
+            sandbox.confine_files(readable, scratch)
+        target = build(argument)
     except BaseException as error:  # everything goes back to the parent as text
         channel.send(_network_failure() or _failure(error))
         return
@@ -177,26 +279,37 @@ class Worker:
         preload: Sequence[str] = (),
         memory_limit_bytes: int | None = None,
         isolated: bool = False,
+        readable: Sequence[Path] | None = None,
+        scratch_in: Path | None = None,
     ) -> None:
-        """``memory_limit_bytes`` bounds the worker's resident memory; ``isolated`` cuts it off the network."""
+        """``memory_limit_bytes`` bounds the worker's resident memory; ``isolated`` cuts it off the network.
+
+        ``readable``, where given, are the folders the job reads: the worker then sees no other file but the
+        interpreter's and the libraries' (``base.sandbox``). Its scratch folder is made in ``scratch_in`` (the
+        system's temporary folder by default), its own, never shared: no worker can leave anything, a built
+        engine say, for another to run.
+        """
         self._memory_limit = memory_limit_bytes
         self._frozen = False
+        if readable is not None:
+            sandbox.warn_once_without_landlock()
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([quiet.__name__, *preload])
+        _start_server()
+        if scratch_in is not None:
+            scratch_in.mkdir(parents=True, exist_ok=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix="worker-", dir=scratch_in))
         self._channel, child_end = context.Pipe()
-        environment = WORKER_ENVIRONMENT | quiet.worker_environment()
-        saved = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
+        confined = None if readable is None else tuple(readable)
+        arguments = (factory, argument, child_end, isolated, self._scratch, confined)
+        self._process = context.Process(target=_serve, args=arguments, daemon=True)
         try:
-            self._process = context.Process(target=_serve, args=(factory, argument, child_end, isolated), daemon=True)
             self._process.start()
+        except BaseException:
+            remove_tree(self._scratch)
+            raise
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        child_end.close()
+            child_end.close()
         try:
             self._answer(start_timeout_s, "start")
         except BaseException:
@@ -288,6 +401,7 @@ class Worker:
             self._process.join()
         self._signal_group(signal.SIGKILL)  # anything the worker started and left behind in its group
         self._channel.close()
+        remove_tree(self._scratch)
 
     def __enter__(self) -> Worker:
         return self

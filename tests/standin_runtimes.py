@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -101,13 +100,11 @@ def _start_burner(dies_with_parent: bool) -> subprocess.Popen:
 
 
 class LeavesABurnerBehind(_StandIn):
-    """Starts a burning process that outlives its worker."""
+    """Starts a burning process that outlives its worker (and ends by itself after ``ESCAPED_BURN_S``)."""
 
     def __init__(self, request: SessionRequest) -> None:
         super().__init__(request)
-        burner = _start_burner(dies_with_parent=False)
-        with (Path(request.checkpoint).parent / "burner.pids").open("a") as pids:
-            pids.write(f"{burner.pid}\n")
+        _start_burner(dies_with_parent=False)
 
 
 class BurnsBesideItself(_StandIn):

@@ -21,8 +21,9 @@ from base.worker import Worker, WorkerHandle
 from contest.definitions import Contest
 
 SESSION = "contest.judging.worker_session:CheckpointSession"
-MIN_IMAGE_LIMIT_S = 30.0
-IMAGE_LIMIT_FACTOR = 20.0
+# A submission slower than this many times the baseline per image can never score, so it is not waited for.
+IMAGE_LIMIT_FACTOR = 4.0
+MIN_IMAGE_LIMIT_S = 10.0
 ANSWER_LIMIT_S = 60.0
 
 
@@ -88,21 +89,32 @@ class CheckpointWorker(WorkerHandle):
     """The parent's handle on one checkpoint's worker process.
 
     ``session`` names the worker-side class; it is the contest's session everywhere but in tests of the
-    harness itself, which stand in runtimes that misbehave in ways a checkpoint cannot be made to.
+    harness itself, which stand in runtimes that misbehave in ways a checkpoint cannot be made to. The worker
+    reads no file but the checkpoint's and the libraries', and writes only its own scratch folder, made in
+    ``scratch_in`` (the system's temporary folder by default) and deleted when it closes.
     """
 
     def __init__(
-        self, checkpoint: Path, contest: Contest, inputs: Sequence[GenerationInput], session: str = SESSION
+        self,
+        checkpoint: Path,
+        contest: Contest,
+        inputs: Sequence[GenerationInput],
+        session: str = SESSION,
+        start_timeout_s: float | None = None,
+        scratch_in: Path | None = None,
     ) -> None:
+        """``start_timeout_s`` bounds loading and warming up (default: the contest's load limit)."""
         warmup = tuple(inputs[: max(1, contest.warmup_samples)])
         request = SessionRequest(checkpoint, contest.id, warmup)
         self._worker = Worker(
             session,
             request,
-            contest.load_timeout_s,
+            contest.load_timeout_s if start_timeout_s is None else start_timeout_s,
             preload=[SESSION.split(":")[0]],
             memory_limit_bytes=contest.worker_memory_bytes,
             isolated=True,
+            readable=[checkpoint],
+            scratch_in=scratch_in,
         )
         try:
             self.loaded: Loaded = self._worker.call("loaded", timeout_s=ANSWER_LIMIT_S)

@@ -40,9 +40,13 @@ class EncoderSession:
 
 
 class ImageEncoderWorker(WorkerHandle):
-    """The parent's handle: compares a submission's images with the baseline's as the contest's gate does."""
+    """The parent's handle: compares a submission's images with the baseline's as the contest's gate does.
 
-    def __init__(self, folder: Path, contest: Contest) -> None:
+    The worker reads no file but the encoder's and the libraries'; its scratch folder is made in ``scratch_in``
+    (the system's temporary folder by default) and deleted when it closes.
+    """
+
+    def __init__(self, folder: Path, contest: Contest, scratch_in: Path | None = None) -> None:
         self.contest = contest
         self._worker = Worker(
             ENCODER_SESSION,
@@ -51,6 +55,8 @@ class ImageEncoderWorker(WorkerHandle):
             preload=[SESSION.split(":")[0]],  # the checkpoint workers' server: one server serves both
             memory_limit_bytes=contest.worker_memory_bytes,
             isolated=True,
+            readable=[folder],
+            scratch_in=scratch_in,
         )
         self._worker.freeze()
 
