@@ -13,7 +13,16 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from base.store import OverSizeCap, StoreError, is_repository_name, is_revision, matching_files, pattern_list
+from base.store import (
+    OverSizeCap,
+    StoreError,
+    UnsafeListing,
+    check_listing,
+    is_repository_name,
+    is_revision,
+    matching_files,
+    pattern_list,
+)
 
 _IDENTITY = ("-c", "user.name=edge-contest", "-c", "user.email=edge-contest@localhost")
 
@@ -29,16 +38,16 @@ class GitStore:
             raise StoreError(f"bad repository name {repository!r}")
         return self.root / f"{repository}.git"
 
-    def _git(self, git_dir: Path, *args: str, work_tree: Path | None = None, stdout=subprocess.PIPE) -> str:
+    def _git(self, git_dir: Path, *args: str, work_tree: Path | None = None, stdout=subprocess.PIPE) -> bytes:
+        """Run git; its output stays bytes, since a repository's file names need not be text."""
         command = ["git", *_IDENTITY, f"--git-dir={git_dir}"]
         if work_tree is not None:
             command.append(f"--work-tree={work_tree}")
-        result = subprocess.run(
-            [*command, *args], cwd=work_tree, stdout=stdout, stderr=subprocess.PIPE, text=True, check=False
-        )
+        result = subprocess.run([*command, *args], cwd=work_tree, stdout=stdout, stderr=subprocess.PIPE, check=False)
         if result.returncode != 0:
-            raise StoreError(f"git {args[0]} failed for {git_dir.name}: {result.stderr.strip()}")
-        return result.stdout or ""
+            cause = result.stderr.decode(errors="replace").strip()
+            raise StoreError(f"git {args[0]} failed for {git_dir.name}: {cause}")
+        return result.stdout or b""
 
     def _existing(self, repository: str) -> Path:
         git_dir = self._git_dir(repository)
@@ -56,7 +65,7 @@ class GitStore:
         return self.head_revision(repository)
 
     def head_revision(self, repository: str) -> str:
-        return self._git(self._existing(repository), "rev-parse", "HEAD").strip()
+        return self._git(self._existing(repository), "rev-parse", "HEAD").decode().strip()
 
     def _commit(self, repository: str, revision: str) -> Path:
         git_dir = self._existing(repository)
@@ -69,13 +78,20 @@ class GitStore:
         return git_dir
 
     def _file_sizes(self, repository: str, revision: str) -> dict[str, int]:
-        """Each file's size at ``revision``; NUL-separated so odd names are never quoted or split."""
+        """Each file's size at ``revision``, refused if the listing is unsafe to extract (``check_listing``).
+
+        NUL-separated so odd names are never quoted or split.
+        """
         listing = self._git(self._commit(repository, revision), "ls-tree", "-r", "-l", "-z", revision)
+        entries = [entry.split(b"\t", 1) for entry in filter(None, listing.split(b"\0"))]
+        try:
+            check_listing(path for _, path in entries)
+        except UnsafeListing as error:
+            raise UnsafeListing(f"{repository}@{revision[:12]}: {error}") from None
         sizes: dict[str, int] = {}
-        for entry in filter(None, listing.split("\0")):
-            meta, path = entry.split("\t", 1)
+        for meta, path in entries:
             size = meta.split()[3]
-            sizes[path] = 0 if size == "-" else int(size)  # "-": a submodule, which has no content here
+            sizes[path.decode()] = 0 if size == b"-" else int(size)  # "-": a submodule, which has no content here
         return sizes
 
     def size(self, repository: str, revision: str) -> int:

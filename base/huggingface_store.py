@@ -2,10 +2,10 @@
 
 A miner pushes with ``upload_folder`` (creating the repository when missing; the token comes from
 ``HF_TOKEN`` or the saved ``hf auth login``) and commits the commit sha it gets back. A validator only
-ever fetches a full commit sha: it reads the revision's file sizes first and refuses it over the cap
-before a byte is downloaded, then ``snapshot_download``s exactly that revision into a staging folder
-that replaces the destination only when complete. Given ``allow_patterns``, both the cap and the download
-cover only the matching files.
+ever fetches a full commit sha: it reads the revision's file listing first and refuses it over the cap, or
+with names, depths or a file count no checkpoint needs (``check_listing``), before a byte is downloaded;
+then it ``snapshot_download``s exactly that revision into a staging folder that replaces the destination
+only when complete. Given ``allow_patterns``, both the cap and the download cover only the matching files.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ from huggingface_hub.hf_api import RepoFile
 
 from base.errors import first_line
 from base.retry import DEFAULT_RETRY, RetryPolicy
-from base.store import OverSizeCap, StoreError, is_revision, matching_files, pattern_list
+from base.store import (
+    OverSizeCap,
+    StoreError,
+    UnsafeListing,
+    check_listing,
+    is_revision,
+    matching_files,
+    pattern_list,
+)
 
 T = TypeVar("T")
 DEFAULT_BRANCH = "main"
@@ -117,6 +125,10 @@ class HuggingFaceStore:
         """The sizes of the files a fetch would download, read before any download."""
         self._require_revision(revision)
         sizes = self._call(repository, "reading", lambda: self._file_sizes(repository, revision), revision)
+        try:
+            check_listing(sizes)
+        except UnsafeListing as error:
+            raise UnsafeListing(f"{repository}@{revision[:12]}: {error}") from None
         return {path: sizes[path] for path in matching_files(sizes, allow_patterns)}
 
     @staticmethod

@@ -9,6 +9,14 @@ from typing import Protocol
 
 from huggingface_hub.utils import filter_repo_objects
 
+# What a checkpoint's listing may hold before a byte of it is written to disk: an SDXL pipeline has a few dozen
+# files at most three folders deep. Deeper or stranger trees break the tools that walk them (recursion, names
+# that are not text), so they are refused from the listing alone.
+MAX_FILES = 1_000
+MAX_DEPTH = 16
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1_024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _REVISION = re.compile(r"[0-9a-f]{40}")
 
@@ -44,6 +52,40 @@ def pattern_list(allow_patterns: Sequence[str] | None) -> list[str] | None:
 
 class StoreError(RuntimeError):
     """A repository operation failed; the message names the repository and the cause."""
+
+
+class UnsafeListing(StoreError):
+    """The revision's file listing is one no checkpoint needs; nothing was downloaded."""
+
+
+def check_listing(paths: Iterable[str | bytes]) -> None:
+    """Refuse a listing whose names, depth or file count no checkpoint needs, before anything is extracted."""
+    for count, raw in enumerate(paths, start=1):
+        if count > MAX_FILES:
+            raise UnsafeListing(f"more than {MAX_FILES} files")
+        path = _text(raw)
+        shown = path[:80] + ("..." if len(path) > 80 else "")
+        if _CONTROL.search(path):
+            raise UnsafeListing(f"a file name holds control characters: {shown!r}")
+        parts = path.split("/")
+        if len(parts) > MAX_DEPTH:
+            raise UnsafeListing(f"a file is nested {len(parts)} folders deep, over {MAX_DEPTH}: {shown!r}")
+        if len(path.encode()) > MAX_PATH_BYTES:
+            raise UnsafeListing(f"a path is longer than {MAX_PATH_BYTES} bytes: {shown!r}")
+        for part in parts:
+            if part in ("", ".", "..") or len(part.encode()) > MAX_NAME_BYTES:
+                raise UnsafeListing(f"a path has an empty, relative or over-long part: {shown!r}")
+
+
+def _text(raw: str | bytes) -> str:
+    """A listed path as text; a name that is not UTF-8 cannot be hashed, compared or published."""
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        text.encode()  # a str may still hold lone surrogates
+    except UnicodeError:
+        shown = raw[:80] if isinstance(raw, bytes) else raw[:80].encode(errors="backslashreplace")
+        raise UnsafeListing(f"a file name is not UTF-8: {shown!r}") from None
+    return text
 
 
 class OverSizeCap(StoreError):

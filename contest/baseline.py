@@ -32,7 +32,7 @@ class ContestModels:
 
     @classmethod
     def of(cls, contest: Contest, baseline: Path, image_encoder: Path) -> ContestModels:
-        return cls(baseline, image_encoder, model_digest(baseline, contest.default_dtype))
+        return cls(baseline, image_encoder, model_digest(baseline, contest.default_dtype, contest.generation.steps))
 
 
 def ensure_models(contest: Contest, cache_dir: Path, store: Store | None = None) -> ContestModels:

@@ -6,9 +6,10 @@ import pytest
 from base.energy import EnergyReading
 from base.inputs import GenerationInput
 from base.stats import ratio_ci
+from base.worker import WorkerTimeout
 from contest.definitions import Sampling, get_contest
 from contest.judging.checkpoint_worker import SessionRequest, TimedImage
-from contest.judging.pairing import Stop, measure_pairs
+from contest.judging.pairing import BaselineFailed, Stop, measure_pairs
 from contest.judging.worker_session import CheckpointSession
 from pipelines.checkpoint_guard import CheckpointRefused
 
@@ -38,9 +39,9 @@ def test_pairs_are_abba_with_the_other_side_frozen_and_only_the_day_set_of_image
     log: list[str] = []
     run = measure_pairs(Recorder("A", log), Recorder("B", log), MANY, SAMPLING, 30, lambda *_: Stop.PRECISE)
     block = "bAaB" + "aBbA" + "aBbA" + "bAaB"  # before each image, the other side is frozen
-    assert "".join(log) == block * 2  # two ABBA blocks: the decision came at min_pairs
-    assert run.pairs == 8 and run.stop is Stop.PRECISE
-    assert len(run.first.images) == len(run.second.images) == 8
+    assert "".join(log) == block  # one ABBA block: the decider is asked after each block
+    assert run.pairs == 4 and run.stop is Stop.PRECISE
+    assert len(run.first.images) == len(run.second.images) == 4
 
 
 def test_sampling_goes_on_block_by_block_until_decided_or_capped() -> None:
@@ -51,7 +52,7 @@ def test_sampling_goes_on_block_by_block_until_decided_or_capped() -> None:
         return None
 
     run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, SAMPLING, 30, undecided)
-    assert asked == [8, 12, 16] and run.stop is Stop.PAIR_CAP and run.pairs == 16
+    assert asked == [4, 8, 12, 16] and run.stop is Stop.PAIR_CAP and run.pairs == 16
     assert len(run.first.images) == 8 and len(run.first.seconds) == 16  # later images are timed, not kept
 
 
@@ -60,6 +61,24 @@ def test_the_time_cap_stops_sampling_at_a_block_end() -> None:
     quick = Sampling(min_pairs=4, max_pairs=16, target_half_width=0.03, max_seconds=10.0)
     run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, quick, 30, lambda *_: None, lambda: next(ticks))
     assert run.stop is Stop.TIME_CAP and run.pairs == 8
+
+
+def test_the_time_cap_never_stops_a_run_before_the_days_image_set_is_complete() -> None:
+    ticks = iter([0.0, 100.0])  # the start, then long past the cap at the end of the first block that may stop
+    run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, SAMPLING, 30, lambda *_: None, lambda: next(ticks))
+    assert run.stop is Stop.TIME_CAP and run.pairs == SAMPLING.min_pairs == len(run.first.images)
+
+
+def test_a_failure_of_the_baseline_side_is_the_validators_never_the_submissions() -> None:
+    class Failing(Recorder):
+        def generate(self, item: GenerationInput, timeout_s: float) -> TimedImage:
+            raise WorkerTimeout("generate exceeded its 30 s limit and the worker was killed")
+
+    with pytest.raises(BaselineFailed, match="the baseline failed: generate exceeded"):
+        measure_pairs(Failing("A", []), Recorder("B", []), MANY, SAMPLING, 30, lambda *_: None)
+    with pytest.raises(WorkerTimeout) as raised:
+        measure_pairs(Recorder("A", []), Failing("B", []), MANY, SAMPLING, 30, lambda *_: None)
+    assert not isinstance(raised.value, BaselineFailed)
 
 
 def test_too_few_inputs_for_the_cap_is_an_error() -> None:

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import shutil
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
+from safetensors.numpy import load_file
 
-from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
+from pipelines import checkpoint_guard
+from pipelines.checkpoint_guard import (
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
+    PICKLE_REASON,
+    READ_CHUNK,
+    CheckpointRefused,
+    inspect_checkpoint,
+    json_depth,
+)
 from pipelines.manifest import MANIFEST_NAME, ONNX_PART_FILES, Manifest, OnnxOptions, write_manifest
+from pipelines.tiny_sdxl import build_tiny_sdxl
 
 PICKLE = "pickle files are not accepted"
 ESCAPES = "escapes the checkpoint folder"
@@ -113,7 +128,7 @@ def test_unexpected_file_types_are_refused(checkpoint: Path) -> None:
 
 
 def test_repository_extras_and_ignored_folders_pass(checkpoint: Path) -> None:
-    for name in (".gitattributes", "README.md", "LICENSE", "LICENSE.txt", "unet/model.onnx.data"):
+    for name in (".gitattributes", "README.md", "LICENSE", "LICENSE.txt", "unet/LICENSE.md", "vae/.gitattributes"):
         (checkpoint / name).write_text("text\n")
     for ignored in (".git/hooks/post-checkout.py", ".cache/huggingface/download/unet.bin"):
         (checkpoint / ignored).parent.mkdir(parents=True)
@@ -545,3 +560,278 @@ def test_engine_files_and_timing_caches_are_refused_naming_them(checkpoint: Path
     (checkpoint / name).write_bytes(b"engine")
     error = refusal(checkpoint)
     assert error.path == name and "the validator builds its own" in error.reason
+
+
+def pickled(protocol: int) -> bytes:
+    return pickle.dumps({"weight": [1.0, 2.0]}, protocol=protocol)
+
+
+def torch_saved() -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"weight": torch.ones(2)}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unet/weights.data",
+        "unet/notes.txt",
+        "vae/config.json",
+        "text_encoder/model.safetensors",
+        "unet/model.onnx",
+        "LICENSE",
+    ],
+)
+@pytest.mark.parametrize("content", [pickled(2), torch_saved()], ids=["pickle", "torch.save"])
+def test_a_pickle_under_any_name_is_refused_as_a_pickle(checkpoint: Path, name: str, content: bytes) -> None:
+    (checkpoint / name).write_bytes(content)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (name, PICKLE_REASON)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_every_binary_pickle_protocol_is_recognised(checkpoint: Path, protocol: int) -> None:
+    (checkpoint / "unet" / "weights.data").write_bytes(pickled(protocol))
+    assert refusal(checkpoint).reason == PICKLE_REASON
+
+
+def safetensors_bytes(header: bytes, payload: bytes = b"") -> bytes:
+    return struct.pack("<Q", len(header)) + header + payload
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "its header length does not fit the file"),
+        (b"plain text, not weights", "its header length does not fit the file"),
+        (struct.pack("<Q", 10**9) + b"{}", "its header length does not fit the file"),
+        (safetensors_bytes(b'["w"]'), "its header is not a JSON object"),
+        (safetensors_bytes(b"{not json}"), "invalid header: "),
+        (safetensors_bytes(b"{" + b'"a":[' * 40 + b"]" * 40 + b"}"), "invalid header: nested 41 deep"),
+    ],
+)
+def test_a_safetensors_file_that_is_not_one_is_refused(checkpoint: Path, content: bytes, reason: str) -> None:
+    (checkpoint / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(content)
+    error = refusal(checkpoint)
+    assert error.path == "unet/diffusion_pytorch_model.safetensors"
+    assert error.reason.startswith(f"not a safetensors file: {reason}")
+
+
+def test_a_safetensors_file_whose_header_length_starts_like_a_pickle_passes(checkpoint: Path) -> None:
+    """A header of 640 bytes is written 80 02 00 ...: a real file, which the safetensors library reads."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode().ljust(640)
+    path = checkpoint / "unet" / "extra.safetensors"
+    path.write_bytes(safetensors_bytes(header, np.ones(1, dtype=np.float32).tobytes()))
+    assert path.read_bytes()[:2] == b"\x80\x02" and load_file(path)["w"].tolist() == [1.0]
+    assert inspect_checkpoint(checkpoint) == Manifest()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("unet/notes.txt", b"text\0with a NUL", "not a text file: it holds NUL bytes"),
+        ("README.md", "caf\xe9".encode("latin-1"), "not a text file: it is not UTF-8"),
+        ("LICENSE", b"ends in half a character \xc3", "not a text file: it is not UTF-8"),
+    ],
+)
+def test_text_files_must_be_utf8_without_nul_bytes(checkpoint: Path, name: str, content: bytes, reason: str) -> None:
+    (checkpoint / name).write_bytes(content)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (name, reason)
+
+
+def test_a_character_split_across_read_chunks_is_still_utf8(checkpoint: Path) -> None:
+    (checkpoint / "LICENSE").write_bytes(b"x" * (READ_CHUNK - 1) + "é".encode())
+    assert inspect_checkpoint(checkpoint) == Manifest()
+
+
+def test_json_nested_past_the_limit_is_refused_from_its_bytes(checkpoint: Path) -> None:
+    """Valid JSON 40 deep parses fine: only the scan before parsing can refuse it."""
+    (checkpoint / "vae" / "extra.json").write_text("[" * 40 + "]" * 40)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        "vae/extra.json",
+        f"invalid JSON: nested 40 deep, over the limit of {MAX_JSON_DEPTH}",
+    )
+
+
+def test_json_over_the_size_limit_is_refused_before_it_is_parsed(checkpoint: Path) -> None:
+    with (checkpoint / "vae" / "extra.json").open("wb") as handle:
+        handle.truncate(MAX_JSON_BYTES + 1)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == ("vae/extra.json", f"JSON file is over the limit of {MAX_JSON_BYTES} bytes")
+
+
+def reference_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(reference_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(reference_depth, value), default=0)
+    return 0
+
+
+BRACKETY_TEXT = st.text(alphabet='[]{}"\\ a\u00e9\n', max_size=8)
+NESTED = st.recursive(
+    st.none() | st.integers() | BRACKETY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(BRACKETY_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=NESTED, ascii_only=st.booleans(), indent=st.sampled_from([None, 2]))
+def test_json_depth_counts_only_brackets_outside_strings(value: Any, ascii_only: bool, indent: int | None) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only, indent=indent).encode()
+    assert json_depth(text) == reference_depth(value)
+
+
+def test_unreferenced_onnx_external_data_is_refused(checkpoint: Path) -> None:
+    (checkpoint / "unet" / "model.onnx.data").write_bytes(np.ones(4, dtype=np.float32).tobytes())
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        "unet/model.onnx.data",
+        "ONNX external data that no ONNX model in the checkpoint references",
+    )
+
+
+def test_an_onnx_file_the_runtime_does_not_use_is_inspected_too(checkpoint: Path) -> None:
+    (checkpoint / "vae" / "decoder.onnx").write_bytes(add_model(domain="com.example.fast").SerializeToString())
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        "vae/decoder.onnx",
+        "custom operator domain 'com.example.fast' (node Add) is not accepted",
+    )
+
+
+def test_an_onnx_model_over_protobufs_limit_is_refused_before_parsing(
+    checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_onnx(checkpoint, add_model())
+    size = (checkpoint / "unet" / "model.onnx").stat().st_size
+    monkeypatch.setattr(checkpoint_guard, "MAX_ONNX_BYTES", size - 1)
+    monkeypatch.setattr(checkpoint_guard.onnx, "load", lambda *_, **__: pytest.fail("parsed"))
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        "unet/model.onnx",
+        f"ONNX model file is {size} bytes, over protobuf's limit of {size - 1}",
+    )
+
+
+@pytest.fixture(scope="module")
+def sharded_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny pipeline as diffusers saves it with its UNet and VAE weights in 1 MB shards."""
+    folder = tmp_path_factory.mktemp("sharded") / "checkpoint"
+    build_tiny_sdxl(0).save_pretrained(folder, safe_serialization=True, max_shard_size="1MB")
+    return folder
+
+
+def test_a_sharded_pipeline_as_diffusers_saves_it_passes(sharded_checkpoint: Path) -> None:
+    assert (sharded_checkpoint / "unet" / "diffusion_pytorch_model.safetensors.index.json").is_file()
+    assert inspect_checkpoint(sharded_checkpoint) == Manifest()
+
+
+def write_index(checkpoint: Path, weight_map: Any, name: str = "text_encoder/model.safetensors.index.json") -> str:
+    (checkpoint / name).write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return name
+
+
+def test_a_shard_index_naming_a_safetensors_file_beside_it_passes(checkpoint: Path) -> None:
+    write_index(checkpoint, {"a": "model.safetensors", "b": "model.safetensors"})
+    assert inspect_checkpoint(checkpoint) == Manifest()
+
+
+@pytest.mark.parametrize(
+    "shard",
+    ["../text_encoder_2/model.safetensors", "sub/model.safetensors", "/etc/passwd", "weights.data", "..", None, ["x"]],
+)
+def test_a_shard_index_reaching_past_its_folder_or_to_other_formats_is_refused(checkpoint: Path, shard: Any) -> None:
+    (checkpoint / "text_encoder" / "weights.data").write_bytes(b"\0" * 8)
+    name = write_index(checkpoint, {"a": "model.safetensors", "b": shard})
+    error = refusal(checkpoint)
+    assert error.path == name
+    assert error.reason.startswith(f"shard {shard!r} is not the plain name of a .safetensors file beside the index")
+
+
+def test_a_shard_index_naming_a_missing_shard_or_no_map_is_refused(checkpoint: Path) -> None:
+    name = write_index(checkpoint, {"a": "absent.safetensors"})
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (name, "shard 'absent.safetensors' is missing")
+    (checkpoint / name).write_text(json.dumps({"metadata": {}}))
+    assert refusal(checkpoint).reason == "a shard index needs a non-empty 'weight_map' object"
+
+
+TOKENIZER_CONFIG_FILE = "tokenizer/tokenizer_config.json"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("fast_tokenizer_files", ["tokenizer.json", "../../outside/tokenizer.4.0.0.json"]),
+        ("fast_tokenizer_files", "/etc/passwd"),
+        ("fast_tokenizer_files", [".."]),
+        ("fast_tokenizer_files", 3),
+        ("fast_tokenizer_files", ""),
+    ],
+)
+def test_tokenizer_paths_leaving_the_tokenizers_folder_are_refused(checkpoint: Path, key: str, value: Any) -> None:
+    edit_json(checkpoint / TOKENIZER_CONFIG_FILE, **{key: value})
+    error = refusal(checkpoint)
+    assert error.path == TOKENIZER_CONFIG_FILE
+    assert error.reason.startswith(f"'{key}' must be null or name a file in the tokenizer's own folder (got ")
+
+
+def test_file_keys_transformers_resolves_itself_are_inert_and_pass(checkpoint: Path) -> None:
+    """Values older transformers saved (absolute cache paths) load nothing: the tokenizer's own files are read."""
+    from transformers import CLIPTokenizer
+
+    before = CLIPTokenizer.from_pretrained(checkpoint / "tokenizer")("a red star").input_ids
+    outside = checkpoint.parent / "outside"
+    outside.mkdir()
+    (outside / "vocab.json").write_text(json.dumps({"a": 0}))
+    edit_json(
+        checkpoint / TOKENIZER_CONFIG_FILE,
+        tokenizer_file="/home/user/.cache/huggingface/tokenizer.json",
+        vocab_file=str(outside / "vocab.json"),
+        merges_file="../../outside/merges.txt",
+        special_tokens_map_file="/home/user/.cache/huggingface/special_tokens_map.json",
+    )
+    assert inspect_checkpoint(checkpoint) == Manifest()
+    assert CLIPTokenizer.from_pretrained(checkpoint / "tokenizer")("a red star").input_ids == before
+
+
+def test_tokenizer_paths_inside_the_tokenizers_folder_or_null_pass(checkpoint: Path) -> None:
+    edit_json(
+        checkpoint / TOKENIZER_CONFIG_FILE,
+        fast_tokenizer_files=["tokenizer.4.0.0.json"],
+        tokenizer_file="tokenizer.json",
+        vocab_file=None,
+        merges_file="sub/../merges.txt",
+    )
+    assert inspect_checkpoint(checkpoint) == Manifest()
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "key"),
+    [
+        ("unet/config.json", {"quantization_config": {"quant_method": "bitsandbytes"}}, "quantization_config"),
+        ("text_encoder/config.json", {"attn_implementation": "flash_attention_2"}, "attn_implementation"),
+        ("text_encoder_2/config.json", {"_attn_implementation": "flex_attention"}, "_attn_implementation"),
+        ("vae/config.json", {"use_flash_attention_2": True}, "use_flash_attention_2"),
+        ("text_encoder/config.json", {"transformers_weights": "other.safetensors"}, "transformers_weights"),
+        (
+            "text_encoder/config.json",
+            {"text_config": {"experts_implementation": "grouped_mm"}},
+            "experts_implementation",
+        ),
+        ("unet/config.json", {"fusion_config": {"mlp": True}}, "fusion_config"),
+        ("scheduler/scheduler_config.json", {"extra": [{"quantization_config": None}]}, "quantization_config"),
+    ],
+)
+def test_config_keys_that_choose_a_code_path_are_refused(checkpoint: Path, name: str, changes: dict, key: str) -> None:
+    edit_json(checkpoint / name, **changes)
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        name,
+        f"config key '{key}' is not accepted: only the manifest chooses how it runs",
+    )

@@ -7,9 +7,9 @@ submission out rather than credit it with the baseline's slow-down.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
+import re
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,12 +30,7 @@ INPUTS = day_inputs(CONTEST, b"\x07" * 32)
 @pytest.fixture
 def submission(tmp_path: Path, tiny_checkpoint: Path) -> Path:
     """A folder that passes the guard and is not the baseline; the stand-in runtime ignores what it holds."""
-    folder = nudged_copy(tiny_checkpoint, tmp_path / "checkpoint" / "model")
-    yield folder
-    pids = folder.parent / "burner.pids"
-    for pid in pids.read_text().split() if pids.exists() else []:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGKILL)
+    return nudged_copy(tiny_checkpoint, tmp_path / "checkpoint" / "model")
 
 
 def slowdown_beside(judging: Judging, neighbour: CheckpointWorker, frozen: bool, drift: float) -> Estimate:
@@ -61,6 +56,7 @@ def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_bas
 ) -> None:
     session = "tests.standin_runtimes:BurnsBetweenImages"
     with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
+        judging.control()
         with CheckpointWorker(submission, CONTEST, INPUTS, session) as burner:
             # That the burner slows the baseline when left running is shown without the drift term: how much a
             # half-core burner slows it depends on the machine's cores. Frozen, the judging's own check holds.
@@ -79,11 +75,13 @@ def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submis
 ) -> None:
     session = "tests.standin_runtimes:LeavesABurnerBehind"
     with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
+        judging.control()
         outcome = judging.measure("escapee", submission)
     assert outcome.measurement is None
     assert outcome.refusal.message.startswith("its worker left processes running: pid ")
-    (pid,) = (submission.parent / "burner.pids").read_text().split()
-    assert f"pid {pid} (" in outcome.refusal.message and outcome.refusal.message.endswith("they were killed")
+    (pid,) = re.findall(r"pid (\d+) \(", outcome.refusal.message)
+    assert f"pid {pid} ({sys.executable} -c import time" in outcome.refusal.message  # the burner it started
+    assert outcome.refusal.message.endswith("they were killed")
     assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
 
 
@@ -97,6 +95,7 @@ def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
     contest = replace(CONTEST, control=replace(CONTEST.control, drift=0.0))
     lines: list[str] = []
     with Judging(tiny_models, contest, INPUTS, lines.append, submission_session=session) as judging:
+        judging.control()
         outcome = judging.measure("neighbour", submission)
         controls = judging.controls
     assert outcome.measurement is None

@@ -122,6 +122,17 @@ def test_weights_sum_to_one_favour_the_winner_and_skip_what_is_not_significant()
     assert weights(rank(list(reversed(entries)), MARGIN)) == shares
 
 
+def test_a_later_copy_in_the_leaders_tier_earns_nothing_however_many_commit_it() -> None:
+    leader = entry("leader", 1, 0.40)
+    copies = [entry(f"copy-{i}", 2 + i, 0.40 + 0.005 * (i % 3 - 1)) for i in range(5)]
+    slower = entry("slower", 9, 0.10)
+    placed = rank([*copies, slower, leader], MARGIN)
+    assert {p.entry.key for p in placed if p.tier == 1} == {"leader", *(c.key for c in copies)}
+    shares = weights(placed)
+    assert set(shares) == {"leader", "slower"}
+    assert shares["leader"] == 2 * shares["slower"]
+
+
 def test_with_no_significant_submission_the_weight_follows_the_contest_policy() -> None:
     shares = weights(rank([entry("a", 1, 0.01, significant=False), entry("b", 2, -0.2, significant=False)], MARGIN))
     assert shares == {}
@@ -182,12 +193,16 @@ def test_an_ineligible_entry_never_ranks_above_an_eligible_one(entries: list[Ent
 
 @settings(max_examples=300, deadline=None)
 @given(days())
-def test_weights_never_rise_down_the_ranks_and_only_significant_entries_earn(entries: list[Entry]) -> None:
+def test_weights_never_rise_down_the_tiers_and_only_significant_tier_leaders_earn(entries: list[Entry]) -> None:
     placed = rank(entries, MARGIN)
     shares = weights(placed)
-    down_the_ranks = [shares.get(p.entry.key, 0.0) for p in placed]
-    assert all(upper >= lower for upper, lower in itertools.pairwise(down_the_ranks))
+    leaders = {}
+    for p in placed:
+        leaders.setdefault(p.tier, p)
+    by_tier = [shares.get(leader.entry.key, 0.0) for _, leader in sorted(leaders.items())]
+    assert all(upper >= lower for upper, lower in itertools.pairwise(by_tier))
     assert all(next(e for e in entries if e.key == key).verdict.significant for key in shares)
+    assert all(leaders[p.tier] is p for p in placed if p.entry.key in shares)
     assert not shares or math.isclose(sum(shares.values()), 1.0)
 
 

@@ -17,7 +17,7 @@ from base.config import add_common_flags, configure_logging, load_wallet, networ
 from base.network import ChainOpener, open_chain, open_stores
 from contest.day.daemon import ValidatorDaemon
 from contest.day.state import StateVersionError, ValidatorState
-from contest.day.steps import DaySetup, run_day
+from contest.day.steps import DayFailed, DaySetup, run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
 from contest.publish.report import format_leaderboard
 
@@ -98,5 +98,8 @@ def main(argv: Sequence[str] | None = None, *, opener: ChainOpener = open_chain)
         return 0
     except (ChainError, ValueError) as error:
         state.record_error(str(error))
+        print(f"error: {error}", flush=True)
+        return 1
+    except DayFailed as error:  # recorded with the day already
         print(f"error: {error}", flush=True)
         return 1

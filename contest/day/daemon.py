@@ -25,14 +25,10 @@ from base.chain import ChainError
 from contest.day.opening import chain_time
 from contest.day.schedule import latest_opening, opening_trigger
 from contest.day.state import ValidatorState
-from contest.day.steps import WEIGHTS_VERSION_KEY, DaySetup, run_day
+from contest.day.steps import MAX_DAY_FAILURES, WEIGHTS_VERSION_KEY, DayFailed, DaySetup, DayStopped, run_day
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-
-
-class DayStopped(RuntimeError):
-    """The validator is stopping: the day is left running in the state, and resumes at the next start."""
 
 
 class ValidatorDaemon:
@@ -74,13 +70,27 @@ class ValidatorDaemon:
             self._close_day.set()
         with self._day_lock:
             self._close_day.clear()
-            try:
-                run_day(self.setup, progress=self.progress, closing=self._closing, scheduled=scheduled)
-            except DayStopped:
-                log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")
-            except (ChainError, OSError) as error:
-                self.state.record_error(f"day: {error}")
-                log.error("the day failed: %s (it resumes at the next start or opening)", error)
+            # A day that fails in the validator is resumed at once; given up, the scheduled day runs next.
+            for _ in range(MAX_DAY_FAILURES + 1):
+                if self._day_ends(scheduled):
+                    return
+
+    def _day_ends(self, scheduled: datetime | None) -> bool:
+        """Run the day; whether nothing is left to run now (False: run again, resuming or opening the next)."""
+        try:
+            run_day(self.setup, progress=self.progress, closing=self._closing, scheduled=scheduled)
+        except DayStopped:
+            log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")
+        except (ChainError, OSError) as error:
+            self.state.record_error(f"day: {error}")
+            log.error("the day failed: %s (it resumes at the next start or opening)", error)
+        except DayFailed as error:
+            log.error("%s", error)
+            return False
+        except Exception:
+            log.exception("the day failed in the validator itself; it resumes now")
+            return False
+        return True
 
     def _closing(self) -> bool:
         if self._stopping.is_set():

@@ -28,7 +28,7 @@ from contest.judging.judge import Outcome
 log = logging.getLogger(__name__)
 
 _OUTCOME = TypeAdapter(Outcome)
-STATE_VERSION = 2  # 1: outcomes without a format; 2: each outcome with its format
+STATE_VERSION = 3  # 1: outcomes without a format; 2: each outcome with its format; 3: failed days
 OUTCOME_FORMAT = 2  # 1: a refusal as a plain message; 2: a refusal with its kind
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS days (
@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS weights (
     id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), block INTEGER NOT NULL,
     uids TEXT NOT NULL, weights TEXT NOT NULL, set_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, at TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS day_failures (
+    id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), at TEXT NOT NULL, message TEXT NOT NULL);
 """
 
 
@@ -49,7 +51,7 @@ class StateVersionError(RuntimeError):
     """The state file was written by a newer version of the validator than this one."""
 
 
-DayStatus = Literal["running", "finished"]
+DayStatus = Literal["running", "finished", "failed"]  # failed: given up, the next opening starts a new day
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,18 @@ class ValidatorState:
                 "UPDATE days SET status = 'finished', leaderboard = ?, note = ? WHERE id = ?",
                 (str(leaderboard), note, day_id),
             )
+
+    def record_day_failure(self, day_id: int, message: str) -> int:
+        """Record that the day failed (in its history and the errors); returns how many times it has failed."""
+        with self._connect() as db:
+            db.execute("INSERT INTO day_failures (day_id, at, message) VALUES (?, ?, ?)", (day_id, _now(), message))
+            db.execute("INSERT INTO errors (at, message) VALUES (?, ?)", (_now(), f"day: {message}"))
+            return int(db.execute("SELECT COUNT(*) FROM day_failures WHERE day_id = ?", (day_id,)).fetchone()[0])
+
+    def give_up_day(self, day_id: int, note: str) -> None:
+        """The day cannot finish: it is no longer resumed, and the next opening starts a new one."""
+        with self._connect() as db:
+            db.execute("UPDATE days SET status = 'failed', note = ? WHERE id = ?", (note, day_id))
 
     def record_weights(self, day_id: int, block: int, uids: Sequence[int], weights: Sequence[float]) -> None:
         with self._connect() as db:

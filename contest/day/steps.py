@@ -8,7 +8,6 @@ resumes where it stopped, with the same opening (hence the same inputs).
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -16,13 +15,15 @@ from pathlib import Path
 
 from bittensor import Wallet
 
-from base.chain import Chain
+from base.chain import Chain, ChainError
+from base.errors import first_line
 from base.inputs import GenerationInput
+from base.removal import remove_tree
 from base.store import Store
 from contest.baseline import ContestModels, ensure_models
 from contest.day.candidates import Candidate, collect
 from contest.day.copies import attribute_near_copies, mark_duplicates
-from contest.day.fetching import fetch_all
+from contest.day.fetching import drop_unjudged, fetch_all
 from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
@@ -151,16 +152,17 @@ def judge_step(context: DayContext, day: OpenedDay, candidates: Sequence[Candida
     def judged_one(hotkey: str, outcome: Outcome) -> None:
         record(hotkey, outcome)
         if (folder := alive[hotkey]) is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
 
     models = ensure_models(context.contest, context.data_dir, context.stores.get("huggingface"))
+    day.cache_dir.mkdir(parents=True, exist_ok=True)  # the workers' scratch folders too: removed with the day
     try:
         judged = judge(
             models, alive, context.contest, day.inputs, progress=context.progress, done=done, record=judged_one,
-            closing=context.closing, keep_images=day.gallery.keep,
+            closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
         )  # fmt: skip
     finally:
-        shutil.rmtree(day.cache_dir, ignore_errors=True)
+        remove_tree(day.cache_dir)
     return judged, models
 
 
@@ -223,6 +225,21 @@ def publish_step(
     return signed, written
 
 
+class DayStopped(RuntimeError):
+    """The validator is stopping: the day is left running in the state, and resumes at the next start."""
+
+
+class DayFailed(RuntimeError):
+    """The day failed ``MAX_DAY_FAILURES`` times in the validator itself and was given up."""
+
+
+# A day that fails in the validator itself this many times is given up: one commitment that trips the validator
+# every time it is resumed must not keep every later day from running.
+MAX_DAY_FAILURES = 2
+# The chain or the disk failing leaves the day as it was, to resume: the cause is outside the day.
+RESUMABLE = (DayStopped, ChainError, OSError)
+
+
 def run_day(
     setup: DaySetup,
     *,
@@ -234,15 +251,32 @@ def run_day(
 
     The day opens at ``scheduled`` (default: the latest opening by the chain's clock), at the first block
     at or after it; a day already judged to the end is not judged again. ``closing()`` turning true (the
-    next day opened) closes this one with what it has judged.
+    next day opened) closes this one with what it has judged. A failure in the validator itself is recorded
+    with the day; the ``MAX_DAY_FAILURES``-th gives the day up (``DayFailed``).
     """
     parts = {part.name: getattr(setup, part.name) for part in fields(setup)}
     context = DayContext(**parts, state=ValidatorState.of(setup.data_dir), progress=progress, closing=closing)
     day = open_step(context, scheduled)
     if isinstance(day, Path):
         return read_leaderboard(day), day
+    try:
+        return _judged_day(context, day)
+    except RESUMABLE:
+        raise
+    except Exception as error:
+        cause = f"{type(error).__name__}: {first_line(error)}"
+        failures = context.state.record_day_failure(day.stored.id, cause)
+        if failures < MAX_DAY_FAILURES:
+            raise
+        note = f"given up after failing {failures} times in the validator; the last: {cause}"
+        context.state.give_up_day(day.stored.id, note)
+        raise DayFailed(f"day {day.opening.day} of {setup.contest.id} {note}") from error
+
+
+def _judged_day(context: DayContext, day: OpenedDay) -> tuple[Leaderboard, Path]:
     candidates = collect_step(context, day)
-    candidates = mark_duplicates(fetch_all(candidates, setup.stores, day.cache_dir, setup.contest))
+    candidates = mark_duplicates(fetch_all(candidates, context.stores, day.cache_dir, context.contest))
+    drop_unjudged(candidates)
     judged, models = judge_step(context, day, candidates)
     settled = settle(context, candidates, judged)
     weights_block = set_weights_step(context, day, settled)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,23 +29,23 @@ from base.memory import MemoryReading
 from base.orphans import LeftBehind, adopt_orphans, adopts_orphans, children, release_orphans, stop_orphans
 from base.similarity import Similarity
 from base.stats import Estimate, median_ci, ratio_ci, widened
-from base.worker import WorkerError
+from base.worker import WorkerError, WorkerTimeout
 from contest.baseline import ContestModels
-from contest.definitions import Contest, Sampling, inspect_for_contest
+from contest.definitions import Contest, Sampling
 from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.judging.compare import Comparison, compare, speed_ratio
 from contest.judging.embedding import ImageEncoderWorker
-from contest.judging.pairing import PairedRun, Side, Stop, measure_pairs
+from contest.judging.pairing import BaselineFailed, PairedRun, Side, Stop, measure_pairs
 from contest.judging.reasons import Out, Reason
 from contest.judging.scoring import Verdict, score, score_interval
+from contest.judging.screening import screen
 from pipelines.checkpoint_guard import CheckpointRefused
-from pipelines.model_digest import model_digest
 
 log = logging.getLogger(__name__)
 # Where the images a checkpoint drew go as soon as it is measured (key None: the baseline), e.g. thumbnails.
 KeepImages = Callable[[str | None, Sequence[np.ndarray]], None]
 NOT_JUDGED = Reason(Out.NOT_JUDGED, "not judged: the day closed when the next one opened")
-UNMODIFIED_BASELINE = Reason(Out.UNMODIFIED_BASELINE, "the unmodified baseline")
+START_FACTOR = 3.0  # a worker may take this many times the baseline's own start before it is out of time
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     """A failing submission is an outcome with the reason, never an error for the day."""
     try:
         return measure()
+    except BaselineFailed:
+        raise
     except CheckpointRefused as error:
         return Outcome(refusal=Reason(Out.REFUSED, f"refused: {error}"))
     except WorkerError as error:
@@ -136,16 +139,22 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
         return Outcome(refusal=Reason(Out.FAILED, f"benchmark failed: {type(error).__name__}: {first_line(error)}"))
 
 
-def screen(folder: Path, contest: Contest, baseline_digest: bytes) -> Outcome | None:
-    """Why a submission is out before any worker loads it: refused by the guard, or the unmodified baseline."""
-
-    def screened() -> Outcome:
-        inspect_for_contest(folder, contest)
-        unmodified = model_digest(folder, contest.default_dtype) == baseline_digest
-        return Outcome(refusal=UNMODIFIED_BASELINE if unmodified else None)
-
-    outcome = _outcome(screened)
-    return outcome if outcome.refusal is not None else None
+def start_worker(
+    folder: Path,
+    contest: Contest,
+    inputs: Sequence[GenerationInput],
+    session: str,
+    limit_s: float,
+    progress: Callable[[str], None],
+    scratch_in: Path | None = None,
+) -> CheckpointWorker:
+    """A checkpoint's worker; a start that only ran out of time (a busy machine) is tried once more, never more."""
+    start = partial(CheckpointWorker, folder, contest, inputs, session, start_timeout_s=limit_s, scratch_in=scratch_in)
+    try:
+        return start()
+    except WorkerTimeout as error:
+        progress(f"a worker's start ran out of time ({first_line(error)}): starting it once more")
+    return start()
 
 
 def images_digest(images: Sequence[np.ndarray]) -> str:
@@ -188,27 +197,56 @@ class Judging:
         keep_images: KeepImages | None = None,
         clock: Callable[[], float] = time.monotonic,
         submission_session: str = SESSION,
+        scratch_in: Path | None = None,
     ) -> None:
-        self.folder, self.contest, self.inputs = models.baseline, contest, inputs
-        self.submission_session = submission_session
+        """Start the image encoder and the baseline; every worker is closed on any failure, here or later.
+
+        Each worker's scratch folder (its home and temporary folder: engines, caches) is made in ``scratch_in``.
+
+        The A/A control is not run here (``control()``): a constructor that fails leaves no ``with`` block
+        to close what it started.
+        """
+        self.models, self.folder, self.contest, self.inputs = models, models.baseline, contest, inputs
+        self.submission_session, self.scratch_in = submission_session, scratch_in
         self.progress, self.keep_images, self.clock = progress, keep_images, clock
-        self._release_orphans = not adopts_orphans() and adopt_orphans()  # only while it judges
-        try:
-            self.encoder = ImageEncoderWorker(models.image_encoder, contest)
-        except BaseException:
-            self._stop_adopting()
-            raise
-        try:
-            self.baseline = CheckpointWorker(models.baseline, contest, inputs)
-        except BaseException:
-            self.encoder.close()
-            self._stop_adopting()
-            raise
         self.controls: list[Reference] = []
         self.baseline_runs: list[Timings] = []
         self.judged = 0
         self.timed_seconds = 0.0  # every image either side of every pair took
         self._control_at = 0.0
+        with ExitStack() as stack:
+            if not adopts_orphans() and adopt_orphans():  # only while it judges
+                stack.callback(release_orphans)
+            stack.callback(self._close_workers)
+            self._start_workers()
+            self._cleanup = stack.pop_all()
+
+    def _start_workers(self) -> None:
+        """The encoder and the baseline, and how long a start takes on this machine now."""
+        self.encoder = ImageEncoderWorker(self.models.image_encoder, self.contest, self.scratch_in)
+        started = self.clock()
+        self.baseline = self._validator_worker(self.folder, "the baseline", self.contest.load_timeout_s)
+        # A submission or the control's copy may take longer to start on a busy machine than the contest's limit
+        # assumes: the limit follows what the baseline's own start took here.
+        self.start_limit_s = max(self.contest.load_timeout_s, START_FACTOR * (self.clock() - started))
+
+    def _close_workers(self) -> None:
+        with ExitStack() as stack:  # each closed even if another's close fails
+            for name in ("baseline", "encoder"):
+                if (worker := getattr(self, name, None)) is not None:
+                    stack.callback(worker.close)
+
+    def _validator_worker(self, folder: Path, what: str, limit_s: float) -> CheckpointWorker:
+        """A worker of the validator's own model; its failure to start is the validator's, never a submission's."""
+        try:
+            return start_worker(folder, self.contest, self.inputs, SESSION, limit_s, self.progress, self.scratch_in)
+        except WorkerError as error:
+            raise BaselineFailed(f"{what} did not start: {first_line(error)}") from error
+
+    def restart(self) -> None:
+        """Fresh validator workers and a fresh control, after the baseline's side failed."""
+        self._close_workers()
+        self._start_workers()
         self.control()
 
     @property
@@ -224,15 +262,20 @@ class Judging:
         return run
 
     def _precise(self, baseline: Side, other: Side) -> Stop | None:
+        if len(baseline.seconds) < self.contest.sampling.min_pairs:
+            return None
         return Stop.PRECISE if precise_enough(baseline, other, self.contest.sampling) else None
 
     def control(self) -> Reference:
         """Judge the baseline against an identical copy of itself: the reference for what follows."""
         self.progress("A/A control: the baseline against an identical copy of itself")
         self.baseline.freeze()
-        with CheckpointWorker(self.folder, self.contest, self.inputs) as copy:
-            run = self._pairs(copy, self._precise)
-            memory = copy.finish()
+        with self._validator_worker(self.folder, "the control's copy of the baseline", self.start_limit_s) as copy:
+            try:
+                run = self._pairs(copy, self._precise)
+                memory = copy.finish()
+            except WorkerError as error:  # either side of the control is the validator's own
+                raise BaselineFailed(f"the A/A control failed: {first_line(error)}") from error
         if self.keep_images is not None and not self.controls:
             self.keep_images(None, run.first.images)
         reference = Reference(
@@ -254,10 +297,18 @@ class Judging:
         )
         return reference
 
+    def fresh_control(self) -> None:
+        """The control; when it fails, fresh workers get one more try (a second failure is the day's)."""
+        try:
+            self.control()
+        except BaselineFailed as error:
+            self.progress(f"{error}: restarting the validator's workers")
+            self.restart()
+
     def control_if_due(self) -> None:
         """The control again once its interval has passed: the machine's speed drifts over a day."""
         if self.clock() - self._control_at >= self.contest.control.interval_s:
-            self.control()
+            self.fresh_control()
 
     def baseline_result(self, timings: Timings) -> BenchmarkResult:
         """The baseline as a submission is compared with it: ``timings`` and the reference copy's load and memory."""
@@ -277,9 +328,13 @@ class Judging:
         contest = self.contest
 
         def decide(baseline: Side, other: Side) -> Stop | None:
+            # The minimum over the first block can only fall as images are added: a checkpoint that fails the
+            # gate there fails it on the whole set, so it costs one block, not the day's image set.
             similarity = similarity_of(baseline, other)
             if similarity.minimum < contest.similarity.threshold:
                 return Stop.DISSIMILAR
+            if len(baseline.seconds) < contest.sampling.min_pairs:
+                return None
             so_far = compare(
                 self.baseline_result(baseline.timings),
                 submission.result(other.timings, submission.memory()),
@@ -304,7 +359,16 @@ class Judging:
         self.baseline.freeze()
         similarity = _ComparedOnce(self.encoder)
         try:
-            with CheckpointWorker(folder, self.contest, self.inputs, self.submission_session) as submission:
+            submission = start_worker(
+                folder,
+                self.contest,
+                self.inputs,
+                self.submission_session,
+                self.start_limit_s,
+                self.progress,
+                self.scratch_in,
+            )
+            with submission:
                 run = self._pairs(submission, self._decider(submission, similarity))
                 result = submission.result(run.second.timings, submission.finish())
         finally:
@@ -352,16 +416,23 @@ class Judging:
         baseline = self.baseline_result(run.first.timings)
         return Outcome(Measurement(baseline, result, similarity, images_digest(run.second.images), sampled))
 
-    def _stop_adopting(self) -> None:
-        if self._release_orphans:
-            release_orphans()
+    def judge_one(self, key: str, folder: Path) -> Outcome:
+        """``measure`` as an outcome: when the validator's own side fails beside it, its workers and the control
+        start afresh and it is measured once more; twice, it is left out as the validator's failure."""
+        try:
+            return _outcome(partial(self.measure, key, folder))
+        except BaselineFailed as error:
+            self.progress(f"the validator's side failed beside {key} ({error}): restarting it, measuring again")
+        self.restart()
+        try:
+            return _outcome(partial(self.measure, key, folder))
+        except BaselineFailed as error:
+            self.restart()
+            message = f"not judged: the validator's own side failed twice beside it ({first_line(error)})"
+            return Outcome(refusal=Reason(Out.BASELINE_FAILED, message))
 
     def close(self) -> None:
-        try:
-            self.baseline.close()
-            self.encoder.close()
-        finally:
-            self._stop_adopting()
+        self._cleanup.close()
 
     def __enter__(self) -> Judging:
         return self
@@ -371,16 +442,21 @@ class Judging:
 
 
 class _ComparedOnce:
-    """The day's image set is complete at ``min_pairs`` and never changes after: one comparison serves a run."""
+    """Each image count compared once: the first block's images for the early gate, then the day's whole set
+    (complete at ``min_pairs`` and never changed after), which serves the rest of a run."""
 
     def __init__(self, encoder: ImageEncoderWorker) -> None:
         self.encoder = encoder
-        self.value: Similarity | None = None
+        self.values: dict[int, Similarity] = {}
 
     def __call__(self, baseline: Side, other: Side) -> Similarity:
-        if self.value is None:
-            self.value = self.encoder.similarity(baseline.images, other.images)
-        return self.value
+        count = len(other.images)
+        if count not in self.values:
+            try:
+                self.values[count] = self.encoder.similarity(baseline.images, other.images)
+            except WorkerError as error:
+                raise BaselineFailed(f"the image encoder failed: {first_line(error)}") from error
+        return self.values[count]
 
 
 def judgement(outcome: Outcome, contest: Contest) -> Judgement:
@@ -402,21 +478,23 @@ def judge(
     record: Callable[[str, Outcome], None] | None = None,
     closing: Callable[[], bool] = lambda: False,
     keep_images: KeepImages | None = None,
+    scratch_in: Path | None = None,
 ) -> Judged:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
     A submission already in ``done`` needs no folder (None). Once ``closing()`` is true the submissions
     not yet measured are left out with that reason (the next day has opened). ``keep_images`` gets
-    what the baseline and each measured submission drew.
+    what the baseline and each measured submission drew; the workers' scratch folders are made in ``scratch_in``.
     """
     started = time.perf_counter()
     outcomes = dict(done or {})
     for key, folder in submissions.items():  # before any worker starts: what is out without measuring
         if key not in outcomes and folder is not None and (refused := screen(folder, contest, models.baseline_digest)):
-            outcomes[key] = refused
+            outcomes[key] = Outcome(refusal=refused)
             if record is not None:
-                record(key, refused)
-    with Judging(models, contest, inputs, progress, keep_images) as judging:
+                record(key, outcomes[key])
+    with Judging(models, contest, inputs, progress, keep_images, scratch_in=scratch_in) as judging:
+        judging.fresh_control()
         queue = tqdm(submissions.items(), desc="judging", unit="submission", total=len(submissions), disable=None)
         for position, (key, folder) in enumerate(queue, start=1):
             if key in outcomes:
@@ -430,7 +508,7 @@ def judge(
             progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
             if folder is None:
                 raise ValueError(f"{key} has neither a folder nor a stored outcome")
-            outcomes[key] = _outcome(partial(judging.measure, key, folder))
+            outcomes[key] = judging.judge_one(key, folder)
             judging.judged += 1
             if record is not None:
                 record(key, outcomes[key])

@@ -17,9 +17,16 @@ from enum import StrEnum
 import numpy as np
 
 from base.energy import EnergyReading, total_energy
+from base.errors import first_line
 from base.inputs import GenerationInput
+from base.worker import WorkerError
 from contest.definitions import Sampling
 from contest.judging.checkpoint_worker import CheckpointWorker, TimedImage, Timings
+
+
+class BaselineFailed(RuntimeError):
+    """The validator's own side failed (the baseline, the control's copy of it, the image encoder): never a
+    submission's fault."""
 
 
 class Stop(StrEnum):
@@ -94,7 +101,11 @@ def measure_pairs(
     decide: Decide,
     clock: Callable[[], float] = time.monotonic,
 ) -> PairedRun:
-    """Pairs in blocks until ``decide`` (asked after each block, from ``min_pairs`` on) or a cap stops them."""
+    """Pairs in blocks until ``decide`` (asked after each block) or a cap stops them; the time cap never stops a run
+    before the day's image set (``min_pairs``) is complete.
+
+    A failure of ``first``, the baseline, is ``BaselineFailed``: the validator's, never the other side's.
+    """
     if len(inputs) < sampling.max_pairs:
         raise ValueError(f"{sampling.max_pairs} pairs need as many inputs, got {len(inputs)}")
     workers, sides = (first, second), (Side(), Side())
@@ -102,13 +113,18 @@ def measure_pairs(
     for index in range(sampling.max_pairs):
         for side in order_of(index):
             workers[1 - side].freeze()
-            timed = workers[side].generate(inputs[index], timeout_s=image_limit_s)
+            try:
+                timed = workers[side].generate(inputs[index], timeout_s=image_limit_s)
+            except WorkerError as error:
+                if side == 0:
+                    raise BaselineFailed(f"the baseline failed: {first_line(error)}") from error
+                raise
             sides[side].add(timed, keep_image=index < sampling.min_pairs)
         pairs = index + 1
-        if pairs < sampling.min_pairs or (pairs % sampling.block_pairs and pairs < sampling.max_pairs):
+        if pairs % sampling.block_pairs and pairs < sampling.max_pairs:
             continue
         stop = decide(*sides)
-        if stop is None and clock() - started >= sampling.max_seconds:
+        if stop is None and pairs >= sampling.min_pairs and clock() - started >= sampling.max_seconds:
             stop = Stop.TIME_CAP
         if stop is not None:
             return PairedRun(*sides, stop)

@@ -1,9 +1,16 @@
-"""Why a submission is out: a kind that code and readers can sort on, and a message that says the particulars."""
+"""Why a submission is out: a kind that code and readers can sort on, and a message that says the particulars.
+
+A message may quote what a miner chose (a class name, a file name, an error its files caused), so it is cut to
+``MAX_MESSAGE_CHARS``: a published reason can never carry a miner's megabytes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+MAX_MESSAGE_CHARS = 300
+ELLIPSIS = "..."
 
 
 class Out(StrEnum):
@@ -23,6 +30,7 @@ class Out(StrEnum):
     LEFT_PROCESSES = "left-processes"
     SLOWED_BASELINE = "slowed-baseline"
     SIMILARITY = "similarity"
+    BASELINE_FAILED = "baseline-failed"  # the validator's own side failed beside it twice: not its fault
     NOT_JUDGED = "not-judged"
 
 
@@ -30,6 +38,10 @@ class Out(StrEnum):
 class Reason:
     kind: Out
     message: str
+
+    def __post_init__(self) -> None:
+        if len(self.message) > MAX_MESSAGE_CHARS:
+            object.__setattr__(self, "message", self.message[: MAX_MESSAGE_CHARS - len(ELLIPSIS)] + ELLIPSIS)
 
     def __str__(self) -> str:
         return self.message

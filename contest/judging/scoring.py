@@ -6,8 +6,8 @@ baseline, 0.5 is half again better. Its 95% interval comes from the speed ratio'
 Weight goes only to a significant improvement: the score's interval lies wholly above the contest's
 minimum improvement, so noise, the baseline and re-uploads of it earn nothing. Ranking is by score,
 significant submissions first; scores within the noise of each other share a tier, in which the earliest
-commit leads, so a copy with a lucky timing cannot pass the original. Weights fall with rank; when no
-submission qualifies they all go to the contest's ``no_winner_uid``.
+commit leads, so a copy with a lucky timing cannot pass the original. Only a tier's leader earns, and weights
+fall with the tier; when no submission qualifies they all go to the contest's ``no_winner_uid``.
 """
 
 from __future__ import annotations
@@ -165,8 +165,17 @@ def rank(entries: Sequence[Entry], tie_margin: float) -> list[Placed]:
 
 
 def weights(placed: Sequence[Placed]) -> dict[str, float]:
-    """Geometric shares by rank over the significant entries; they sum to 1 (nothing when none qualifies)."""
-    eligible = [p.entry for p in sorted(placed, key=lambda p: p.rank) if p.entry.verdict.significant]
+    """Geometric shares by tier over the significant tiers' leaders; they sum to 1 (nothing when none qualifies).
+
+    Only a tier's earliest commit earns: a later entry no member of its tier is clearly worse than has added
+    nothing, so a copy of the leader that draws other bytes (one weight nudged) earns nothing however many
+    hotkeys commit it.
+    """
+    leaders: dict[int, Entry] = {}
+    for p in sorted(placed, key=lambda p: p.rank):
+        if p.entry.verdict.significant:
+            leaders.setdefault(p.tier, p.entry)
+    eligible = [leaders[tier] for tier in sorted(leaders)]
     raw = [WEIGHT_DECAY**position for position in range(len(eligible))]
     total = sum(raw)
     return {entry.key: share / total for entry, share in zip(eligible, raw, strict=True)}
@@ -177,5 +186,5 @@ def weight_vector(shares: Mapping[str, float], uids: Mapping[str, int], contest:
     if not shares:
         policy = f"no submission is a significant improvement: all weight to uid {contest.no_winner_uid}"
         return WeightVector((contest.no_winner_uid,), (1.0,), policy)
-    policy = f"significant improvements by rank, each {WEIGHT_DECAY:g} of the one above"
+    policy = f"the earliest commit of each significant tier, by tier, each {WEIGHT_DECAY:g} of the one above"
     return WeightVector(tuple(uids[key] for key in shares), tuple(shares.values()), policy)

@@ -8,8 +8,9 @@ from pathlib import Path
 from base.inputs import GenerationInput
 from contest.baseline import ContestModels
 from contest.definitions import Contest
-from contest.judging.judge import Judged, judge, screen
+from contest.judging.judge import Judged, judge
 from contest.judging.scoring import Verdict
+from contest.judging.screening import screen
 
 SUBMISSION = "submission"
 
@@ -25,6 +26,6 @@ def self_check(
 ) -> SelfCheck:
     refused = screen(submission, contest, models.baseline_digest)
     if refused is not None:  # out before measuring: no worker, no control
-        return SelfCheck(Verdict(None, reason=refused.refusal))
+        return SelfCheck(Verdict(None, reason=refused))
     judged = judge(models, {SUBMISSION: submission}, contest, inputs)
     return SelfCheck(judged.judgements[SUBMISSION].verdict, judged)
