@@ -2,13 +2,14 @@
 
 The validators are separate processes (the validator CLI, ``--once``) with separate data folders, run one
 after the other over the same chain and the same commitments: the second starts minutes after the first,
-yet must open the day at the same block. The miners: the unmodified baseline (with a README of its own), a
-clearly faster ONNX Runtime UNet, a re-upload of it by another hotkey, and three with small real
-differences (channels_last, eager attention, the ONNX export with basic graph optimisation). Uid 0 is the
-subnet owner, where weight goes when no submission qualifies.
+yet must open the day at the same block. The miners: the unmodified baseline (with a README of its own), the
+baseline dressed up (a manifest restating its scheduler and steps, a licence in the UNet's folder), a clearly
+faster ONNX Runtime UNet, a re-upload of it by another hotkey, a copy of it with one VAE bias nudged (other image
+bytes, the same speed), and three with small real differences (channels_last, eager attention, the ONNX export
+with basic graph optimisation). Uid 0 is the subnet owner, where weight goes when no submission qualifies.
 
 Prints each day's ranks and weights per validator, then: days with the same winner, weight given to the
-unmodified baseline and to copies, and the largest slow-down of the baseline seen inside a pair.
+baseline, the dressed baseline and the copies, and the largest slow-down of the baseline seen inside a pair.
 
     poetry run python benchmarks/agreement.py [--days 10] [--work-dir DIR]
 """
@@ -24,7 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from bittensor import Wallet
+from safetensors.numpy import load_file, save_file
 
 from base import commitment as codec
 from base.content_hash import submission_hash
@@ -33,21 +36,32 @@ from base.local_chain import LocalChain
 from contest.baseline import ensure_baseline
 from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
-from pipelines.manifest import MANIFEST_NAME, Manifest, TorchOptions, write_manifest
+from pipelines.manifest import MANIFEST_NAME, GenerationOptions, Manifest, TorchOptions, write_manifest
 from pipelines.onnx_unet import export_onnx_checkpoint
 from pipelines.recipes import torch_options
 
 ROOT = Path(__file__).resolve().parent.parent
 NETUID = 21
 VALIDATORS = ("validator-a", "validator-b")
-HONEST_COPIES = ("baseline", "reupload")  # neither may ever earn weight
+NEVER_PAID = ("baseline", "dressed", "reupload", "nudged")  # none may ever earn weight
 
 
 def build_checkpoints(baseline: Path, work: Path) -> dict[str, Path]:
-    folders = {name: work / name for name in ("baseline", "onnx", "channels-last", "eager", "onnx-basic")}
+    names = ("baseline", "dressed", "onnx", "nudged", "channels-last", "eager", "onnx-basic")
+    folders = {name: work / name for name in names}
     shutil.copytree(baseline, folders["baseline"])
     (folders["baseline"] / "README.md").write_text("my model\n")
+    shutil.copytree(baseline, folders["dressed"])
+    scheduler = json.loads((baseline / "scheduler" / "scheduler_config.json").read_text())["_class_name"]
+    steps = get_contest(DEFAULT_CONTEST_ID).generation.steps
+    write_manifest(folders["dressed"], Manifest(generation=GenerationOptions(scheduler=scheduler, steps=steps)))
+    (folders["dressed"] / "unet" / "LICENSE").write_text("MIT\n")
     export_onnx_checkpoint(baseline, folders["onnx"])
+    shutil.copytree(folders["onnx"], folders["nudged"])
+    vae = folders["nudged"] / "vae" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(vae)
+    weights["decoder.conv_out.bias"] = weights["decoder.conv_out.bias"] + np.float32(0.01)
+    save_file(weights, vae)
     shutil.copytree(baseline, folders["channels-last"])
     torch_options(folders["channels-last"], TorchOptions(channels_last=True))
     shutil.copytree(baseline, folders["eager"])
@@ -74,7 +88,7 @@ def set_up(work: Path) -> tuple[LocalChain, dict[str, str]]:
     for name in VALIDATORS:
         chain.register(make_wallet(wallets, name).hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
     folders = build_checkpoints(ensure_baseline(contest, work / "build"), work / "checkpoints")
-    order = ["baseline", "onnx", "channels-last", "eager", "onnx-basic", "reupload"]
+    order = ["baseline", "dressed", "onnx", "channels-last", "eager", "onnx-basic", "reupload", "nudged"]
     names = {}
     for name in order:
         wallet = make_wallet(wallets, name)
@@ -122,7 +136,7 @@ def summary_of(board: dict, names: dict[str, str]) -> tuple[str, dict[str, float
 
 
 def describe(board: dict, names: dict[str, str]) -> str:
-    """The ranking, then what is out and why (the baseline and the re-upload are always out: not shown)."""
+    """The ranking, then what is out and why (the baseline, the dressed baseline and the re-upload: not shown)."""
     ranked = sorted((row for row in board["submissions"] if row["rank"]), key=lambda row: row["rank"])
     cells = [
         f"{row['rank']}:{names[row['hotkey']]}({row['score']:+.3f}{'*' if row['significant'] else ''},"
@@ -132,7 +146,7 @@ def describe(board: dict, names: dict[str, str]) -> str:
     out = [
         f"out:{names[row['hotkey']]}({row['reason']})"
         for row in board["submissions"]
-        if row["rank"] is None and names[row["hotkey"]] not in HONEST_COPIES
+        if row["rank"] is None and names[row["hotkey"]] not in NEVER_PAID
     ]
     return " ".join(cells + out)
 
@@ -156,7 +170,7 @@ def main() -> None:
             winners = {summary[0] for summary in summaries.values()}
             same_winner += len(winners) == 1
             openings_agree += len({board["opening_block"] for board in boards.values()}) == 1
-            copy_weight += sum(summary[1].get(name, 0.0) for summary in summaries.values() for name in HONEST_COPIES)
+            copy_weight += sum(summary[1].get(name, 0.0) for summary in summaries.values() for name in NEVER_PAID)
             largest_slowdown = max([largest_slowdown, *(summary[2] for summary in summaries.values())])
             print(f"\nday {day} (the chain at block {block}, opening block "
                   f"{'/'.join(str(b['opening_block']) for b in boards.values())})", flush=True)  # fmt: skip
@@ -165,7 +179,7 @@ def main() -> None:
         print(f"\nover {args.days} days, two validators each ({time.monotonic() - started:.0f} s):")
         print(f"  the same opening block: {openings_agree} of {args.days} days")
         print(f"  the same winner: {same_winner} of {args.days} days")
-        print(f"  weight to the unmodified baseline and to copies: {copy_weight:.4f} in total")
+        print(f"  weight to the baseline, the dressed baseline and the copies: {copy_weight:.4f} in total")
         print(f"  the largest slow-down of the baseline inside a pair: {largest_slowdown:+.1%}")
     finally:
         if args.work_dir is None:
