@@ -114,7 +114,10 @@ def test_the_published_per_pair_times_recompute_the_speed_ratio(leaderboard: dic
     for row in measured:
         sampling = row["sampling"]
         assert len(sampling["baseline_seconds"]) == len(sampling["submission_seconds"]) == sampling["pairs"]
-        assert sampling["pairs"] >= get_contest("tiny-sdxl-cpu").sampling.min_pairs
+        # A checkpoint that fails the similarity gate is out after one block; any other sees the day's image set.
+        contest_sampling = get_contest("tiny-sdxl-cpu").sampling
+        least = contest_sampling.block_pairs if sampling["stop_reason"] == "dissimilar" else contest_sampling.min_pairs
+        assert sampling["pairs"] >= least
         spread = get_contest("tiny-sdxl-cpu").sampling.worker_spread
         again = speed_ratio(sampling["baseline_seconds"], sampling["submission_seconds"], spread)
         assert (again.value, again.low, again.high) == pytest.approx(tuple(row["metrics"]["speed_ratio"].values()))

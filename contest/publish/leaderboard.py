@@ -23,8 +23,9 @@ from contest.judging.reasons import Out
 if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it is imported for types only
     from contest.judging.judge import Reference
 
-# 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds
-SCHEMA_VERSION = 5
+# 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds;
+# 6: the baseline-failed kind, only a tier's earliest commit earns, dissimilar checkpoints stop after one block
+SCHEMA_VERSION = 6
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
