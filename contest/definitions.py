@@ -179,7 +179,10 @@ _CONTESTS = (
             threshold=0.93, clip_weight=0.35, image_encoder=ModelReference(source="tiny-clip", seed=0)
         ),
         minimum_improvement=0.05,
-        tie_margin=0.02,
+        # The machine's drift between runs (``control.drift``): on two validators over ten days one ONNX UNet
+        # scored from +0.38 to +0.55 while each score's interval showed only its pairs' noise, and a copy of it
+        # with a nudged weight cleared a 0.02 margin once (benchmarks/agreement.py).
+        tie_margin=0.15,
         no_winner_uid=0,
         max_checkpoint_bytes=64 * 1024**2,
         load_timeout_s=30.0,  # loading and warming up takes about 2 s here

@@ -17,6 +17,9 @@ import psutil
 import pytest
 
 from contest.baseline import ContestModels
+from contest.definitions import day_inputs, get_contest
+from contest.judging.judge import Judging
+from tests.days import nudged_copy
 
 EXIT_LIMIT_S = 10.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +28,9 @@ PREAMBLE = """
 import sys
 from pathlib import Path
 from contest.baseline import ContestModels
+from contest.definitions import day_inputs, get_contest
+from contest.judging.judge import Judging
+from tests.days import nudged_copy
 from contest.definitions import day_inputs, get_contest
 from contest.judging import judge as judging
 
@@ -112,3 +118,20 @@ def test_a_control_that_keeps_failing_fails_the_day_in_seconds_and_leaves_no_wor
     assert left == [], left
     # Two starts of the workers and two failed controls: seconds, not minutes.
     assert seconds < 3 * EXIT_LIMIT_S, seconds
+
+
+def test_a_baseline_that_dies_mid_day_is_restarted_and_the_submission_is_judged_not_blamed(
+    tiny_models: ContestModels, tmp_path: Path
+) -> None:
+    """The baseline's worker is killed between two submissions: the next is measured on fresh workers."""
+    contest = get_contest("tiny-sdxl-cpu")
+    submission = nudged_copy(tiny_models.baseline, tmp_path / "nudged")
+    lines: list[str] = []
+    with Judging(tiny_models, contest, day_inputs(contest, b"\x07" * 32), lines.append) as judging:
+        judging.fresh_control()
+        os.kill(judging.baseline._worker._process.pid, 9)
+        outcome = judging.judge_one("nudged", submission)
+        controls = len(judging.controls)
+    assert outcome.measurement is not None, outcome.refusal
+    assert sum("restarting it, measuring again" in line for line in lines) == 1
+    assert controls == 2  # the control ran again on the fresh workers

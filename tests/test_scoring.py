@@ -115,7 +115,7 @@ def test_one_noisy_early_entry_does_not_block_those_committed_after_it() -> None
 
 
 def test_weights_sum_to_one_favour_the_winner_and_skip_what_is_not_significant() -> None:
-    entries = [entry("a", 1, 0.5), entry("b", 2, 0.2), entry("c", 3, 0.1), entry("d", 4, 0.01, significant=False)]
+    entries = [entry("a", 1, 0.9), entry("b", 2, 0.5), entry("c", 3, 0.2), entry("d", 4, 0.01, significant=False)]
     shares = weights(rank(entries, MARGIN))
     assert math.isclose(sum(shares.values()), 1.0)
     assert shares["a"] > shares["b"] > shares["c"] and "d" not in shares
