@@ -38,6 +38,7 @@ from base import quiet, sandbox
 from base.removal import remove_tree
 
 A = TypeVar("A")
+W = TypeVar("W")
 MEMORY_CHECK_S = 0.1
 STOPPED_CHECK_S = 0.001
 PR_SET_PDEATHSIG = 1
@@ -408,6 +409,15 @@ class Worker:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def started_once_more(start: Callable[[], W], retrying: Callable[[WorkerTimeout], None] = lambda _: None) -> W:
+    """``start()``; a start that only ran out of time (a busy machine) is tried once more, never more."""
+    try:
+        return start()
+    except WorkerTimeout as error:
+        retrying(error)
+    return start()
 
 
 class WorkerHandle:

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from base.worker import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout
+from base.worker import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
 from tests import worker_jobs
 
 
@@ -143,3 +143,23 @@ def test_a_frozen_worker_dies_with_a_parent_killed_by_sigkill() -> None:
     while os.path.exists(f"/proc/{worker}") and process_state(worker) != "Z" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{worker}") or process_state(worker) == "Z"
+
+
+def test_a_start_that_ran_out_of_time_is_tried_once_more_never_more() -> None:
+    tries: list[int] = []
+
+    def late_once() -> str:
+        tries.append(1)
+        if len(tries) == 1:
+            raise WorkerTimeout("start exceeded its 1 s limit")
+        return "started"
+
+    retried: list[str] = []
+    assert started_once_more(late_once, lambda error: retried.append(str(error))) == "started"
+    assert retried == ["start exceeded its 1 s limit"]
+
+    def always_late() -> str:
+        raise WorkerTimeout("start exceeded its 1 s limit")
+
+    with pytest.raises(WorkerTimeout):
+        started_once_more(always_late)

@@ -29,7 +29,7 @@ from base.memory import MemoryReading
 from base.orphans import LeftBehind, adopt_orphans, adopts_orphans, children, release_orphans, stop_orphans
 from base.similarity import Similarity
 from base.stats import Estimate, median_ci, ratio_ci, widened
-from base.worker import WorkerError, WorkerTimeout
+from base.worker import WorkerError, started_once_more
 from contest.baseline import ContestModels
 from contest.definitions import Contest, Sampling
 from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
@@ -148,13 +148,11 @@ def start_worker(
     progress: Callable[[str], None],
     scratch_in: Path | None = None,
 ) -> CheckpointWorker:
-    """A checkpoint's worker; a start that only ran out of time (a busy machine) is tried once more, never more."""
+    """A checkpoint's worker, its start tried once more if it only ran out of time (``started_once_more``)."""
     start = partial(CheckpointWorker, folder, contest, inputs, session, start_timeout_s=limit_s, scratch_in=scratch_in)
-    try:
-        return start()
-    except WorkerTimeout as error:
-        progress(f"a worker's start ran out of time ({first_line(error)}): starting it once more")
-    return start()
+    return started_once_more(
+        start, lambda error: progress(f"a worker's start ran out of time ({first_line(error)}): starting it once more")
+    )
 
 
 def images_digest(images: Sequence[np.ndarray]) -> str:

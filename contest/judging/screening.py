@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.errors import first_line
-from base.worker import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout
+from base.worker import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
 from contest.definitions import Contest, inspect_for_contest
 from contest.judging.checkpoint_worker import SESSION
 from contest.judging.reasons import Out, Reason
@@ -85,7 +85,4 @@ def _started(request: ScreenRequest) -> Worker:
             readable=[request.folder],
         )
 
-    try:
-        return start()
-    except WorkerTimeout:
-        return start()
+    return started_once_more(start)
