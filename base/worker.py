@@ -42,6 +42,7 @@ W = TypeVar("W")
 MEMORY_CHECK_S = 0.1
 STOPPED_CHECK_S = 0.001
 PR_SET_PDEATHSIG = 1
+SCRATCH_PREFIX = "worker-"  # each worker's scratch folder: its home and temporary folder
 
 # The environment the worker server starts with, read once at process start (with ``base.quiet``'s switches):
 # - huggingface_hub/transformers read the offline flags at import: a worker never reaches the network;
@@ -299,7 +300,7 @@ class Worker:
         _start_server()
         if scratch_in is not None:
             scratch_in.mkdir(parents=True, exist_ok=True)
-        self._scratch = Path(tempfile.mkdtemp(prefix="worker-", dir=scratch_in))
+        self._scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_in))
         self._channel, child_end = context.Pipe()
         confined = None if readable is None else tuple(readable)
         arguments = (factory, argument, child_end, isolated, self._scratch, confined)

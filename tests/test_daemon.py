@@ -178,10 +178,10 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
     state = ValidatorState(tmp_path / "state.sqlite")
     day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
     record = state.recorder(day.id)
-    record("kept", Outcome(refusal=Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted")))
+    record("kept", Outcome(refusal=Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted")), None)
     older = {"measurement": {"similarity": {"mean": 0.9, "minimum": 0.9, "per_image": [0.9]}}, "refusal": None}
     with sqlite3.connect(tmp_path / "state.sqlite") as db:  # in this format, but with fields this version lacks
-        db.execute("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?)",
+        db.execute("INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at, format) VALUES (?, ?, ?, ?, ?)",
                    (day.id, "older", json.dumps(older), "then", OUTCOME_FORMAT))  # fmt: skip
     assert set(state.outcomes(day.id)) == {"kept"}
     assert state.outcomes(day.id)["kept"].refusal == Reason(
@@ -189,8 +189,32 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
     )
     assert "the stored outcome of older is not readable here" in caplog.text
     measured_again = Outcome(refusal=Reason(Out.FAILED, "benchmark failed: measured again"))
-    record("older", measured_again)  # replaces the unreadable row
+    record("older", measured_again, b"\x02" * 32)  # replaces the unreadable row
     assert state.outcomes(day.id)["older"] == measured_again
+    assert state.digests(day.id) == {"older": b"\x02" * 32}  # "kept" was never fetched: no digest
+
+
+def test_state_of_version_3_gains_the_digest_column_and_keeps_its_outcomes(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    refusal = Outcome(refusal=Reason(Out.HASH, "content hash does not match the commitment for this hotkey"))
+    with sqlite3.connect(path) as db:  # outcomes as version 3 wrote them: with their format, without a digest
+        db.executescript(
+            "CREATE TABLE days (id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, "
+            "opening_block INTEGER NOT NULL, block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, "
+            "submissions INTEGER, leaderboard TEXT, note TEXT);"
+            "CREATE TABLE outcomes (day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, "
+            "outcome TEXT NOT NULL, recorded_at TEXT NOT NULL, format INTEGER NOT NULL DEFAULT 1, "
+            "PRIMARY KEY (day_id, hotkey)); PRAGMA user_version = 3;"
+        )
+        db.execute("INSERT INTO days VALUES (1, ?, '2026-07-15', 100, ?, ?, 'running', 1, NULL, NULL)",
+                   (CONTEST.id, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC).isoformat()))  # fmt: skip
+        db.execute("INSERT INTO outcomes VALUES (1, 'old', ?, 'then', ?)",
+                   (json.dumps({"measurement": None, "refusal": {"kind": "hash", "message": refusal.refusal.message}}),
+                    OUTCOME_FORMAT))  # fmt: skip
+    state = ValidatorState(path)
+    assert state.outcomes(1) == {"old": refusal} and state.digests(1) == {}
+    state.recorder(1)("new", refusal, b"\x03" * 32)
+    assert state.digests(1) == {"new": b"\x03" * 32} and state.status().state_version == STATE_VERSION == 4
 
 
 def test_state_from_before_formats_is_brought_up_and_its_outcomes_measured_again(tmp_path: Path, caplog) -> None:

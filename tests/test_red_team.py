@@ -2,7 +2,8 @@
 
 Each attacker commits in the same day as an honest miner. The day must finish, the honest miner must be valid
 and paid, each attacker must be out with its kind (or earn nothing), nothing may be left running, and a
-revision committed by many hotkeys is downloaded once.
+revision committed by many hotkeys after its owner is downloaded once, and no two checkpoints are on disk at
+once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from base import commitment as codec
 from base.git_store import GitStore
 from base.removal import remove_tree
 from base.store import MAX_DEPTH
+from base.worker import SCRATCH_PREFIX
 from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
@@ -39,6 +41,7 @@ class CountingStore(GitStore):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.downloads: Counter[str] = Counter()
+        self.on_disk_at_start: list[list[str]] = []  # the day's other checkpoints on disk as each download began
 
     def fetch(
         self,
@@ -49,6 +52,8 @@ class CountingStore(GitStore):
         allow_patterns: Sequence[str] | None = None,
     ) -> Path:
         self.downloads[repository] += 1
+        others = destination.parent.iterdir() if destination.parent.is_dir() else iter(())
+        self.on_disk_at_start.append(sorted(o.name for o in others if not o.name.startswith(SCRATCH_PREFIX)))
         return super().fetch(repository, revision, destination, max_bytes, allow_patterns)
 
 
@@ -88,11 +93,11 @@ def attacked_day(
 
     honest = day.submit("honest", day.checkpoint("honest", source=onnx_checkpoint))
     original = codec.decode(honest)
+    day.chain.advance(1)
     for index in range(COPIERS):  # the honest revision under other hotkeys, each with a hash of its own making
         day.commit_bytes(
             f"copier-{index}", codec.Commitment(**{**original.__dict__, "content_hash": bytes(32)}).encode()
         )
-    day.chain.advance(1)
     day.submit("nudged", nudge_output(day.checkpoint("nudged", source=onnx_checkpoint), 0.01))
     push_unhashed(day, "deep", deep_tree(day.checkpoint("deep"), 1_100))
     push_unhashed(day, "byte-name", byte_named_file(day.checkpoint("byte-name")))
@@ -152,6 +157,12 @@ def test_one_revision_committed_by_many_hotkeys_is_downloaded_once(attacked_day)
     assert store.downloads["honest/model"] == 1
     for index in range(COPIERS):
         assert rows[f"copier-{index}"].reason_kind == Out.HASH
+
+
+def test_each_checkpoint_is_fetched_when_judging_reaches_it_with_no_other_on_disk(attacked_day) -> None:
+    _, _, store, _ = attacked_day
+    assert len(store.on_disk_at_start) == sum(store.downloads.values()) > 5
+    assert all(others == [] for others in store.on_disk_at_start)
 
 
 def test_nothing_is_left_running_or_on_disk_after_the_day(attacked_day) -> None:

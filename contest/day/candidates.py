@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from base import commitment as codec
 from base.chain import Chain
@@ -28,8 +27,6 @@ class Candidate:
     uid: int | None
     commit_block: int
     commitment: codec.Commitment | None = None
-    folder: Path | None = None
-    digest: bytes | None = None
     reason: Reason | None = None
     duplicate_of: str | None = None
 

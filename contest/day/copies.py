@@ -11,20 +11,36 @@ from contest.judging.reasons import Out, Reason
 from contest.judging.scoring import commit_order, invalid
 
 
-def mark_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Identical content: the earliest commit keeps it, later copies are out."""
-    first_by_digest: dict[bytes | None, Candidate] = {}
+class Originals:
+    """The earliest commit of each content digest; candidates are shown to it in commit order."""
+
+    def __init__(self) -> None:
+        self._first: dict[bytes, Candidate] = {}
+
+    def original_of(self, candidate: Candidate, digest: bytes) -> Candidate | None:
+        """The earlier candidate that committed these files (None: ``candidate`` is the first)."""
+        first = self._first.setdefault(digest, candidate)
+        return None if first.hotkey == candidate.hotkey else first
+
+
+def duplicate_reason(original: Candidate) -> Reason:
+    return Reason(Out.DUPLICATE, f"duplicate of {original.hotkey} (committed at block {original.commit_block})")
+
+
+def mark_duplicates(candidates: Sequence[Candidate], digests: Mapping[str, bytes]) -> list[Candidate]:
+    """Identical content (``digests``: hotkey -> the files it was judged on): later copies are out."""
+    originals = Originals()
+    copies: dict[str, Candidate] = {}
     for candidate in sorted(candidates, key=commit_order):
-        if candidate.alive and candidate.digest not in first_by_digest:
-            first_by_digest[candidate.digest] = candidate
-    marked = []
-    for candidate in candidates:
-        original = first_by_digest.get(candidate.digest) if candidate.alive else None
-        if original is not None and original.hotkey != candidate.hotkey:
-            message = f"duplicate of {original.hotkey} (committed at block {original.commit_block})"
-            candidate = replace(candidate, reason=Reason(Out.DUPLICATE, message), duplicate_of=original.hotkey)
-        marked.append(candidate)
-    return marked
+        digest = digests.get(candidate.hotkey)
+        if digest is not None and (original := originals.original_of(candidate, digest)) is not None:
+            copies[candidate.hotkey] = original
+    return [
+        replace(c, reason=duplicate_reason(copies[c.hotkey]), duplicate_of=copies[c.hotkey].hotkey)
+        if c.hotkey in copies
+        else c
+        for c in candidates
+    ]
 
 
 def attribute_near_copies(

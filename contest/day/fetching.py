@@ -1,17 +1,22 @@
-"""Fetching the day's checkpoints at their pinned revisions, with room kept on disk for each.
+"""The day's checkpoints, fetched one at a time as judging reaches each, and deleted once it is judged.
 
-Whatever a repository holds, fetching it ends as the candidate's outcome, never as the day's error. One
-revision committed by several hotkeys is downloaded once: each hotkey's content hash is checked against that
-one download, so K commitments of someone else's repository cost one download, not K. A download no hotkey
-passed the hash of is deleted as soon as the day's candidates are fetched.
+Whatever a repository holds, fetching it ends as the candidate's outcome, never as the day's error. So at
+most one submission's checkpoint is on disk at any time (beside the baseline), and a miner who commits
+early gets no disk the others lose. The next checkpoint is not fetched while one is measured: a download
+and its hashing would load the machine unevenly across a submission's pairs.
+
+One revision committed by several hotkeys is downloaded once: its digest is remembered, and each later
+hotkey's content hash is checked against it before anything is downloaded again: K commitments of
+someone else's repository cost one download, or two when they come before its owner's (the files having
+been deleted in between). Candidates are judged in commit order, so a copy of
+files committed earlier is known as a duplicate the moment it is fetched (``Originals``).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from base.commitment import Commitment
@@ -20,6 +25,7 @@ from base.errors import first_line
 from base.removal import remove_tree
 from base.store import Store, StoreError
 from contest.day.candidates import Candidate
+from contest.day.copies import Originals, duplicate_reason
 from contest.definitions import Contest
 from contest.judging.reasons import Out, Reason
 from contest.judging.scoring import commit_order
@@ -29,60 +35,17 @@ Source = tuple[str, str, str]  # provider, repository, revision
 HASH_MISMATCH = Reason(Out.HASH, "content hash does not match the commitment for this hotkey")
 
 
-@dataclass(frozen=True)
-class Downloaded:
-    """What one pinned revision gave: its digest and the folder still holding it (None once deleted), or why not."""
-
-    digest: bytes | None = None
-    folder: Path | None = None
-    failure: Reason | None = None
-
-
-def download(store: Store, committed: Commitment, destination: Path, contest: Contest) -> Downloaded:
-    """The pinned revision on disk with its digest; any failure is the candidate's, and leaves nothing behind."""
+def download(store: Store, committed: Commitment, destination: Path, contest: Contest) -> Path | Reason:
+    """The pinned revision on disk; any failure is the candidate's, and leaves nothing behind."""
     try:
-        folder = store.fetch(committed.repository, committed.revision, destination, contest.max_checkpoint_bytes)
-        return Downloaded(folder_digest(folder), folder)
+        return store.fetch(committed.repository, committed.revision, destination, contest.max_checkpoint_bytes)
     except StoreError as error:
         failure = Reason(Out.DOWNLOAD, f"download failed: {error}")
     except Exception as error:  # whatever a repository's content makes the validator trip on, the day goes on
         log.exception("fetching %s failed in the validator itself", committed.repository)
         failure = Reason(Out.DOWNLOAD, f"download failed: {type(error).__name__}: {first_line(error)}")
     remove_tree(destination)
-    return Downloaded(failure=failure)
-
-
-def fetch(
-    candidate: Candidate,
-    stores: Mapping[str, Store],
-    cache_dir: Path,
-    contest: Contest,
-    downloaded: dict[Source, Downloaded],
-) -> Candidate:
-    """Download the pinned revision (once per revision: ``downloaded`` remembers) and check the hotkey's hash.
-
-    A download whose hash fails stays in ``downloaded`` with its folder: a later hotkey of the same revision
-    may be its owner.
-    """
-    committed = candidate.commitment
-    if not candidate.alive or committed is None:
-        return candidate
-    store = stores.get(committed.provider)
-    if store is None:
-        message = f"provider {committed.provider!r} is not available on this validator"
-        return candidate.out(Out.PROVIDER_UNAVAILABLE, message)
-    source = (committed.provider, committed.repository, committed.revision)
-    known = downloaded.get(source)
-    if known is None:
-        if not make_room(cache_dir.parent, cache_dir, contest.max_checkpoint_bytes):
-            free = shutil.disk_usage(cache_dir.parent).free
-            return candidate.out(Out.NO_DISK, f"not fetched: the validator has {free} bytes of disk free")
-        known = downloaded[source] = download(store, committed, cache_dir / candidate.hotkey, contest)
-    if known.failure is not None:
-        return replace(candidate, reason=known.failure)
-    if known.digest is None or bind_to_hotkey(known.digest, candidate.hotkey) != committed.content_hash:
-        return replace(candidate, reason=HASH_MISMATCH)
-    return replace(candidate, folder=known.folder, digest=known.digest)
+    return failure
 
 
 def make_room(cache_root: Path, current: Path, needed: int) -> bool:
@@ -99,24 +62,76 @@ def make_room(cache_root: Path, current: Path, needed: int) -> bool:
     return shutil.disk_usage(cache_root).free >= needed
 
 
-def fetch_all(
-    candidates: Sequence[Candidate], stores: Mapping[str, Store], cache_dir: Path, contest: Contest
-) -> list[Candidate]:
-    """Each candidate fetched in commit order, returned in the given order; a download no candidate passed the
-    hash of is deleted at once."""
-    downloaded: dict[Source, Downloaded] = {}
-    fetched = {
-        candidate.hotkey: fetch(candidate, stores, cache_dir, contest, downloaded)
-        for candidate in sorted(candidates, key=commit_order)
-    }
-    drop_unjudged(list(fetched.values()), downloaded.values())
-    return [fetched[candidate.hotkey] for candidate in candidates]
+class DayCheckpoints:
+    """The day's living candidates as judging's ``Checkpoints``: in commit order, each fetched when it is reached.
 
+    ``judged_digests`` are the digests of checkpoints judged before a restart: copies of them are still
+    duplicates, though their files are gone.
+    """
 
-def drop_unjudged(candidates: Sequence[Candidate], downloads: Iterable[Downloaded] = ()) -> None:
-    """Delete the downloads no living candidate will be judged on: failed hashes, duplicates."""
-    kept = {candidate.folder for candidate in candidates if candidate.alive}
-    folders = {candidate.folder for candidate in candidates} | {download.folder for download in downloads}
-    for folder in folders - kept:
-        if folder is not None:
+    def __init__(
+        self,
+        candidates: Sequence[Candidate],
+        stores: Mapping[str, Store],
+        cache_dir: Path,
+        contest: Contest,
+        judged_digests: Mapping[str, bytes] | None = None,
+        progress: Callable[[str], None] = log.info,
+    ) -> None:
+        self.stores, self.cache_dir, self.contest, self.progress = stores, cache_dir, contest, progress
+        ordered = sorted((c for c in candidates if c.alive and c.commitment is not None), key=commit_order)
+        self.candidates = {candidate.hotkey: candidate for candidate in ordered}
+        self.originals = Originals()
+        for candidate in ordered:
+            if (digest := (judged_digests or {}).get(candidate.hotkey)) is not None:
+                self.originals.original_of(candidate, digest)
+        self.sources: dict[Source, bytes | Reason] = {}  # each revision's digest once fetched, or why it failed
+        self.digests: dict[str, bytes] = {}  # hotkey -> the digest of the files it owns
+        self.folders: dict[str, Path] = {}
+
+    def order(self) -> list[str]:
+        return list(self.candidates)
+
+    def checkout(self, hotkey: str) -> Path | Reason:
+        """The candidate's checkpoint on disk, or why it is out: download, hash, duplicate, disk."""
+        candidate = self.candidates[hotkey]
+        committed = candidate.commitment
+        assert committed is not None
+        store = self.stores.get(committed.provider)
+        if store is None:
+            message = f"provider {committed.provider!r} is not available on this validator"
+            return Reason(Out.PROVIDER_UNAVAILABLE, message)
+        source = (committed.provider, committed.repository, committed.revision)
+        known = self.sources.get(source)
+        if isinstance(known, Reason):
+            return known
+        if known is not None:  # the revision's files are known: no second download to learn what they are
+            if bind_to_hotkey(known, hotkey) != committed.content_hash:
+                return HASH_MISMATCH
+            if (original := self.originals.original_of(candidate, known)) is not None:
+                self.digests[hotkey] = known
+                return duplicate_reason(original)
+        destination = self.cache_dir / hotkey
+        if not make_room(self.cache_dir.parent, self.cache_dir, self.contest.max_checkpoint_bytes):
+            free = shutil.disk_usage(self.cache_dir.parent).free
+            return Reason(Out.NO_DISK, f"not fetched: the validator has {free} bytes of disk free")
+        self.progress(f"fetching {committed.repository} at {committed.revision[:12]}")
+        fetched = download(store, committed, destination, self.contest)
+        if isinstance(fetched, Reason):
+            self.sources[source] = fetched
+            return fetched
+        digest = self.sources[source] = folder_digest(fetched)
+        if bind_to_hotkey(digest, hotkey) != committed.content_hash:
+            remove_tree(fetched)
+            return HASH_MISMATCH
+        self.digests[hotkey] = digest
+        if (original := self.originals.original_of(candidate, digest)) is not None:
+            remove_tree(fetched)
+            return duplicate_reason(original)
+        self.folders[hotkey] = fetched
+        return fetched
+
+    def release(self, hotkey: str) -> None:
+        """The candidate is judged: its files go."""
+        if (folder := self.folders.pop(hotkey, None)) is not None:
             remove_tree(folder)

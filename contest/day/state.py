@@ -28,7 +28,8 @@ from contest.judging.judge import Outcome
 log = logging.getLogger(__name__)
 
 _OUTCOME = TypeAdapter(Outcome)
-STATE_VERSION = 3  # 1: outcomes without a format; 2: each outcome with its format; 3: failed days
+STATE_VERSION = 4  # 1: outcomes without a format; 2: each outcome with its format; 3: failed days;
+# 4: each outcome with the digest of the files it was judged on
 OUTCOME_FORMAT = 2  # 1: a refusal as a plain message; 2: a refusal with its kind
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS days (
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS days (
     leaderboard TEXT, note TEXT);
 CREATE TABLE IF NOT EXISTS outcomes (
     day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, outcome TEXT NOT NULL,
-    recorded_at TEXT NOT NULL, format INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (day_id, hotkey));
+    recorded_at TEXT NOT NULL, format INTEGER NOT NULL DEFAULT 1, digest BLOB, PRIMARY KEY (day_id, hotkey));
 CREATE TABLE IF NOT EXISTS weights (
     id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), block INTEGER NOT NULL,
     uids TEXT NOT NULL, weights TEXT NOT NULL, set_at TEXT NOT NULL);
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, at TEXT NOT NULL, mes
 CREATE TABLE IF NOT EXISTS day_failures (
     id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), at TEXT NOT NULL, message TEXT NOT NULL);
 """
+_ADDED_OUTCOME_COLUMNS = {"format": "INTEGER NOT NULL DEFAULT 1", "digest": "BLOB"}  # since versions 2 and 4
 
 
 class StateVersionError(RuntimeError):
@@ -124,10 +126,11 @@ class ValidatorState:
                 )
             existing = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             db.executescript(_SCHEMA)
-            if "outcomes" in existing and version < 2:  # outcomes stored before they carried their format
+            if "outcomes" in existing and version < STATE_VERSION:  # columns older versions did not write
                 columns = {row[1] for row in db.execute("PRAGMA table_info(outcomes)")}
-                if "format" not in columns:
-                    db.execute("ALTER TABLE outcomes ADD COLUMN format INTEGER NOT NULL DEFAULT 1")
+                for column, declaration in _ADDED_OUTCOME_COLUMNS.items():
+                    if column not in columns:
+                        db.execute(f"ALTER TABLE outcomes ADD COLUMN {column} {declaration}")
             db.execute(f"PRAGMA user_version = {STATE_VERSION}")
 
     @classmethod
@@ -214,13 +217,21 @@ class ValidatorState:
                             f"{error.error_count()} fields differ")  # fmt: skip
         return read
 
-    def recorder(self, day_id: int) -> Callable[[str, Outcome], None]:
-        def record(hotkey: str, outcome: Outcome) -> None:
+    def digests(self, day_id: int) -> dict[str, bytes]:
+        """The digest of the files each stored outcome was judged on, where it was fetched."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT hotkey, digest FROM outcomes WHERE day_id = ? AND digest IS NOT NULL", (day_id,)
+            ).fetchall()
+        return {hotkey: bytes(digest) for hotkey, digest in rows}
+
+    def recorder(self, day_id: int) -> Callable[[str, Outcome, bytes | None], None]:
+        def record(hotkey: str, outcome: Outcome, digest: bytes | None) -> None:
             with self._connect() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO outcomes (day_id, hotkey, outcome, recorded_at, format) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now(), OUTCOME_FORMAT),
+                    "INSERT OR REPLACE INTO outcomes (day_id, hotkey, outcome, recorded_at, format, digest) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now(), OUTCOME_FORMAT, digest),
                 )
 
         return record

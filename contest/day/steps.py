@@ -1,5 +1,5 @@
-"""A validator's day as named steps over one context: open, collect, fetch, drop copies, judge, settle, set
-weights, publish.
+"""A validator's day as named steps over one context: open, collect, judge (each checkpoint fetched as it is
+reached), mark copies, settle, set weights, publish.
 
 Each submission's outcome is kept in the validator's state as soon as it exists, so an interrupted day
 resumes where it stopped, with the same opening (hence the same inputs).
@@ -23,12 +23,12 @@ from base.store import Store
 from contest.baseline import ContestModels, ensure_models
 from contest.day.candidates import Candidate, collect
 from contest.day.copies import attribute_near_copies, mark_duplicates
-from contest.day.fetching import drop_unjudged, fetch_all
+from contest.day.fetching import DayCheckpoints
 from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
 from contest.definitions import Contest, day_inputs
-from contest.judging.judge import Judged, Judgement, Outcome, Sampled, judge
+from contest.judging.judge import Judged, Judgement, Sampled, judge
 from contest.judging.reasons import Out
 from contest.judging.scoring import Entry, Placed, Verdict, WeightVector, rank, weight_vector, weights
 from contest.publish.gallery import Gallery
@@ -143,27 +143,33 @@ def collect_step(context: DayContext, day: OpenedDay) -> list[Candidate]:
     return candidates
 
 
-def judge_step(context: DayContext, day: OpenedDay, candidates: Sequence[Candidate]) -> tuple[Judged, ContestModels]:
-    """Judge the living candidates; each checkpoint is deleted as soon as its outcome is stored."""
-    alive = {c.hotkey: c.folder for c in candidates if c.alive}
-    done = {hotkey: outcome for hotkey, outcome in context.state.outcomes(day.stored.id).items() if hotkey in alive}
-    record = context.state.recorder(day.stored.id)
+def judge_step(
+    context: DayContext, day: OpenedDay, candidates: Sequence[Candidate]
+) -> tuple[Judged, ContestModels, dict[str, bytes]]:
+    """Judge the living candidates, each fetched when judging reaches it and deleted once its outcome is stored.
 
-    def judged_one(hotkey: str, outcome: Outcome) -> None:
-        record(hotkey, outcome)
-        if (folder := alive[hotkey]) is not None:
-            remove_tree(folder)
-
+    Returns the judging, the contest's models and the digest of each checkpoint judged (today or before a
+    restart), by which later copies of the same files are duplicates.
+    """
+    state, stored = context.state, day.stored
+    alive = {c.hotkey for c in candidates if c.alive}
+    done = {hotkey: outcome for hotkey, outcome in state.outcomes(stored.id).items() if hotkey in alive}
+    judged_digests = {hotkey: digest for hotkey, digest in state.digests(stored.id).items() if hotkey in done}
+    checkpoints = DayCheckpoints(
+        candidates, context.stores, day.cache_dir, context.contest, judged_digests, context.progress
+    )
+    record = state.recorder(stored.id)
     models = ensure_models(context.contest, context.data_dir, context.stores.get("huggingface"))
     day.cache_dir.mkdir(parents=True, exist_ok=True)  # the workers' scratch folders too: removed with the day
     try:
         judged = judge(
-            models, alive, context.contest, day.inputs, progress=context.progress, done=done, record=judged_one,
+            models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done,
+            record=lambda hotkey, outcome: record(hotkey, outcome, checkpoints.digests.get(hotkey)),
             closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
         )  # fmt: skip
     finally:
         remove_tree(day.cache_dir)
-    return judged, models
+    return judged, models, judged_digests | checkpoints.digests
 
 
 def settle(context: DayContext, candidates: Sequence[Candidate], judged: Judged) -> Settled:
@@ -275,9 +281,8 @@ def run_day(
 
 def _judged_day(context: DayContext, day: OpenedDay) -> tuple[Leaderboard, Path]:
     candidates = collect_step(context, day)
-    candidates = mark_duplicates(fetch_all(candidates, context.stores, day.cache_dir, context.contest))
-    drop_unjudged(candidates)
-    judged, models = judge_step(context, day, candidates)
+    judged, models, digests = judge_step(context, day, candidates)
+    candidates = mark_duplicates(candidates, digests)
     settled = settle(context, candidates, judged)
     weights_block = set_weights_step(context, day, settled)
     return publish_step(context, day, judged, models, settled, weights_block)

@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -465,9 +466,38 @@ def judgement(outcome: Outcome, contest: Contest) -> Judgement:
     return Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256, pair.sampled)
 
 
+class Checkpoints(Protocol):
+    """Where judging gets each submission's folder just before measuring it, and lets it go right after.
+
+    ``checkout`` may fetch, and says why a submission cannot be had (download, hash, duplicate, disk).
+    """
+
+    def order(self) -> Sequence[str]: ...  # the keys, in the order they are judged
+
+    def checkout(self, key: str) -> Path | Reason: ...
+
+    def release(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Checkpoints already on disk, left there after judging: the miner's own, a benchmark's."""
+
+    folders: Mapping[str, Path]
+
+    def order(self) -> Sequence[str]:
+        return list(self.folders)
+
+    def checkout(self, key: str) -> Path | Reason:
+        return self.folders[key]
+
+    def release(self, key: str) -> None:
+        pass
+
+
 def judge(
     models: ContestModels,
-    submissions: Mapping[str, Path | None],
+    submissions: Checkpoints | Mapping[str, Path],
     contest: Contest,
     inputs: Sequence[GenerationInput],
     *,
@@ -480,37 +510,48 @@ def judge(
 ) -> Judged:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
-    A submission already in ``done`` needs no folder (None). Once ``closing()`` is true the submissions
-    not yet measured are left out with that reason (the next day has opened). ``keep_images`` gets
-    what the baseline and each measured submission drew; the workers' scratch folders are made in ``scratch_in``.
+    Each submission is checked out, screened, measured and released before the next is checked out. Once
+    ``closing()`` is true the submissions not yet measured are left out with that reason (the next day has
+    opened). ``keep_images`` gets what the baseline and each measured submission drew; the workers' scratch
+    folders are made in ``scratch_in``.
     """
     started = time.perf_counter()
+    source = Folders(submissions) if isinstance(submissions, Mapping) else submissions
+    keys = list(source.order())
     outcomes = dict(done or {})
-    for key, folder in submissions.items():  # before any worker starts: what is out without measuring
-        if key not in outcomes and folder is not None and (refused := screen(folder, contest, models.baseline_digest)):
-            outcomes[key] = Outcome(refusal=refused)
-            if record is not None:
-                record(key, outcomes[key])
     with Judging(models, contest, inputs, progress, keep_images, scratch_in=scratch_in) as judging:
         judging.fresh_control()
-        queue = tqdm(submissions.items(), desc="judging", unit="submission", total=len(submissions), disable=None)
-        for position, (key, folder) in enumerate(queue, start=1):
+        queue = tqdm(keys, desc="judging", unit="submission", disable=None)
+        for position, key in enumerate(queue, start=1):
+            at = f"[{position}/{len(keys)}] {key}"
             if key in outcomes:
-                known = "was judged before the restart" if key in (done or {}) else f"is out: {outcomes[key].refusal}"
-                progress(f"[{position}/{len(submissions)}] {key} {known}")
+                progress(f"{at} was judged before the restart")
                 continue
             if closing():
                 outcomes[key] = Outcome(refusal=NOT_JUDGED)
                 continue
-            judging.control_if_due()
-            progress(f"[{position}/{len(submissions)}] benchmarking {key} against the baseline")
-            if folder is None:
-                raise ValueError(f"{key} has neither a folder nor a stored outcome")
-            outcomes[key] = judging.judge_one(key, folder)
-            judging.judged += 1
+            try:
+                outcomes[key] = _checked_out_and_judged(judging, source, key, at)
+            finally:
+                source.release(key)
             if record is not None:
                 record(key, outcomes[key])
-        judgements = {key: judgement(outcomes[key], contest) for key in submissions}
+        judgements = {key: judgement(outcomes[key], contest) for key in keys}
         baseline = judging.baseline_result(Timings.joined(judging.baseline_runs))
     wall = time.perf_counter() - started
     return Judged(baseline, judgements, tuple(judging.controls), judging.timed_seconds, wall)
+
+
+def _checked_out_and_judged(judging: Judging, source: Checkpoints, key: str, at: str) -> Outcome:
+    """The submission fetched, screened in a worker of its own, then paired with the baseline."""
+    folder = source.checkout(key)
+    refused = folder if isinstance(folder, Reason) else screen(folder, judging.contest, judging.models.baseline_digest)
+    if refused is not None:
+        judging.progress(f"{at} is out: {refused}")
+        return Outcome(refusal=refused)
+    assert isinstance(folder, Path)
+    judging.control_if_due()
+    judging.progress(f"{at}: benchmarking against the baseline")
+    outcome = judging.judge_one(key, folder)
+    judging.judged += 1
+    return outcome
