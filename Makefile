@@ -33,11 +33,11 @@ setup: $(STAMP) $(POETRY)
 # no resolving; the torch already there satisfies its pin), the ONNX Runtime build for this machine (GPU and
 # TensorRT beside an NVIDIA driver) and the project itself in editable mode. Bytecode is compiled at install
 # time: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile every module at every start.
-$(STAMP): pyproject.toml requirements.lock base/setup_packages.py | $(UV)
+$(STAMP): pyproject.toml requirements.lock tools/setup_packages.py | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --quiet torch==2.13.0
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -r requirements.lock
-	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python $$($(BIN)/python -m base.setup_packages)
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python $$($(BIN)/python -m tools.setup_packages)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 

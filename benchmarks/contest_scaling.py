@@ -16,10 +16,9 @@ from pathlib import Path
 
 from bittensor import Wallet
 
-from base import commitment as codec
-from base.content_hash import submission_hash
-from base.git_store import GitStore
-from base.local_chain import LocalChain
+from base.chain import LocalChain
+from base.chain import commitment as codec
+from base.stores import GitStore, submission_hash
 from contest.baseline import ensure_baseline
 from contest.day.opening import move_to_next_opening
 from contest.day.steps import DaySetup, run_day

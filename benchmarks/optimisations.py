@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from runtime_comparison import FIXED_BLOCK_HASH
 
-from base.inputs import parse_block_hash
 from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest
+from contest.inputs import parse_block_hash
 from contest.judging.judge import Judgement, judge
 from pipelines import recipes
 

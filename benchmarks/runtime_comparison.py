@@ -19,9 +19,9 @@ from pathlib import Path
 
 from safetensors.numpy import load_file, save_file
 
-from base.inputs import parse_block_hash
 from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, day_inputs, get_contest
+from contest.inputs import parse_block_hash
 from contest.judging.judge import judge
 from contest.publish.report import ReportRow, format_table
 from pipelines.onnx_unet import export_onnx_checkpoint

@@ -26,13 +26,14 @@ import torch
 from optimisations import OPTIONS
 from safetensors.torch import load_file, save_file
 
-from base.inputs import GenerationInput, derive_inputs
-from base.similarity import Similarity
 from contest.baseline import ensure_models
 from contest.cli.demo import VAE_WEIGHTS, drifted_copy
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest, inspect_for_contest
+from contest.inputs import derive_inputs
 from contest.judging.embedding import ImageEncoderWorker
+from contest.judging.similarity import Similarity
 from pipelines import recipes
+from pipelines.generation import GenerationInput
 from pipelines.loader import load_runtime
 
 Draw = Callable[[Sequence[GenerationInput]], list[np.ndarray]]

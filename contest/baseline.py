@@ -12,8 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.huggingface_store import HuggingFaceStore
-from base.store import Store, is_revision
+from base.names import is_revision
+from base.stores import HuggingFaceStore, Store
 from contest.definitions import Contest, ModelReference
 from pipelines.model_digest import model_digest
 

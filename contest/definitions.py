@@ -11,9 +11,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from base.inputs import GenerationInput, derive_inputs
+from contest.inputs import derive_inputs
 from pipelines.checkpoint_guard import CheckpointRefused, inspect_checkpoint
-from pipelines.generation import GenerationSettings
+from pipelines.generation import GenerationInput, GenerationSettings
 from pipelines.manifest import MANIFEST_NAME, DType, ExecutionProvider, Manifest, OnnxOptions, RuntimeName
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 from pydantic import ValidationError
 
-from base.content_hash import IGNORED_TOP_LEVEL
+from base.stores import IGNORED_TOP_LEVEL
 from pipelines.manifest import (
     MANIFEST_NAME,
     ONNX_PART_FILES,

@@ -8,7 +8,13 @@ from typing import Protocol
 
 import numpy as np
 
-from base.inputs import GenerationInput
+
+@dataclass(frozen=True)
+class GenerationInput:
+    """One image to generate; ``seed`` seeds ``torch.Generator("cpu").manual_seed``."""
+
+    prompt: str
+    seed: int
 
 
 @dataclass(frozen=True)

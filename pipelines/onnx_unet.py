@@ -21,14 +21,14 @@ import torch
 from diffusers.configuration_utils import FrozenDict
 from diffusers.models import UNet2DConditionModel
 
-from base.content_hash import folder_digest
-from base.device import parse_device
+from base.measure import parse_device
+from base.stores import folder_digest
 from pipelines.manifest import GPU_PROVIDERS, Manifest, OnnxOptions, write_manifest
 
 INPUT_NAMES = ("sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids")
 OUTPUT_NAME = "noise_pred"
 OPSET = 17
-# Under the temporary folder: in a worker, its own scratch folder (``base.worker``), deleted when it closes.
+# Under the temporary folder: in a worker, its own scratch folder (``base.isolation.worker``), deleted when it closes.
 ENGINE_CACHE = "edge-contest-engines"
 GRAPH_OPTIMIZATION = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,

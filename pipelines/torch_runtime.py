@@ -10,8 +10,7 @@ import numpy as np
 import torch
 from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
 
-from base.inputs import GenerationInput
-from pipelines.generation import GenerationSettings, to_uint8
+from pipelines.generation import GenerationInput, GenerationSettings, to_uint8
 from pipelines.manifest import GenerationOptions
 
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

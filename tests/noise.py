@@ -1,4 +1,4 @@
-"""What libraries print that a user of the commands should not see (``base.quiet`` keeps it out)."""
+"""What libraries print that a user of the commands should not see (``base.isolation.quiet`` keeps it out)."""
 
 from __future__ import annotations
 

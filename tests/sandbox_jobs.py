@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from base.device import probe_device
+from base.measure import probe_device
 from contest.judging.checkpoint_worker import Loaded, SessionRequest
 
 PR_GET_PDEATHSIG = 2
@@ -82,7 +82,7 @@ class NosySession:
 
 def report_worker_environment() -> None:
     """Run as a script, with ``SECRETS`` in its environment: print, as JSON, what a worker it starts sees."""
-    from base.worker import Worker
+    from base.isolation import Worker
 
     with Worker(Probe, None, start_timeout_s=60) as worker:
         seen = {

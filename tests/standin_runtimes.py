@@ -14,12 +14,10 @@ import time
 
 import numpy as np
 
-from base.device import probe_device
-from base.energy import EnergyReading
-from base.inputs import GenerationInput
-from base.memory import MemoryReading, open_memory_probe
+from base.measure import EnergyReading, MemoryReading, open_memory_probe, probe_device
 from contest.definitions import get_contest
 from contest.judging.checkpoint_worker import Loaded, SessionRequest, TimedImage
+from pipelines.generation import GenerationInput
 
 WORK = np.random.default_rng(0).standard_normal((384, 384))
 ESCAPED_BURN_S = 120  # a detached burner ends by itself, so a failed test leaves nothing running for long

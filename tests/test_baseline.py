@@ -12,11 +12,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from base.content_hash import folder_digest
-from base.git_store import GitStore
-from base.huggingface_store import HuggingFaceStore
+from base.names import is_revision
 from base.retry import RetryPolicy
-from base.store import OverSizeCap, is_revision
+from base.stores import GitStore, HuggingFaceStore, OverSizeCap, folder_digest
 from contest.baseline import BASELINE_FILES, ensure_baseline, ensure_image_encoder, ensure_models
 from contest.definitions import CONTESTS, Contest, ModelReference, get_contest
 from tests.hub_servers import free_port, olah_mirror, upload_hub

@@ -3,15 +3,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from base.energy import EnergyReading
-from base.inputs import GenerationInput
-from base.stats import ratio_ci
-from base.worker import WorkerTimeout
+from base.isolation import WorkerTimeout
+from base.measure import EnergyReading, ratio_ci
 from contest.definitions import Sampling, get_contest
 from contest.judging.checkpoint_worker import SessionRequest, TimedImage
 from contest.judging.pairing import BaselineFailed, Stop, measure_pairs
 from contest.judging.worker_session import CheckpointSession
 from pipelines.checkpoint_guard import CheckpointRefused
+from pipelines.generation import GenerationInput
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 INPUTS = tuple(GenerationInput(f"prompt {index}", index) for index in range(3))

@@ -10,9 +10,8 @@ import bittensor as bt
 import pytest
 from bittensor import Wallet
 
-from base import commitment as codec
-from base.bittensor_chain import BittensorChain, resolve
-from base.chain import ChainError, first_block_at_or_after
+from base.chain import BittensorChain, ChainError, first_block_at_or_after, resolve
+from base.chain import commitment as codec
 from base.retry import RetryPolicy
 from tests.in_process_substrate import InProcessSubstrate
 

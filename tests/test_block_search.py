@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from base.chain import ChainError, first_block_at_or_after
-from base.local_chain import LocalChain
+from base.chain import ChainError, LocalChain, first_block_at_or_after
 from tests.days import HeldClock
 
 GENESIS = datetime(2026, 7, 15, 9, 0, 0, 500_000, tzinfo=UTC)

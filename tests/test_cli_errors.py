@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from bittensor import Wallet
 
-from base.local_chain import LocalChain
+from base.chain import LocalChain
 
 ROOT = Path(__file__).resolve().parent.parent
 

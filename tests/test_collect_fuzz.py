@@ -10,8 +10,8 @@ from bittensor import Wallet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from base import commitment as codec
-from base.local_chain import MAX_COMMITMENT_BYTES, LocalChain
+from base.chain import MAX_COMMITMENT_BYTES, LocalChain
+from base.chain import commitment as codec
 from contest.day.candidates import collect
 from contest.day.opening import DayOpening
 from contest.definitions import CONTESTS, get_contest

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from base.commitment import MAX_BYTES, Commitment, InvalidCommitment, decode
+from base.chain.commitment import MAX_BYTES, Commitment, InvalidCommitment, decode
 
 contest_ids = st.from_regex(r"[a-z0-9][a-z0-9-]{0,12}", fullmatch=True)
 name_part = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}", fullmatch=True).filter(lambda s: ".." not in s)

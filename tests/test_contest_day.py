@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from bittensor import Wallet
 
-from base.local_chain import LocalChain
+from base.chain import LocalChain
 from contest.definitions import get_contest
 from contest.judging.compare import speed_ratio
 from contest.publish.consensus import consensus

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from base.stats import Estimate, ratio_ci, widened
+from base.measure import Estimate, ratio_ci, widened
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
 from contest.judging.checkpoint_worker import CheckpointWorker

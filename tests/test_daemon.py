@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from bittensor import Wallet
 
-from base.local_chain import TEMPO, LocalChain
+from base.chain import TEMPO, LocalChain
 from contest.day.daemon import ValidatorDaemon
 from contest.day.fetching import make_room
 from contest.day.state import OUTCOME_FORMAT, STATE_VERSION, StateVersionError, ValidatorState

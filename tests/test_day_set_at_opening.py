@@ -9,9 +9,8 @@ from pathlib import Path
 
 from bittensor import Wallet
 
-from base import commitment as codec
-from base.bittensor_chain import BittensorChain
-from base.local_chain import SECONDS_PER_BLOCK, LocalChain
+from base.chain import SECONDS_PER_BLOCK, BittensorChain, LocalChain
+from base.chain import commitment as codec
 from contest.day.candidates import Candidate, collect
 from contest.day.opening import open_day
 from contest.definitions import get_contest

@@ -7,7 +7,7 @@ import onnxruntime
 import pytest
 import torch
 
-from base.device import DeviceSpec, parse_device, probe_device
+from base.measure import DeviceSpec, parse_device, probe_device
 from tests.nvml_standin import StandInNvml, StandInNVMLError
 
 

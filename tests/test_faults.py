@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from bittensor import Wallet
 
-from base import commitment as codec
-from base.bittensor_chain import BittensorChain
-from base.chain import ChainError
-from base.content_hash import submission_hash
-from base.git_store import GitStore
-from base.huggingface_store import HuggingFaceStore
+from base.chain import BittensorChain, ChainError
+from base.chain import commitment as codec
 from base.retry import RetryPolicy
-from base.store import StoreError
+from base.stores import GitStore, HuggingFaceStore, StoreError, submission_hash
 from contest.day.state import ValidatorState
 from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest

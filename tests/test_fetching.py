@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from base.commitment import Commitment
-from base.content_hash import folder_digest, submission_hash
-from base.git_store import GitStore
+from base.chain import Commitment
+from base.stores import GitStore, folder_digest, submission_hash
 from contest.day.candidates import Candidate
 from contest.day.fetching import HASH_MISMATCH, DayCheckpoints
 from contest.definitions import get_contest

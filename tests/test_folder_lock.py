@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from bittensor import Wallet
 
-from base.folder_lock import FolderLocked, hold_folder_lock, lock_path
+from base.isolation import FolderLocked, hold_folder_lock, lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLDER = """
 import sys
 from pathlib import Path
-from base.folder_lock import hold_folder_lock
+from base.isolation import hold_folder_lock
 lock = hold_folder_lock(Path(sys.argv[1]))
 print("held", flush=True)
 sys.stdin.read()

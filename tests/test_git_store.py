@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from base.git_store import GitStore
-from base.store import OverSizeCap, StoreError
+from base.stores import GitStore, OverSizeCap, StoreError
 
 
 def make_folder(root: Path, files: dict[str, bytes]) -> Path:

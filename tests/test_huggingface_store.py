@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from base.content_hash import folder_digest
-from base.huggingface_store import HuggingFaceStore
 from base.retry import RetryPolicy
-from base.store import OverSizeCap, StoreError
+from base.stores import HuggingFaceStore, OverSizeCap, StoreError, folder_digest
 from tests.hub_servers import free_port, olah_mirror, upload_hub
 
 QUICK = RetryPolicy(attempts=2, first_wait_s=0.001)

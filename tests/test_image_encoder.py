@@ -10,10 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from base.content_hash import folder_digest
-from base.inputs import derive_inputs
+from base.stores import folder_digest
 from contest.baseline import ContestModels
 from contest.definitions import get_contest
+from contest.inputs import derive_inputs
 from contest.judging.embedding import ImageEncoderWorker
 from pipelines.image_encoder import ImageEncoder, save_tiny_image_encoder
 from pipelines.loader import load_runtime

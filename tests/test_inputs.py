@@ -7,7 +7,8 @@ import re
 import pytest
 import torch
 
-from base.inputs import SEED_BITS, GenerationInput, derive_inputs, parse_block_hash, prompt_words
+from contest.inputs import SEED_BITS, derive_inputs, parse_block_hash, prompt_words
+from pipelines.generation import GenerationInput
 
 BLOCK = bytes(range(32))
 OTHER_BLOCK = bytes(range(1, 33))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from base.store import MAX_DEPTH, MAX_FILES, MAX_NAME_BYTES, UnsafeListing, check_listing
+from base.stores import MAX_DEPTH, MAX_FILES, MAX_NAME_BYTES, UnsafeListing, check_listing
 
 SDXL_LISTING = [
     "model_index.json",

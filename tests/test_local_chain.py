@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 from bittensor import Wallet
 
-from base.chain import ChainError
-from base.local_chain import CHAIN_VERSION, LocalChain
+from base.chain import CHAIN_VERSION, ChainError, LocalChain
 from tests.days import HeldClock
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from bittensor import Wallet
 
-from base.local_chain import LocalChain
+from base.chain import LocalChain
 from contest.cli.localnet import main
 
 

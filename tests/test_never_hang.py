@@ -100,7 +100,7 @@ def test_a_control_that_keeps_failing_fails_the_day_in_seconds_and_leaves_no_wor
     result, seconds, left = run_failing(
         """
         import time
-        from base.worker import WorkerTimeout
+        from base.isolation import WorkerTimeout
         from contest.judging.checkpoint_worker import CheckpointWorker
 
         def times_out(self, item, timeout_s):

@@ -9,9 +9,17 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from base.energy import CPU_REASON, EnergyReading, open_energy_meter
-from base.memory import ALLOCATOR_SOURCE, CPU_SOURCE, CUDA_SOURCE, MemoryReading, open_memory_probe
-from base.nvml import load_nvml
+from base.measure import (
+    ALLOCATOR_SOURCE,
+    CPU_REASON,
+    CPU_SOURCE,
+    CUDA_SOURCE,
+    EnergyReading,
+    MemoryReading,
+    load_nvml,
+    open_energy_meter,
+    open_memory_probe,
+)
 from tests.nvml_standin import StandInLibraryNotFound, StandInNotSupported, StandInNvml, StandInNVMLError
 
 MIB = 1024**2
@@ -297,7 +305,7 @@ def test_cuda_memory_without_per_process_figures_names_the_allocator_and_why(
     missing(nvml)
     probe = open_memory_probe("cuda", nvml_module=nvml, sample_interval_s=3600, cuda_api=StandInCudaMemory(7))
     probe.start()
-    with caplog.at_level(logging.WARNING, logger="base.memory"):
+    with caplog.at_level(logging.WARNING, logger="base.measure.memory"):
         reading = probe.stop()
     expected = f"{ALLOCATOR_SOURCE} (NVML per-process memory unavailable: {reason})"
     assert reading == MemoryReading(peak_bytes=7, source=expected, device_used_bytes=1 * GIB)
@@ -405,7 +413,7 @@ def test_cpu_memory_peak_covers_each_window_only() -> None:
 
 
 def test_total_energy_adds_windows_or_keeps_the_first_reason() -> None:
-    from base.energy import total_energy
+    from base.measure import total_energy
 
     measured = [EnergyReading(joules=1.5, reason=None), EnergyReading(joules=2.0, reason=None)]
     assert total_energy(measured) == EnergyReading(joules=3.5, reason=None)

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from bittensor import Wallet
 
-from base import commitment as codec
-from base.bittensor_chain import BittensorChain
-from base.local_chain import SECONDS_PER_BLOCK, LocalChain
+from base.chain import SECONDS_PER_BLOCK, BittensorChain, LocalChain
+from base.chain import commitment as codec
 from contest.day.candidates import collect
 from contest.day.opening import chain_time, move_to_next_opening, open_day
 from contest.day.schedule import latest_opening, next_opening

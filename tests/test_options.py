@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from base.inputs import GenerationInput
 from contest.definitions import get_contest
 from contest.judging.checkpoint_worker import CheckpointWorker
 from pipelines import recipes
-from pipelines.generation import GenerationSettings
+from pipelines.generation import GenerationInput, GenerationSettings
 from pipelines.loader import load_runtime
 from pipelines.manifest import GenerationOptions, OnnxOptions, TensorrtOptions, read_manifest
 from pipelines.onnx_unet import engine_folder, provider_options
@@ -143,7 +142,7 @@ def test_onnx_quantised_unet_runs_with_integer_matmuls(tiny_checkpoint: Path, tm
 def test_the_vae_decoder_and_text_encoders_run_in_onnx_runtime_and_draw_the_same(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
-    from base.similarity import ssim
+    from contest.judging.similarity import ssim
     from pipelines.onnx_parts import OnnxTextEncoder, OnnxVaeDecoder
 
     folder = copy_of(tiny_checkpoint, tmp_path, recipes.onnx_parts)

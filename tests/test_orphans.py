@@ -3,7 +3,7 @@ import subprocess
 import sys
 import time
 
-from base.orphans import adopt_orphans, adopts_orphans, children, release_orphans, stop_orphans
+from base.isolation import adopt_orphans, adopts_orphans, children, release_orphans, stop_orphans
 
 
 def test_an_orphan_is_inherited_then_killed_and_reported_while_ended_ones_are_only_reaped() -> None:

@@ -19,7 +19,7 @@ from urllib.request import urlopen
 import pytest
 from bittensor import Wallet
 
-from base.local_chain import LocalChain
+from base.chain import LocalChain
 
 ROOT = Path(__file__).resolve().parent.parent
 POETRY_DIR = ROOT / ".tools" / "poetry" / "bin"

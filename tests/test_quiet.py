@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from base import quiet
+from base.isolation import quiet
 
 
 def test_a_worker_server_starts_quiet_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from bittensor import Wallet
 
-from base import commitment as codec
-from base.bittensor_chain import BittensorChain, resolve
-from base.config import NetworkConfig
+from base.chain import BittensorChain, resolve
+from base.chain import commitment as codec
+from base.commandline import NetworkConfig
 from contest.cli import mining, validating
 from contest.definitions import get_contest
 from tests.days import nudge_output, past_the_opening, substrate_before_opening

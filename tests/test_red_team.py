@@ -17,11 +17,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from base import commitment as codec
-from base.git_store import GitStore
+from base.chain import commitment as codec
+from base.isolation import SCRATCH_PREFIX
 from base.removal import remove_tree
-from base.store import MAX_DEPTH
-from base.worker import SCRATCH_PREFIX
+from base.stores import MAX_DEPTH, GitStore
 from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from base.inputs import GenerationInput
-from base.similarity import ssim
-from pipelines.generation import GenerationSettings, check_image, to_uint8
+from contest.judging.similarity import ssim
+from pipelines.generation import GenerationInput, GenerationSettings, check_image, to_uint8
 from pipelines.loader import load_runtime
 from pipelines.manifest import Manifest, OnnxOptions, TorchOptions, manifest_from_json
 from pipelines.onnx_unet import OnnxUNet, choose_providers

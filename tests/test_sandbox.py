@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from base import landlock, sandbox
-from base.inputs import GenerationInput
-from base.worker import Worker, WorkerError
+from base.isolation import Worker, WorkerError, landlock, sandbox
 from contest.definitions import get_contest
 from contest.judging.checkpoint_worker import SESSION, CheckpointWorker
+from pipelines.generation import GenerationInput
 from tests.sandbox_jobs import SECRETS, NosySession, Probe
 
 CONTEST = get_contest("tiny-sdxl-cpu")

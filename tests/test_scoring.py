@@ -5,8 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from base.similarity import Similarity
-from base.stats import Estimate
+from base.measure import Estimate
 from contest.definitions import get_contest
 from contest.judging.compare import Comparison
 from contest.judging.reasons import Out
@@ -20,6 +19,7 @@ from contest.judging.scoring import (
     weight_vector,
     weights,
 )
+from contest.judging.similarity import Similarity
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 MARGIN = CONTEST.tie_margin

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from base.worker import Worker, WorkerTimeout
+from base.isolation import Worker, WorkerTimeout
 from contest.baseline import ContestModels
 from contest.definitions import get_contest
 from contest.judging import screening

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from base.setup_packages import CPU_PACKAGES, GPU_PACKAGES
+from tools.setup_packages import CPU_PACKAGES, GPU_PACKAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def packages_with(tmp_path: Path, nvidia_smi: str | None) -> list[str]:
-    """What ``python -m base.setup_packages`` prints with only ``nvidia_smi`` (a shell body) on PATH."""
+    """What ``python -m tools.setup_packages`` prints with only ``nvidia_smi`` (a shell body) on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     if nvidia_smi is not None:
@@ -24,7 +24,7 @@ def packages_with(tmp_path: Path, nvidia_smi: str | None) -> list[str]:
         script.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
     run = subprocess.run(
-        [sys.executable, "-m", "base.setup_packages"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "tools.setup_packages"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     return run.stdout.split()
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from base.similarity import Similarity, compare_images, cosines, ssim
+from contest.judging.similarity import Similarity, compare_images, cosines, ssim
 
 
 def gradient_image(size: int = 64) -> np.ndarray:

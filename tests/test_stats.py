@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from base.stats import Estimate, median_ci, ratio_ci, widened
+from base.measure import Estimate, median_ci, ratio_ci, widened
 
 
 def durations(median: float, count: int = 60, seed: int = 1) -> np.ndarray:

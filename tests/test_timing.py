@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from base.timing import synchronizer_for, timed
+from base.measure import synchronizer_for, timed
 
 
 def test_timed_synchronizes_around_the_call_and_returns_its_result() -> None:

@@ -4,8 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from base.inputs import GenerationInput
-from pipelines.generation import GenerationSettings
+from pipelines.generation import GenerationInput, GenerationSettings
 from pipelines.loader import load_runtime
 from pipelines.manifest import Manifest
 from pipelines.tiny_sdxl import build_tiny_sdxl, build_tokenizer, save_tiny_sdxl

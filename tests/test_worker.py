@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from base.worker import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
+from base.isolation import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
 from tests import worker_jobs
 
 

@@ -58,7 +58,7 @@ class Counter:
 
 def hold_a_frozen_worker() -> None:
     """Run as a script: start a worker, freeze it, print its pid, then wait to be killed."""
-    from base.worker import Worker
+    from base.isolation import Worker
 
     worker = Worker(Counter, 0, start_timeout_s=60)
     pid = worker.call("pid", timeout_s=30)

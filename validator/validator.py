@@ -3,7 +3,7 @@
     poetry run python validator/validator.py [--once] --netuid N --subtensor.network NET \\
         --wallet.name W --wallet.hotkey H
 
-A run holds the data folder's lock (``base.folder_lock``) for the life of the process, taken before
+A run holds the data folder's lock (``base.isolation.folder_lock``) for the life of the process, taken before
 anything is written there: a second validator on the same folder says which process holds it and exits
 with status 1. ``status`` only reads, so it takes no lock and works beside a running validator.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from base.folder_lock import FolderLocked, hold_folder_lock
+from base.isolation import FolderLocked, hold_folder_lock
 from contest.cli.validating import build_parser
 from contest.cli.validating import main as validate
 

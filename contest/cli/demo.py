@@ -21,12 +21,11 @@ import torch
 from bittensor import Wallet
 from safetensors.torch import load_file, save_file
 
-from base import commitment as codec
-from base.content_hash import submission_hash
-from base.git_store import GitStore
-from base.local_chain import LocalChain
-from base.paths import absolute_path
-from base.quiet import quiet_this_process
+from base.chain import LocalChain
+from base.chain import commitment as codec
+from base.commandline import absolute_path
+from base.isolation import quiet_this_process
+from base.stores import GitStore, submission_hash
 from contest.baseline import ensure_baseline
 from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest

@@ -19,11 +19,9 @@ from collections.abc import Sequence
 
 from bittensor import Wallet
 
-from base import commitment as codec
-from base.chain import ChainError
-from base.config import DEFAULT_WALLET_PATH
-from base.local_chain import LocalChain
-from base.paths import absolute_path
+from base.chain import ChainError, LocalChain
+from base.chain import commitment as codec
+from base.commandline import DEFAULT_WALLET_PATH, absolute_path
 from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 

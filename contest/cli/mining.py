@@ -13,15 +13,21 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from base import commitment as codec
 from base.chain import ChainError
-from base.config import add_common_flags, configure_logging, load_wallet, network_config
-from base.content_hash import submission_hash
+from base.chain import commitment as codec
+from base.commandline import (
+    ChainOpener,
+    absolute_path,
+    add_common_flags,
+    configure_logging,
+    load_wallet,
+    network_config,
+    open_chain,
+    open_stores,
+)
 from base.errors import first_line
-from base.network import ChainOpener, open_chain, open_stores
-from base.paths import absolute_path
-from base.store import StoreError
-from base.worker import WorkerError
+from base.isolation import WorkerError
+from base.stores import StoreError, submission_hash
 from contest.baseline import ContestModels, ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest, inspect_for_contest
 from contest.judging.selfcheck import self_check

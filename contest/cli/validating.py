@@ -13,8 +13,15 @@ import signal
 from collections.abc import Sequence
 
 from base.chain import ChainError
-from base.config import add_common_flags, configure_logging, load_wallet, network_config
-from base.network import ChainOpener, open_chain, open_stores
+from base.commandline import (
+    ChainOpener,
+    add_common_flags,
+    configure_logging,
+    load_wallet,
+    network_config,
+    open_chain,
+    open_stores,
+)
 from contest.day.daemon import ValidatorDaemon
 from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from base import commitment as codec
 from base.chain import Chain
+from base.chain import commitment as codec
 from contest.day.opening import DayOpening
 from contest.definitions import CONTESTS, Contest
 from contest.judging.reasons import Out, Reason

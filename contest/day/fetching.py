@@ -19,11 +19,10 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from base.commitment import Commitment
-from base.content_hash import bind_to_hotkey, folder_digest
+from base.chain import Commitment
 from base.errors import first_line
 from base.removal import remove_tree
-from base.store import Store, StoreError
+from base.stores import Store, StoreError, bind_to_hotkey, folder_digest
 from contest.day.candidates import Candidate
 from contest.day.copies import Originals, duplicate_reason
 from contest.definitions import Contest

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from base.chain import Chain, first_block_at_or_after
-from base.local_chain import LocalChain
+from base.chain import Chain, LocalChain, first_block_at_or_after
 from contest.day.schedule import latest_opening, next_opening
 from contest.definitions import Contest
 

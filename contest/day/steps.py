@@ -17,9 +17,8 @@ from bittensor import Wallet
 
 from base.chain import Chain, ChainError
 from base.errors import first_line
-from base.inputs import GenerationInput
 from base.removal import remove_tree
-from base.store import Store
+from base.stores import Store
 from contest.baseline import ContestModels, ensure_models
 from contest.day.candidates import Candidate, collect
 from contest.day.copies import attribute_near_copies, mark_duplicates
@@ -47,6 +46,7 @@ from contest.publish.leaderboard import (
     write_leaderboard,
 )
 from contest.publish.signature import sign
+from pipelines.generation import GenerationInput
 
 log = logging.getLogger(__name__)
 WEIGHTS_VERSION_KEY = 1

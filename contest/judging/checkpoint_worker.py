@@ -13,12 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from base.device import DeviceInfo
-from base.energy import EnergyReading, total_energy
-from base.inputs import GenerationInput
-from base.memory import MemoryReading
-from base.worker import Worker, WorkerHandle
+from base.isolation import Worker, WorkerHandle
+from base.measure import DeviceInfo, EnergyReading, MemoryReading, total_energy
 from contest.definitions import Contest
+from pipelines.generation import GenerationInput
 
 SESSION = "contest.judging.worker_session:CheckpointSession"
 # A submission slower than this many times the baseline per image can never score, so it is not waited for.

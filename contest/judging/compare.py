@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from base.similarity import Similarity
-from base.stats import Estimate, median_ci, ratio_ci, widened
+from base.measure import Estimate, median_ci, ratio_ci, widened
 from contest.judging.checkpoint_worker import BenchmarkResult
+from contest.judging.similarity import Similarity
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from base.similarity import Similarity, compare_images
-from base.worker import Worker, WorkerHandle
+from base.isolation import Worker, WorkerHandle
 from contest.definitions import Contest, get_contest
 from contest.judging.checkpoint_worker import ANSWER_LIMIT_S, SESSION
+from contest.judging.similarity import Similarity, compare_images
 
 ENCODER_SESSION = "contest.judging.embedding:EncoderSession"
 

@@ -25,12 +25,17 @@ import numpy as np
 from tqdm import tqdm
 
 from base.errors import first_line
-from base.inputs import GenerationInput
-from base.memory import MemoryReading
-from base.orphans import LeftBehind, adopt_orphans, adopts_orphans, children, release_orphans, stop_orphans
-from base.similarity import Similarity
-from base.stats import Estimate, median_ci, ratio_ci, widened
-from base.worker import WorkerError, started_once_more
+from base.isolation import (
+    LeftBehind,
+    WorkerError,
+    adopt_orphans,
+    adopts_orphans,
+    children,
+    release_orphans,
+    started_once_more,
+    stop_orphans,
+)
+from base.measure import Estimate, MemoryReading, median_ci, ratio_ci, widened
 from contest.baseline import ContestModels
 from contest.definitions import Contest, Sampling
 from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
@@ -40,7 +45,9 @@ from contest.judging.pairing import BaselineFailed, PairedRun, Side, Stop, measu
 from contest.judging.reasons import Out, Reason
 from contest.judging.scoring import Verdict, score, score_interval
 from contest.judging.screening import screen
+from contest.judging.similarity import Similarity
 from pipelines.checkpoint_guard import CheckpointRefused
+from pipelines.generation import GenerationInput
 
 log = logging.getLogger(__name__)
 # Where the images a checkpoint drew go as soon as it is measured (key None: the baseline), e.g. thumbnails.

@@ -16,12 +16,12 @@ from enum import StrEnum
 
 import numpy as np
 
-from base.energy import EnergyReading, total_energy
 from base.errors import first_line
-from base.inputs import GenerationInput
-from base.worker import WorkerError
+from base.isolation import WorkerError
+from base.measure import EnergyReading, total_energy
 from contest.definitions import Sampling
 from contest.judging.checkpoint_worker import CheckpointWorker, TimedImage, Timings
+from pipelines.generation import GenerationInput
 
 
 class BaselineFailed(RuntimeError):

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from base.stats import Estimate
+from base.measure import Estimate
 from contest.definitions import Contest
 from contest.judging.compare import Comparison
 from contest.judging.reasons import Out, Reason

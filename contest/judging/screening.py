@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.errors import first_line
-from base.worker import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
+from base.isolation import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
 from contest.definitions import Contest, inspect_for_contest
 from contest.judging.checkpoint_worker import SESSION
 from contest.judging.reasons import Out, Reason

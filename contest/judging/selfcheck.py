@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from base.inputs import GenerationInput
 from contest.baseline import ContestModels
 from contest.definitions import Contest
 from contest.judging.judge import Judged, judge
 from contest.judging.scoring import Verdict
 from contest.judging.screening import screen
+from pipelines.generation import GenerationInput
 
 SUBMISSION = "submission"
 

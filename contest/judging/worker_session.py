@@ -8,14 +8,10 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from base.device import probe_device
-from base.energy import open_energy_meter
-from base.inputs import GenerationInput
-from base.memory import MemoryReading, open_memory_probe
-from base.timing import synchronizer_for, timed
+from base.measure import MemoryReading, open_energy_meter, open_memory_probe, probe_device, synchronizer_for, timed
 from contest.definitions import get_contest, inspect_for_contest
 from contest.judging.checkpoint_worker import Loaded, SessionRequest, TimedImage
-from pipelines.generation import check_image
+from pipelines.generation import GenerationInput, check_image
 from pipelines.loader import load_runtime
 
 

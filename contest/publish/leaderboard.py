@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from base import similarity as base_similarity
-from base.stats import Estimate, median_ci
+from base.measure import Estimate, median_ci
+from contest.judging import similarity as judging_similarity
 from contest.judging.checkpoint_worker import BenchmarkResult
 from contest.judging.compare import Comparison
 from contest.judging.reasons import Out
@@ -203,7 +203,7 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
     )
 
 
-def similarity_from(similarity: base_similarity.Similarity) -> Similarity:
+def similarity_from(similarity: judging_similarity.Similarity) -> Similarity:
     return Similarity(
         minimum=similarity.minimum,
         mean=similarity.mean,

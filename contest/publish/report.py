@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from base.stats import Estimate, median_ci
+from base.measure import Estimate, median_ci
 from contest.judging.checkpoint_worker import BenchmarkResult
 from contest.judging.compare import Comparison
 from contest.judging.judge import Judged

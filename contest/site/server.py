@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from base.paths import absolute_path
+from base.commandline import absolute_path
 from contest.publish.leaderboard import leaderboards_root
 from contest.site.archive import Archive, PublishedDay
 from contest.site.page import day_url, file_url, render_day, render_empty

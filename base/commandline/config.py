@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bittensor import Wallet
 
-from base import quiet
-from base.paths import absolute_path
+from base.commandline.paths import absolute_path
+from base.isolation import quiet
 
 TRACE = 5
 DEFAULT_WALLET_PATH = "~/.bittensor/wallets"

@@ -13,13 +13,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from base.store import (
+from base.names import is_repository_name, is_revision
+from base.stores.interface import (
     OverSizeCap,
     StoreError,
     UnsafeListing,
     check_listing,
-    is_repository_name,
-    is_revision,
     matching_files,
     pattern_list,
 )

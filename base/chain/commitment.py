@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from base.store import is_repository_name, is_revision
+from base.names import is_repository_name, is_revision
 
 MAX_BYTES = 128
 VERSION = 1

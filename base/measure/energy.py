@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from base.device import parse_device
-from base.nvml import cuda_device_handle, load_nvml, shutdown_nvml, torch_cuda_uuid
+from base.measure.device import parse_device
+from base.measure.nvml import cuda_device_handle, load_nvml, shutdown_nvml, torch_cuda_uuid
 
 CPU_REASON = "energy is measured only on cuda devices (NVML); device is cpu"
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from base.nvml import load_nvml, shutdown_nvml
+from base.measure.nvml import load_nvml, shutdown_nvml
 
 _DEVICE = re.compile(r"(?P<kind>cpu|cuda)(?::(?P<index>\d+))?")
 

@@ -26,7 +26,7 @@ import bittensor as bt
 from bittensor.result import BittensorError, ExtrinsicResult, RpcConnectionError
 from bittensor.settings import resolve_endpoint
 
-from base.chain import ChainCommitment, ChainError, Neuron
+from base.chain.interface import ChainCommitment, ChainError, Neuron
 from base.errors import first_line
 from base.retry import DEFAULT_RETRY, RetryPolicy
 

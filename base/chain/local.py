@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from bittensor import Wallet
 from bittensor_core import Keypair
 
-from base.chain import ChainCommitment, ChainError, Neuron, WeightsSet, require_aware
+from base.chain.interface import ChainCommitment, ChainError, Neuron, WeightsSet, require_aware
 
 SECONDS_PER_BLOCK = 12.0
 _MS_PER_BLOCK = int(SECONDS_PER_BLOCK * 1000)

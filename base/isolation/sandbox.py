@@ -5,7 +5,7 @@ fresh network namespace: no interface is up, so nothing is reachable. Always, a 
 records and refuses any attempt to reach an internet address, so a checkpoint that tries is failed with the
 address it tried, whether or not the namespace would have stopped it.
 
-Files: with Landlock (``base.landlock``) a confined worker reads its job's folders, the interpreter and the
+Files: with Landlock (``base.isolation.landlock``) a confined worker reads its job's folders, the interpreter and the
 libraries, and writes only its scratch folder and shared memory: the wallets, the validator's state and other
 miners' downloads are out of its reach, as are other processes' signals and ``/proc`` files. Landlock is the
 kernel's own sandbox, per process and unprivileged, so it holds for a validator running as an ordinary user,
@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from base import landlock
+from base.isolation import landlock
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from base.device import parse_device
-from base.nvml import cuda_device_handle, load_nvml, shutdown_nvml, torch_cuda_uuid
+from base.measure.device import parse_device
+from base.measure.nvml import cuda_device_handle, load_nvml, shutdown_nvml, torch_cuda_uuid
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,10 @@ class _NvmlSampler:
     """Polls NVML on a daemon thread, keeping the peak of the device's used memory and of this process group's.
 
     The group's total in one sample is the sum of ``usedGpuMemory`` over the listed processes of the group this
-    process belongs to: a benchmark worker leads a group of its own (``base.worker``), so that is the worker and
-    any helper a runtime started, never the paired baseline or the validator. A failed device-wide read leaves
-    that peak unknown rather than understated. Once NVML fails to give per-process figures, the window is marked
-    as not covered by them for good, since a sample it missed may have been the highest.
+    process belongs to: a benchmark worker leads a group of its own (``base.isolation.worker``), so that is the
+    worker and any helper a runtime started, never the paired baseline or the validator. A failed device-wide
+    read leaves that peak unknown rather than understated. Once NVML fails to give per-process figures, the
+    window is marked as not covered by them for good, since a sample it missed may have been the highest.
     """
 
     def __init__(self, nvml: Any, handle: object, interval_s: float) -> None:

@@ -17,18 +17,6 @@ MAX_DEPTH = 16
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1_024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
-_REVISION = re.compile(r"[0-9a-f]{40}")
-
-
-def is_repository_name(name: str) -> bool:
-    """``name`` or ``owner/name``, as Hugging Face spells them; never a path that climbs out."""
-    return bool(_REPOSITORY.fullmatch(name)) and ".." not in name
-
-
-def is_revision(revision: str) -> bool:
-    """A full git commit sha: the only kind of revision that pins content."""
-    return bool(_REVISION.fullmatch(revision))
 
 
 def matching_files(paths: Iterable[str], allow_patterns: Sequence[str] | None) -> list[str]:

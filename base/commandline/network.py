@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from base.bittensor_chain import BittensorChain, resolve
-from base.chain import Chain
-from base.config import NetworkConfig
-from base.git_store import GitStore
-from base.huggingface_store import HuggingFaceStore
-from base.local_chain import LocalChain
-from base.store import Store
+from base.chain import BittensorChain, Chain, LocalChain, resolve
+from base.commandline.config import NetworkConfig
+from base.stores import GitStore, HuggingFaceStore, Store
 
 # How a command opens its chain: ``open_chain`` everywhere but in tests that put an in-process chain behind the SDK.
 ChainOpener = Callable[[NetworkConfig], Chain]

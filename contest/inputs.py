@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+
+from pipelines.generation import GenerationInput
 
 BLOCK_HASH_BYTES = 32
 SEED_BITS = 63
@@ -19,18 +20,10 @@ _DOMAIN = b"edge-contest/inputs/v1"
 _HEX_HASH = re.compile(r"(?:0[xX])?([0-9a-fA-F]{64})")
 
 
-@dataclass(frozen=True)
-class GenerationInput:
-    """One image to generate; ``seed`` seeds ``torch.Generator("cpu").manual_seed``."""
-
-    prompt: str
-    seed: int
-
-
 @cache
 def prompt_words() -> tuple[str, ...]:
     """The shipped word list prompts are drawn from."""
-    text = (files("base") / "data" / "words.txt").read_text(encoding="ascii")
+    text = (files("contest") / "data" / "words.txt").read_text(encoding="ascii")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 

@@ -2,7 +2,7 @@
 
 The CPU wheel has no CUDA or TensorRT provider, so a contest device with a GPU must get ``onnxruntime-gpu``;
 the two wheels ship the same ``onnxruntime`` module, so exactly one of them is installed.
-``python -m base.setup_packages`` prints the requirements for this machine, one per line, for ``make setup``.
+``python -m tools.setup_packages`` prints the requirements for this machine, one per line, for ``make setup``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ and dies with the server it was forked from, so a frozen worker never outlives t
 A worker sees only what it needs: an environment reduced to what the interpreter and the libraries use (no
 token, no wallet path), a scratch folder of its own as its home and temporary folder (whatever a runtime
 caches, TensorRT engines included, lands there and is deleted when the worker closes) and, when given the
-folders its job reads, no other files (``base.sandbox``).
+folders its job reads, no other files (``base.isolation.sandbox``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from base import quiet, sandbox
+from base.isolation import quiet, sandbox
 from base.removal import remove_tree
 
 A = TypeVar("A")
@@ -44,7 +44,7 @@ STOPPED_CHECK_S = 0.001
 PR_SET_PDEATHSIG = 1
 SCRATCH_PREFIX = "worker-"  # each worker's scratch folder: its home and temporary folder
 
-# The environment the worker server starts with, read once at process start (with ``base.quiet``'s switches):
+# The environment the worker server starts with, read once at process start (with ``base.isolation.quiet``'s switches):
 # - huggingface_hub/transformers read the offline flags at import: a worker never reaches the network;
 # - glibc otherwise raises its mmap threshold as a process frees large blocks, so a young worker pays
 #   page faults an older one no longer does (measured here: a fresh worker ran 3-6% slower than a
@@ -287,7 +287,7 @@ class Worker:
         """``memory_limit_bytes`` bounds the worker's resident memory; ``isolated`` cuts it off the network.
 
         ``readable``, where given, are the folders the job reads: the worker then sees no other file but the
-        interpreter's and the libraries' (``base.sandbox``). Its scratch folder is made in ``scratch_in`` (the
+        interpreter's and the libraries' (``base.isolation.sandbox``). Its scratch folder is made in ``scratch_in`` (the
         system's temporary folder by default), its own, never shared: no worker can leave anything, a built
         engine say, for another to run.
         """

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from base.device import parse_device
+from base.measure.device import parse_device
 
 R = TypeVar("R")
 

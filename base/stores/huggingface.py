@@ -27,13 +27,13 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import RepoFile
 
 from base.errors import first_line
+from base.names import is_revision
 from base.retry import DEFAULT_RETRY, RetryPolicy
-from base.store import (
+from base.stores.interface import (
     OverSizeCap,
     StoreError,
     UnsafeListing,
     check_listing,
-    is_revision,
     matching_files,
     pattern_list,
 )
