@@ -1,5 +1,5 @@
-"""Bad submissions through the real validator day: each gets its documented outcome (README, "What the
-validator does with bad submissions"), and the good submission in the same day is still judged."""
+"""Bad submissions through the real validator day: each gets its documented outcome (docs/bad-submissions.md),
+and the good submission in the same day is still judged."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from bittensor import Wallet
 from onnx import TensorProto, helper
 from safetensors.numpy import load_file, save_file
 
-from base import commitment as codec
-from base.content_hash import submission_hash
-from base.git_store import GitStore
-from base.local_chain import LocalChain
+from base.chain import LocalChain
+from base.chain import commitment as codec
+from base.stores import GitStore, submission_hash
 from contest.day.opening import move_to_next_opening
 from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
