@@ -40,7 +40,7 @@ def test_pairs_are_abba_with_the_other_side_frozen_and_only_the_day_set_of_image
     block = "bAaB" + "aBbA" + "aBbA" + "bAaB"  # before each image, the other side is frozen
     assert "".join(log) == block  # one ABBA block: the decider is asked after each block
     assert run.pairs == 4 and run.stop is Stop.PRECISE
-    assert len(run.first.images) == len(run.second.images) == 4
+    assert len(run.baseline.images) == len(run.submission.images) == 4
 
 
 def test_sampling_goes_on_block_by_block_until_decided_or_capped() -> None:
@@ -52,7 +52,7 @@ def test_sampling_goes_on_block_by_block_until_decided_or_capped() -> None:
 
     run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, SAMPLING, 30, undecided)
     assert asked == [4, 8, 12, 16] and run.stop is Stop.PAIR_CAP and run.pairs == 16
-    assert len(run.first.images) == 8 and len(run.first.seconds) == 16  # later images are timed, not kept
+    assert len(run.baseline.images) == 8 and len(run.baseline.seconds) == 16  # later images are timed, not kept
 
 
 def test_the_time_cap_stops_sampling_at_a_block_end() -> None:
@@ -65,7 +65,7 @@ def test_the_time_cap_stops_sampling_at_a_block_end() -> None:
 def test_the_time_cap_never_stops_a_run_before_the_days_image_set_is_complete() -> None:
     ticks = iter([0.0, 100.0])  # the start, then long past the cap at the end of the first block that may stop
     run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, SAMPLING, 30, lambda *_: None, lambda: next(ticks))
-    assert run.stop is Stop.TIME_CAP and run.pairs == SAMPLING.min_pairs == len(run.first.images)
+    assert run.stop is Stop.TIME_CAP and run.pairs == SAMPLING.min_pairs == len(run.baseline.images)
 
 
 def test_a_failure_of_the_baseline_side_is_the_validators_never_the_submissions() -> None:

@@ -14,9 +14,10 @@ import pytest
 from bittensor import Wallet
 
 from base.chain import TEMPO, LocalChain
+from contest.day import state as state_module
 from contest.day.daemon import ValidatorDaemon
 from contest.day.fetching import make_room
-from contest.day.state import OUTCOME_FORMAT, STATE_VERSION, StateVersionError, ValidatorState
+from contest.day.state import OUTCOME_SCHEMA, STATE_VERSION, StateVersionError, ValidatorState
 from contest.day.steps import DaySetup
 from contest.definitions import get_contest
 from contest.judging.judge import Outcome
@@ -180,13 +181,12 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
     record = state.recorder(day.id)
     record("kept", Outcome(refusal=Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted")), None)
     older = {"measurement": {"similarity": {"mean": 0.9, "minimum": 0.9, "per_image": [0.9]}}, "refusal": None}
-    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # in this format, but with fields this version lacks
-        db.execute("INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at, format) VALUES (?, ?, ?, ?, ?)",
-                   (day.id, "older", json.dumps(older), "then", OUTCOME_FORMAT))  # fmt: skip
-    assert set(state.outcomes(day.id)) == {"kept"}
-    assert state.outcomes(day.id)["kept"].refusal == Reason(
-        Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted"
-    )
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # under this schema's name, with fields it lacks
+        db.execute("INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at, schema) VALUES (?, ?, ?, ?, ?)",
+                   (day.id, "older", json.dumps(older), "then", OUTCOME_SCHEMA))  # fmt: skip
+    assert state.outcomes(day.id) == {
+        "kept": Outcome(refusal=Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted"))
+    }
     assert "the stored outcome of older is not readable here" in caplog.text
     measured_again = Outcome(refusal=Reason(Out.FAILED, "benchmark failed: measured again"))
     record("older", measured_again, b"\x02" * 32)  # replaces the unreadable row
@@ -194,48 +194,40 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
     assert state.digests(day.id) == {"older": b"\x02" * 32}  # "kept" was never fetched: no digest
 
 
-def test_state_of_version_3_gains_the_digest_column_and_keeps_its_outcomes(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite"
-    refusal = Outcome(refusal=Reason(Out.HASH, "content hash does not match the commitment for this hotkey"))
-    with sqlite3.connect(path) as db:  # outcomes as version 3 wrote them: with their format, without a digest
-        db.executescript(
-            "CREATE TABLE days (id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, "
-            "opening_block INTEGER NOT NULL, block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, "
-            "submissions INTEGER, leaderboard TEXT, note TEXT);"
-            "CREATE TABLE outcomes (day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, "
-            "outcome TEXT NOT NULL, recorded_at TEXT NOT NULL, format INTEGER NOT NULL DEFAULT 1, "
-            "PRIMARY KEY (day_id, hotkey)); PRAGMA user_version = 3;"
-        )
-        db.execute("INSERT INTO days VALUES (1, ?, '2026-07-15', 100, ?, ?, 'running', 1, NULL, NULL)",
-                   (CONTEST.id, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC).isoformat()))  # fmt: skip
-        db.execute("INSERT INTO outcomes VALUES (1, 'old', ?, 'then', ?)",
-                   (json.dumps({"measurement": None, "refusal": {"kind": "hash", "message": refusal.refusal.message}}),
-                    OUTCOME_FORMAT))  # fmt: skip
-    state = ValidatorState(path)
-    assert state.outcomes(1) == {"old": refusal} and state.digests(1) == {}
-    state.recorder(1)("new", refusal, b"\x03" * 32)
-    assert state.digests(1) == {"new": b"\x03" * 32} and state.status().state_version == STATE_VERSION == 4
+def test_an_outcome_stored_under_another_outcome_schema_is_measured_again(tmp_path: Path, caplog) -> None:
+    state = ValidatorState(tmp_path / "state.sqlite")
+    day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
+    readable = json.dumps({"measurement": None, "refusal": {"kind": "hash", "message": "content hash differs"}})
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:  # it would parse, but was written for other outcomes
+        db.execute("INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at, schema) VALUES (?, ?, ?, ?, ?)",
+                   (day.id, "earlier", readable, "then", "0" * 16))  # fmt: skip
+    assert state.outcomes(day.id) == {}
+    assert "the stored outcome of earlier was written by a validator whose outcomes differ" in caplog.text
 
 
-def test_state_from_before_formats_is_brought_up_and_its_outcomes_measured_again(tmp_path: Path, caplog) -> None:
+def test_migrations_bring_a_file_up_one_version_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "state.sqlite"
-    with sqlite3.connect(path) as db:  # as the first version wrote it: no version, outcomes without a format
-        db.executescript(
-            "CREATE TABLE days (id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, "
-            "opening_block INTEGER NOT NULL, block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, "
-            "submissions INTEGER, leaderboard TEXT, note TEXT);"
-            "CREATE TABLE outcomes (day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, "
-            "outcome TEXT NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (day_id, hotkey));"
-        )
-        db.execute("INSERT INTO days VALUES (1, ?, '2026-07-15', 100, ?, ?, 'running', 1, NULL, NULL)",
-                   (CONTEST.id, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC).isoformat()))  # fmt: skip
-        plain = json.dumps({"measurement": None, "refusal": "refused: unet/x.bin: pickle files are not accepted"})
-        db.execute("INSERT INTO outcomes VALUES (1, 'old', ?, 'then')", (plain,))
-    state = ValidatorState(path)
-    assert state.running_day(CONTEST.id).opening_block == 100  # the day itself resumes
-    assert state.outcomes(1) == {}  # its refusal was a plain message: measured again, never misread
-    assert "the stored outcome of old is in format 1, this version reads 2" in caplog.text
-    assert state.status().state_version == STATE_VERSION
+    day = ValidatorState(path).start_day(
+        CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC)
+    )
+    monkeypatch.setattr(state_module, "STATE_VERSION", STATE_VERSION + 2)
+    monkeypatch.setattr(state_module, "MIGRATIONS", {
+        STATE_VERSION: "ALTER TABLE days ADD COLUMN first_added TEXT;",
+        STATE_VERSION + 1: "UPDATE days SET first_added = 'by the second step';",
+    })  # fmt: skip
+    migrated = ValidatorState(path)
+    assert migrated.running_day(CONTEST.id) == day
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT first_added FROM days").fetchall() == [("by the second step",)]
+        assert db.execute("PRAGMA user_version").fetchone()[0] == STATE_VERSION + 2
+
+
+def test_state_from_a_development_version_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as db:  # a file of a version no release wrote
+        db.executescript("CREATE TABLE days (id INTEGER PRIMARY KEY); PRAGMA user_version = 4;")
+    with pytest.raises(StateVersionError, match=r"written by a development version .* \(state version 4, before 5\)"):
+        ValidatorState(path)
 
 
 def test_state_from_a_newer_version_is_refused_with_a_clear_message(tmp_path: Path) -> None:

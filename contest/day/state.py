@@ -4,13 +4,15 @@ Every write is one transaction, so a crash at any moment leaves either the whole
 it. A day that was running when the validator stopped is resumed with the same opening block (hence
 the same inputs); the submissions whose outcomes are stored are not measured again.
 
-The file carries its version (SQLite's ``user_version``) and each stored outcome the format it was written
-in: state from an older version is brought up to date, state from a newer one is refused with a clear
-message, and an outcome in another format is measured again rather than misread.
+The file carries its version (SQLite's ``user_version``): an older file is brought up to date by the
+migrations keyed by the version they start from, a newer one is refused with a clear message. Each stored
+outcome carries the fingerprint of the outcome's schema it was written with, so any change to what an
+outcome holds makes older ones measured again, never misread, with no format number to bump by hand.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -28,29 +30,31 @@ from contest.judging.judge import Outcome
 log = logging.getLogger(__name__)
 
 _OUTCOME = TypeAdapter(Outcome)
-STATE_VERSION = 4  # 1: outcomes without a format; 2: each outcome with its format; 3: failed days;
-# 4: each outcome with the digest of the files it was judged on
-OUTCOME_FORMAT = 2  # 1: a refusal as a plain message; 2: a refusal with its kind
+# The outcome's schema, as stored beside each outcome: one written under another schema is measured again.
+OUTCOME_SCHEMA = hashlib.sha256(json.dumps(_OUTCOME.json_schema(), sort_keys=True).encode()).hexdigest()[:16]
+FIRST_VERSION = 5  # files from before it were never released: refused, not read
+STATE_VERSION = 5
+# version -> the statements that bring a file of that version to the next one
+MIGRATIONS: dict[int, str] = {}
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS days (
+CREATE TABLE days (
     id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, opening_block INTEGER NOT NULL,
     block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, submissions INTEGER,
     leaderboard TEXT, note TEXT);
-CREATE TABLE IF NOT EXISTS outcomes (
+CREATE TABLE outcomes (
     day_id INTEGER NOT NULL REFERENCES days (id), hotkey TEXT NOT NULL, outcome TEXT NOT NULL,
-    recorded_at TEXT NOT NULL, format INTEGER NOT NULL DEFAULT 1, digest BLOB, PRIMARY KEY (day_id, hotkey));
-CREATE TABLE IF NOT EXISTS weights (
+    recorded_at TEXT NOT NULL, schema TEXT NOT NULL, digest BLOB, PRIMARY KEY (day_id, hotkey));
+CREATE TABLE weights (
     id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), block INTEGER NOT NULL,
     uids TEXT NOT NULL, weights TEXT NOT NULL, set_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, at TEXT NOT NULL, message TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS day_failures (
+CREATE TABLE errors (id INTEGER PRIMARY KEY, at TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE day_failures (
     id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), at TEXT NOT NULL, message TEXT NOT NULL);
 """
-_ADDED_OUTCOME_COLUMNS = {"format": "INTEGER NOT NULL DEFAULT 1", "digest": "BLOB"}  # since versions 2 and 4
 
 
 class StateVersionError(RuntimeError):
-    """The state file was written by a newer version of the validator than this one."""
+    """The state file was written by a version of the validator this one cannot read."""
 
 
 DayStatus = Literal["running", "finished", "failed"]  # failed: given up, the next opening starts a new day
@@ -119,19 +123,25 @@ class ValidatorState:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > STATE_VERSION:
-                raise StateVersionError(
-                    f"{path} was written by a newer validator (state version {version}; this one reads up to "
-                    f"{STATE_VERSION}): upgrade this validator, or give it another --data_dir"
-                )
-            existing = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            db.executescript(_SCHEMA)
-            if "outcomes" in existing and version < STATE_VERSION:  # columns older versions did not write
-                columns = {row[1] for row in db.execute("PRAGMA table_info(outcomes)")}
-                for column, declaration in _ADDED_OUTCOME_COLUMNS.items():
-                    if column not in columns:
-                        db.execute(f"ALTER TABLE outcomes ADD COLUMN {column} {declaration}")
+            if version == 0 and not db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+                db.executescript(_SCHEMA)
+            else:
+                self._migrate(db, version)
             db.execute(f"PRAGMA user_version = {STATE_VERSION}")
+
+    def _migrate(self, db: sqlite3.Connection, version: int) -> None:
+        if version > STATE_VERSION:
+            raise StateVersionError(
+                f"{self.path} was written by a newer validator (state version {version}; this one reads up to "
+                f"{STATE_VERSION}): upgrade this validator, or give it another --data_dir"
+            )
+        if version < FIRST_VERSION:
+            raise StateVersionError(
+                f"{self.path} was written by a development version of the validator (state version {version}, "
+                f"before {FIRST_VERSION}): move it aside, or give this validator another --data_dir"
+            )
+        for step in range(version, STATE_VERSION):
+            db.executescript(MIGRATIONS[step])
 
     @classmethod
     def of(cls, data_dir: Path) -> ValidatorState:
@@ -141,6 +151,7 @@ class ValidatorState:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
         db.execute("PRAGMA synchronous=FULL")
         try:
             with db:
@@ -149,11 +160,11 @@ class ValidatorState:
             db.close()
 
     @staticmethod
-    def _day(row: tuple) -> StoredDay:
-        day_id, contest, day, block, block_hash, opened_at, status, submissions, leaderboard = row
+    def _day(row: sqlite3.Row) -> StoredDay:
         return StoredDay(
-            day_id, contest, day, block, bytes(block_hash), datetime.fromisoformat(opened_at), status, submissions,
-            leaderboard,
+            id=row["id"], contest=row["contest"], day=row["day"], opening_block=row["opening_block"],
+            block_hash=bytes(row["block_hash"]), opened_at=datetime.fromisoformat(row["opened_at"]),
+            status=row["status"], submissions=row["submissions"], leaderboard=row["leaderboard"],
         )  # fmt: skip
 
     _DAY_COLUMNS = "id, contest, day, opening_block, block_hash, opened_at, status, submissions, leaderboard"
@@ -201,19 +212,19 @@ class ValidatorState:
             db.execute("UPDATE days SET submissions = ? WHERE id = ?", (count, day_id))
 
     def outcomes(self, day_id: int) -> dict[str, Outcome]:
-        """The outcomes stored for the day; one in another format, or not readable, is left out: measured again."""
+        """The outcomes stored for the day; one written under another outcome schema is left out: measured again."""
         with self._connect() as db:
-            rows = db.execute("SELECT hotkey, outcome, format FROM outcomes WHERE day_id = ?", (day_id,)).fetchall()
+            rows = db.execute("SELECT hotkey, outcome, schema FROM outcomes WHERE day_id = ?", (day_id,)).fetchall()
         read: dict[str, Outcome] = {}
-        for hotkey, outcome, stored_format in rows:
-            if stored_format != OUTCOME_FORMAT:
-                log.warning("the stored outcome of %s is in format %d, this version reads %d: it is measured again",
-                            hotkey, stored_format, OUTCOME_FORMAT)  # fmt: skip
+        for row in rows:
+            if row["schema"] != OUTCOME_SCHEMA:
+                log.warning("the stored outcome of %s was written by a validator whose outcomes differ from this "
+                            "one's: it is measured again", row["hotkey"])  # fmt: skip
                 continue
             try:
-                read[hotkey] = _OUTCOME.validate_json(outcome)
+                read[row["hotkey"]] = _OUTCOME.validate_json(row["outcome"])
             except ValidationError as error:
-                log.warning("the stored outcome of %s is not readable here (%s): it is measured again", hotkey,
+                log.warning("the stored outcome of %s is not readable here (%s): it is measured again", row["hotkey"],
                             f"{error.error_count()} fields differ")  # fmt: skip
         return read
 
@@ -223,15 +234,15 @@ class ValidatorState:
             rows = db.execute(
                 "SELECT hotkey, digest FROM outcomes WHERE day_id = ? AND digest IS NOT NULL", (day_id,)
             ).fetchall()
-        return {hotkey: bytes(digest) for hotkey, digest in rows}
+        return {row["hotkey"]: bytes(row["digest"]) for row in rows}
 
     def recorder(self, day_id: int) -> Callable[[str, Outcome, bytes | None], None]:
         def record(hotkey: str, outcome: Outcome, digest: bytes | None) -> None:
             with self._connect() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO outcomes (day_id, hotkey, outcome, recorded_at, format, digest) "
+                    "INSERT OR REPLACE INTO outcomes (day_id, hotkey, outcome, recorded_at, schema, digest) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now(), OUTCOME_FORMAT, digest),
+                    (day_id, hotkey, _OUTCOME.dump_json(outcome).decode(), _now(), OUTCOME_SCHEMA, digest),
                 )
 
         return record
@@ -267,8 +278,7 @@ class ValidatorState:
             row = db.execute("SELECT day_id, block, uids, weights FROM weights ORDER BY id DESC").fetchone()
         if row is None:
             return None
-        day_id, block, uids, shares = row
-        return WeightsRecord(day_id, block, json.loads(uids), json.loads(shares))
+        return WeightsRecord(row["day_id"], row["block"], json.loads(row["uids"]), json.loads(row["weights"]))
 
     def record_error(self, message: str) -> None:
         with self._connect() as db:
@@ -288,11 +298,13 @@ class ValidatorState:
             )  # fmt: skip
         last_weights = None
         if weights is not None:
-            block, uids, shares, at = weights
-            last_weights = WeightsStatus(block=block, uids=json.loads(uids), weights=json.loads(shares), at=at)
+            last_weights = WeightsStatus(
+                block=weights["block"], uids=json.loads(weights["uids"]), weights=json.loads(weights["weights"]),
+                at=weights["set_at"],
+            )  # fmt: skip
         return Status(
             state_version=STATE_VERSION,
             day=current,
             last_weights=last_weights,
-            errors=[ErrorEntry(at=at, message=message) for at, message in errors],
+            errors=[ErrorEntry(at=row["at"], message=row["message"]) for row in errors],
         )

@@ -173,7 +173,7 @@ def slowdown(run: PairedRun, reference: Reference, drift: float) -> Estimate:
     With its 95% interval: both medians' own noise, and ``drift``, the machine's own change of speed between
     runs minutes apart, which no number of images inside either run can see.
     """
-    ratio = widened(ratio_ci(run.first.seconds, reference.baseline_samples), drift)
+    ratio = widened(ratio_ci(run.baseline.seconds, reference.baseline_samples), drift)
     return Estimate(ratio.value - 1.0, ratio.low - 1.0, ratio.high - 1.0)
 
 
@@ -263,8 +263,8 @@ class Judging:
         run = measure_pairs(
             self.baseline, other, self.inputs, self.contest.sampling, self.baseline.image_limit_s(), decide
         )
-        self.baseline_runs.append(run.first.timings)
-        self.timed_seconds += sum(run.first.seconds) + sum(run.second.seconds)
+        self.baseline_runs.append(run.baseline.timings)
+        self.timed_seconds += sum(run.baseline.seconds) + sum(run.submission.seconds)
         return run
 
     def _precise(self, baseline: Side, other: Side) -> Stop | None:
@@ -283,11 +283,11 @@ class Judging:
             except WorkerError as error:  # either side of the control is the validator's own
                 raise BaselineFailed(f"the A/A control failed: {first_line(error)}") from error
         if self.keep_images is not None and not self.controls:
-            self.keep_images(None, run.first.images)
+            self.keep_images(None, run.baseline.images)
         reference = Reference(
-            baseline_seconds=median_ci(run.first.seconds),
-            baseline_samples=tuple(run.first.seconds),
-            speed_ratio=speed_ratio(run.first.seconds, run.second.seconds, self.contest.sampling.worker_spread),
+            baseline_seconds=median_ci(run.baseline.seconds),
+            baseline_samples=tuple(run.baseline.seconds),
+            speed_ratio=speed_ratio(run.baseline.seconds, run.submission.seconds, self.contest.sampling.worker_spread),
             pairs=run.pairs,
             stop=run.stop,
             after_submissions=self.judged,
@@ -376,13 +376,13 @@ class Judging:
             )
             with submission:
                 run = self._pairs(submission, self._decider(submission, similarity))
-                result = submission.result(run.second.timings, submission.finish())
+                result = submission.result(run.submission.timings, submission.finish())
         finally:
             left = stop_orphans(known)
         if left:
             shown = ", ".join(f"pid {orphan.pid} ({orphan.command})" for orphan in left)
             raise LeftBehind(f"its worker left processes running: {shown}; they were killed")
-        return run, result, similarity(run.first, run.second)
+        return run, result, similarity(run.baseline, run.submission)
 
     def measure(self, key: str, folder: Path) -> Outcome:
         """Pair a screened submission with the baseline.
@@ -415,12 +415,12 @@ class Judging:
             except LeftBehind as error:
                 return Outcome(refusal=Reason(Out.LEFT_PROCESSES, str(error)))
         if self.keep_images is not None:
-            self.keep_images(key, run.second.images)
+            self.keep_images(key, run.submission.images)
         sampled = Sampled(
-            run.pairs, run.stop, tuple(run.first.seconds), tuple(run.second.seconds), slower.value, attempts
+            run.pairs, run.stop, tuple(run.baseline.seconds), tuple(run.submission.seconds), slower.value, attempts
         )
-        baseline = self.baseline_result(run.first.timings)
-        return Outcome(Measurement(baseline, result, similarity, images_digest(run.second.images), sampled))
+        baseline = self.baseline_result(run.baseline.timings)
+        return Outcome(Measurement(baseline, result, similarity, images_digest(run.submission.images), sampled))
 
     def judge_one(self, key: str, folder: Path) -> Outcome:
         """``measure`` as an outcome: when the validator's own side fails beside it, its workers and the control

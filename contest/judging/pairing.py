@@ -78,23 +78,25 @@ Decide = Callable[[Side, Side], Stop | None]
 
 @dataclass(frozen=True)
 class PairedRun:
-    first: Side
-    second: Side
+    """The two sides of a run; in the A/A control the submission's side is the baseline's identical copy."""
+
+    baseline: Side
+    submission: Side
     stop: Stop
 
     @property
     def pairs(self) -> int:
-        return len(self.first.seconds)
+        return len(self.baseline.seconds)
 
 
 def order_of(index: int) -> tuple[int, int]:
-    """ABBA: the first side leads in pairs 0 and 3 of every four, the second in pairs 1 and 2."""
+    """ABBA: the baseline leads in pairs 0 and 3 of every four, the submission in pairs 1 and 2."""
     return (0, 1) if index % 4 in (0, 3) else (1, 0)
 
 
 def measure_pairs(
-    first: CheckpointWorker,
-    second: CheckpointWorker,
+    baseline: CheckpointWorker,
+    submission: CheckpointWorker,
     inputs: Sequence[GenerationInput],
     sampling: Sampling,
     image_limit_s: float,
@@ -104,11 +106,11 @@ def measure_pairs(
     """Pairs in blocks until ``decide`` (asked after each block) or a cap stops them; the time cap never stops a run
     before the day's image set (``min_pairs``) is complete.
 
-    A failure of ``first``, the baseline, is ``BaselineFailed``: the validator's, never the other side's.
+    A failure of the baseline is ``BaselineFailed``: the validator's, never the submission's.
     """
     if len(inputs) < sampling.max_pairs:
         raise ValueError(f"{sampling.max_pairs} pairs need as many inputs, got {len(inputs)}")
-    workers, sides = (first, second), (Side(), Side())
+    workers, sides = (baseline, submission), (Side(), Side())
     started = clock()
     for index in range(sampling.max_pairs):
         for side in order_of(index):
