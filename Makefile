@@ -20,7 +20,7 @@ endif
 
 DEMO_DATA := data/demo
 
-.PHONY: setup test lint demo serve benchmark clean
+.PHONY: setup test test-fast lint demo serve benchmark clean
 
 # The environment, the private Poetry and the test server are independent: build them side by side.
 # Output is not held back per target, so the demo's progress and the page's address show as they happen.
@@ -58,6 +58,10 @@ $(OLAH): | $(UV)
 
 test: setup $(OLAH)
 	$(BIN)/python -m pytest
+
+# The unit tier alone: one module at a time, in process, no servers (under 90 s here).
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit
 
 # Style, types and the layers between packages (the contracts are in pyproject.toml).
 lint: setup

@@ -1,5 +1,10 @@
 """Checkpoints built once per test session: building is deterministic, so sharing them is safe.
 
+Tests come in tiers by folder: ``unit/`` (one module, in process, seconds in all), ``integration/`` (workers,
+servers, the chain adapters) and ``e2e/`` (whole days and the commands as users run them, marked ``slow``);
+``support/`` holds the fakes and the world they build. Tests that install a tool on the host are marked
+``host_tool``.
+
 The tests run in a home of their own: the bittensor SDK fixes its ``~/.bittensor`` paths when it is
 imported, and huggingface_hub reads its token and cache under ``~``.
 """
@@ -70,3 +75,10 @@ def leaderboard(demo: tuple[Path, str]) -> dict:
     data_dir, _ = demo
     (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
     return json.loads(path.read_text())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under ``e2e/`` runs whole days or commands: ``slow``."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.slow)

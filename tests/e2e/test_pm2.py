@@ -1,0 +1,97 @@
+"""PM2 runs the validator and its leaderboard page from ``ecosystem.config.js`` against the embedded chain.
+
+pm2 is installed from npm into a temp dir and runs with a temp ``PM2_HOME``; the process file is the
+repository's, with only its ``settings`` edited the way a user edits them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+from bittensor import Wallet
+
+from base.chain import LocalChain
+from tests.support.paths import ROOT
+
+POETRY_DIR = ROOT / ".tools" / "poetry" / "bin"
+
+pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is missing, so pm2 cannot be installed")
+
+
+def edited_process_file(destination: Path, settings: dict[str, str]) -> Path:
+    text = (ROOT / "ecosystem.config.js").read_text()
+    for key, value in settings.items():
+        text, count = re.subn(rf'(\n  {key}: )"[^"]*"', rf"\g<1>{json.dumps(value)}", text)
+        assert count == 1, f"ecosystem.config.js has no setting {key}"
+    text = text.replace("cwd: __dirname", f"cwd: {json.dumps(str(ROOT))}")
+    destination.write_text(text)
+    return destination
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.host_tool
+def test_pm2_keeps_the_validator_and_its_page_online_and_the_day_is_served(tmp_path: Path) -> None:
+    npm_prefix = tmp_path / "npm"
+    install = subprocess.run(
+        ["npm", "install", "--prefix", str(npm_prefix), "--no-audit", "--no-fund", "pm2"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr[-2000:]
+    pm2 = npm_prefix / "node_modules" / ".bin" / "pm2"
+
+    data_dir = tmp_path / "data"
+    wallet = Wallet(name="validator", hotkey="default", path=str(data_dir / "wallets"))
+    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    LocalChain(data_dir / "chain.sqlite").register(wallet.hotkey.ss58_address, 7, stake=1000.0, validator_permit=True)
+    port = free_port()
+    process_file = edited_process_file(
+        tmp_path / "ecosystem.config.js",
+        {"netuid": "7", "network": "local", "walletName": "validator", "walletHotkey": "default",
+         "walletPath": str(data_dir / "wallets"), "dataDir": str(data_dir), "pagePort": str(port)},
+    )  # fmt: skip
+
+    environment = {**os.environ, "PM2_HOME": str(tmp_path / "pm2-home")}
+    environment["PATH"] = f"{POETRY_DIR}{os.pathsep}{environment['PATH']}"
+
+    def pm2_run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(pm2), *args], env=environment, capture_output=True, text=True, timeout=120)
+
+    try:
+        started = pm2_run("start", str(process_file))
+        assert started.returncode == 0, started.stdout + started.stderr
+        boards = data_dir / "leaderboards" / "tiny-sdxl-cpu"
+        deadline, apps = time.monotonic() + 300, {}
+        while time.monotonic() < deadline:
+            apps = {app["name"]: app["pm2_env"] for app in json.loads(pm2_run("jlist").stdout)}
+            online = all(app["status"] == "online" for app in apps.values())
+            if online and boards.is_dir() and any(boards.glob("*.json")):
+                break
+            time.sleep(1)
+        logs = pm2_run("logs", "--lines", "40", "--nostream").stdout
+        assert {name: app["status"] for name, app in apps.items()} == {
+            "edge-validator": "online",
+            "edge-leaderboard": "online",
+        }, logs
+        (board,) = boards.glob("*.json")
+        assert json.loads(board.read_text())["validator_hotkey"] == wallet.hotkey.ss58_address
+        with urlopen(f"http://127.0.0.1:{port}/leaderboards/tiny-sdxl-cpu/latest.json", timeout=30) as served:
+            assert served.read() == board.read_bytes()
+        with urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert f"opened at block <b>{json.loads(board.read_text())['opening_block']}</b>" in page.read().decode()
+        assert all(app["restart_time"] == 0 for app in apps.values()), logs
+    finally:
+        pm2_run("kill")

@@ -1,0 +1,194 @@
+"""The validator as a real process: killed with SIGKILL mid-benchmark, restarted, it finishes the day
+with every submission judged exactly once; SIGTERM stops it cleanly; ``status`` reads its state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bittensor import Wallet
+
+from base.chain import LocalChain
+from base.chain import commitment as codec
+from base.stores import GitStore, submission_hash
+from contest.day.opening import move_to_next_opening
+from contest.day.state import ValidatorState
+from contest.day.steps import DaySetup, run_day
+from contest.definitions import get_contest
+from contest.judging.reasons import Out
+from tests.support.days import nudge_output
+from tests.support.paths import ROOT
+
+NETUID = 7
+MINERS = ("ann", "bob", "cy")
+
+
+def wallet(data_dir: Path, name: str) -> Wallet:
+    made = Wallet(name=name, hotkey="default", path=str(data_dir / "wallets"))
+    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return made
+
+
+@pytest.fixture(scope="module")
+def committed_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Path:
+    """An embedded chain with three miners' distinct, valid submissions committed (three different models)."""
+    data_dir = tmp_path_factory.mktemp("resume") / "data"
+    chain, store = LocalChain(data_dir / "chain.sqlite"), GitStore(data_dir / "repositories")
+    chain.register(wallet(data_dir, "validator").hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    for index, name in enumerate(MINERS, start=1):
+        miner = wallet(data_dir, name)
+        hotkey = miner.hotkey.ss58_address
+        chain.register(hotkey, NETUID)
+        folder = data_dir.parent / "work" / name
+        shutil.copytree(tiny_checkpoint, folder)
+        nudge_output(folder, 0.01 * index)  # a model of its own: not a near-copy of the others
+        revision = store.push(folder, f"{name}/fast", "submit")
+        commitment = codec.Commitment(
+            "tiny-sdxl-cpu", "local", f"{name}/fast", revision, submission_hash(folder, hotkey)
+        )
+        chain.commit(miner, NETUID, commitment.encode())
+    move_to_next_opening(chain, get_contest("tiny-sdxl-cpu"))
+    return data_dir
+
+
+def validator(data_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "validator/validator.py", *extra, "--data_dir", str(data_dir), "--netuid", str(NETUID),
+        "--wallet.name", "validator", "--wallet.hotkey", "default", "--wallet.path", str(data_dir / "wallets"),
+    ]  # fmt: skip
+
+
+def run_to_end(command: list[str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def leaderboard(data_dir: Path) -> dict:
+    (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committed_day: Path, tmp_path: Path) -> None:
+    crashed = tmp_path / "crashed"
+    shutil.copytree(committed_day, crashed)
+
+    state = ValidatorState.of(crashed)
+    process = subprocess.Popen(
+        validator(crashed, "--once"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        day = state.running_day("tiny-sdxl-cpu")
+        if day is not None and len(state.outcomes(day.id)) >= 1:
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the validator finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    day = state.running_day("tiny-sdxl-cpu")
+    judged_before = set(state.outcomes(day.id))
+    assert 1 <= len(judged_before) < len(MINERS)
+    boards = crashed / "leaderboards" / "tiny-sdxl-cpu"
+    before_restart = {
+        hotkey: {
+            path.relative_to(boards).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in boards.glob(f"*/miners/{hotkey}/*.webp")
+        }
+        for hotkey in judged_before
+    }
+
+    resumed = run_to_end(validator(crashed, "--once"))
+    assert f"resumes at block {day.opening_block}" in resumed.stdout
+    assert resumed.stdout.count("was judged before the restart") == len(judged_before)
+    assert resumed.stdout.count("benchmarking ") == len(MINERS) - len(judged_before)
+
+    board = leaderboard(crashed)
+    hotkeys = [row["hotkey"] for row in board["submissions"]]
+    assert len(hotkeys) == len(set(hotkeys)) == len(MINERS)
+    assert board["opening_block"] == day.opening_block
+    assert state.latest_day("tiny-sdxl-cpu").status == "finished"
+    assert set(state.outcomes(day.id)) == set(hotkeys)
+
+    assert all(row["valid"] for row in board["submissions"])  # three distinct valid models, as run without a kill
+    pictures = {row["hotkey"]: {t["file"]: t["sha256"] for t in row["thumbnails"]} for row in board["submissions"]}
+    assert all(len(files) == 4 for files in pictures.values())  # judged before the kill or after it
+    for hotkey in judged_before:  # the pictures taken before the kill are the ones listed
+        assert pictures[hotkey] == before_restart[hotkey]
+
+    status = json.loads(run_to_end(validator(crashed, "status")).stdout)
+    assert status["day"]["status"] == "finished" and status["day"]["judged"] == len(MINERS)
+    assert status["last_weights"]["block"] == board["weights_set_at_block"]
+
+
+def test_sigterm_mid_day_exits_cleanly_and_leaves_the_day_to_resume(committed_day: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "serving"
+    shutil.copytree(committed_day, data_dir)
+    output_to = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    process = subprocess.Popen(validator(data_dir), cwd=ROOT, **output_to)
+    output, deadline = "", time.monotonic() + 300
+    while time.monotonic() < deadline and "benchmarking " not in output and process.poll() is None:
+        output += process.stdout.readline()
+    assert "resumes" not in output and "opens at block" in output, output  # the day it owed, run at once
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 0
+    state = ValidatorState.of(data_dir)
+    day = state.running_day("tiny-sdxl-cpu")
+    assert day is not None and 1 <= len(state.outcomes(day.id)) < len(MINERS)
+
+
+def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "closing"
+    shutil.copytree(committed_day, data_dir)
+    chain, stores = LocalChain(data_dir / "chain.sqlite"), {"local": GitStore(data_dir / "repositories")}
+    validator_wallet = Wallet(name="validator", hotkey="default", path=str(data_dir / "wallets"))
+    judged: list[str] = []
+
+    def progress(message: str) -> None:
+        judged.extend(["one"] if "benchmarking" in message else [])
+
+    contest = get_contest("tiny-sdxl-cpu")
+    board, _ = run_day(
+        DaySetup(chain, stores, contest, NETUID, validator_wallet, data_dir),
+        progress=progress,
+        closing=lambda: bool(judged),
+    )
+    rows = board.submissions
+    assert len(judged) == 1 and sum(row.reason_kind == Out.NOT_JUDGED for row in rows) == len(MINERS) - 1
+    assert sum(row.valid for row in rows) == 1
+    assert [len(row.thumbnails) for row in rows if row.reason_kind != Out.NOT_JUDGED] == [4]
+    assert len(board.baseline_thumbnails) == 4
+    state = ValidatorState.of(data_dir)
+    finished = state.latest_day("tiny-sdxl-cpu")
+    assert finished.status == "finished"
+    assert not (data_dir / "validator" / "checkpoints" / f"tiny-sdxl-cpu-{board.opening_block}").exists()
+
+
+def test_a_second_validator_on_the_same_folder_exits_and_the_first_finishes_unharmed(
+    committed_day: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "shared"
+    shutil.copytree(committed_day, data_dir)
+    first = subprocess.Popen(
+        validator(data_dir, "--once"), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = ""
+    while "benchmarking " not in output and first.poll() is None:
+        output += first.stdout.readline()
+    assert first.poll() is None, output
+    second = subprocess.run(validator(data_dir, "--once"), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lines = (second.stdout + second.stderr).strip().splitlines()
+    assert second.returncode == 1 and len(lines) == 1
+    assert lines[0].startswith(f"error: another validator (pid {first.pid}, ")
+    output += first.communicate(timeout=600)[0]
+    assert first.returncode == 0, output[-3000:]
+    rows = leaderboard(data_dir)["submissions"]
+    assert len(rows) == len(MINERS) and all(row["valid"] for row in rows), [row["reason"] for row in rows]

@@ -1,0 +1,167 @@
+import os
+import socket
+import time
+
+import pytest
+
+from base.isolation import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
+from tests.support import worker_jobs
+from tests.support.paths import ROOT
+
+
+def test_worker_keeps_state_between_calls_in_its_own_process() -> None:
+    with Worker(worker_jobs.Counter, 10, start_timeout_s=60) as worker:
+        assert worker.call("add", 5, timeout_s=30) == 15
+        assert worker.call("add", 1, timeout_s=30) == 16
+        assert worker.call("pid", timeout_s=30) != os.getpid()
+
+
+def test_factory_named_by_string_is_resolved_in_the_worker() -> None:
+    with Worker("tests.support.worker_jobs:Counter", 3, start_timeout_s=60) as worker:
+        assert worker.call("add", 4, timeout_s=30) == 7
+
+
+def test_a_failing_call_carries_its_traceback_and_leaves_the_worker_usable() -> None:
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+        with pytest.raises(WorkerError, match="RuntimeError: call failed") as caught:
+            worker.call("fail", timeout_s=30)
+        assert "Traceback" in str(caught.value)
+        assert worker.call("add", 2, timeout_s=30) == 2
+
+
+def test_failing_construction_is_reported() -> None:
+    with pytest.raises(WorkerError, match="ValueError: negative start"):
+        Worker(worker_jobs.Counter, -1, start_timeout_s=60)
+
+
+def test_a_hung_call_kills_the_worker_and_later_calls_say_so() -> None:
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+        started = time.monotonic()
+        with pytest.raises(WorkerTimeout):
+            worker.call("hang", timeout_s=2)
+        assert time.monotonic() - started < 60  # killed, not waited out for the hour
+        with pytest.raises(WorkerCrashed):
+            worker.call("add", 1, timeout_s=30)
+
+
+def test_a_worker_dying_mid_call_is_a_crash_with_its_exit_code() -> None:
+    with (
+        Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker,
+        pytest.raises(WorkerCrashed, match="exit code 3"),
+    ):
+        worker.call("exit", 3, timeout_s=30)
+
+
+def test_workers_run_offline_with_fixed_allocator_thresholds_without_changing_the_parent() -> None:
+    before = os.environ.get("HF_HUB_OFFLINE")
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+        assert worker.call("environment", "HF_HUB_OFFLINE", timeout_s=30) == "1"
+        threshold = worker.call("environment", "MALLOC_MMAP_THRESHOLD_", timeout_s=30)
+    assert threshold is not None and int(threshold) >= 64 * 1024 * 1024
+    assert os.environ.get("HF_HUB_OFFLINE") == before
+
+
+def test_a_worker_over_its_memory_limit_is_killed_and_says_so() -> None:
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60, memory_limit_bytes=200 * 2**20) as worker:
+        with pytest.raises(WorkerOverMemory, match=r"allocate used \d+ MiB, over the limit of 200 MiB"):
+            worker.call("allocate", 400, timeout_s=60)
+        with pytest.raises(WorkerCrashed):
+            worker.call("add", 1, timeout_s=5)
+
+
+@pytest.mark.parametrize("swallow", [False, True])
+def test_an_isolated_worker_cannot_connect_and_fails_even_if_it_swallows_the_error(swallow: bool) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        refused = f"tried to reach the network \\(127.0.0.1:{port}\\)"
+        with (
+            Worker(worker_jobs.Counter, 0, start_timeout_s=60, isolated=True) as worker,
+            pytest.raises(WorkerError, match=refused),
+        ):
+            worker.call("connect", port, swallow, timeout_s=30)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+
+
+def test_a_worker_that_is_not_isolated_can_connect() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+            assert worker.call("connect", listener.getsockname()[1], False, timeout_s=30) == "connected"
+
+
+def eventually(condition, within_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_frozen_worker_and_what_it_started_stop_until_the_next_call() -> None:
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+        pid = worker.call("pid", timeout_s=30)
+        child = worker.call("start_child", timeout_s=30)
+        worker.freeze()
+        assert process_state(pid) == "T"  # freeze() waits for the worker itself
+        assert eventually(lambda: process_state(child) == "T")  # the signal reaches its group as well
+        assert worker.call("add", 1, timeout_s=30) == 1  # a call thaws it
+        assert process_state(child) != "T"
+        worker.freeze()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{child}") and process_state(child) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # closing a frozen worker kills its process group too
+    assert not os.path.exists(f"/proc/{child}") or process_state(child) == "Z"
+
+
+def test_a_frozen_worker_dies_with_a_parent_killed_by_sigkill() -> None:
+    """Nothing of the parent is left to thaw or close it: the worker must not stay behind, stopped for ever."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tests.support.worker_jobs import hold_a_frozen_worker\nif __name__ == '__main__':\n"
+        "    hold_a_frozen_worker()"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        worker = int(parent.stdout.readline())
+        assert process_state(worker) == "T"
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{worker}") and process_state(worker) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{worker}") or process_state(worker) == "Z"
+
+
+def test_a_start_that_ran_out_of_time_is_tried_once_more_never_more() -> None:
+    tries: list[int] = []
+
+    def late_once() -> str:
+        tries.append(1)
+        if len(tries) == 1:
+            raise WorkerTimeout("start exceeded its 1 s limit")
+        return "started"
+
+    retried: list[str] = []
+    assert started_once_more(late_once, lambda error: retried.append(str(error))) == "started"
+    assert retried == ["start exceeded its 1 s limit"]
+
+    def always_late() -> str:
+        raise WorkerTimeout("start exceeded its 1 s limit")
+
+    with pytest.raises(WorkerTimeout):
+        started_once_more(always_late)
