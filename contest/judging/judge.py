@@ -98,15 +98,9 @@ class Measurement:
     sampled: Sampled
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What judging one submission left: its measurement, or why it could not be measured.
-
-    A validator stores each as soon as it exists, so a restarted day does not measure it again.
-    """
-
-    measurement: Measurement | None = None
-    refusal: Reason | None = None
+# What judging one submission left: its measurement, or the reason it is out; never neither. A validator stores
+# each as soon as it exists, so a restarted day does not measure it again.
+Outcome = Measurement | Reason
 
 
 @dataclass(frozen=True)
@@ -139,12 +133,12 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     except BaselineFailed:
         raise
     except CheckpointRefused as error:
-        return Outcome(refusal=Reason(Out.REFUSED, f"refused: {error}"))
+        return Reason(Out.REFUSED, f"refused: {error}")
     except WorkerError as error:
-        return Outcome(refusal=Reason(Out.FAILED, f"benchmark failed: {first_line(error)}"))
+        return Reason(Out.FAILED, f"benchmark failed: {first_line(error)}")
     except Exception as error:  # whatever a submission makes the parent trip on, the day goes on
         log.exception("judging a submission failed in the validator itself")
-        return Outcome(refusal=Reason(Out.FAILED, f"benchmark failed: {type(error).__name__}: {first_line(error)}"))
+        return Reason(Out.FAILED, f"benchmark failed: {type(error).__name__}: {first_line(error)}")
 
 
 def start_worker(
@@ -396,7 +390,7 @@ class Judging:
         try:
             run, result, similarity = self._paired(folder)
         except LeftBehind as error:
-            return Outcome(refusal=Reason(Out.LEFT_PROCESSES, str(error)))
+            return Reason(Out.LEFT_PROCESSES, str(error))
         while (slower := slowdown(run, self.reference, control.drift)).low > control.slowdown_tolerance:
             if attempts == 2:
                 message = (
@@ -404,7 +398,7 @@ class Judging:
                     f"(at least {slower.low:.1%}, twice, the control run again between; "
                     f"the tolerance is {control.slowdown_tolerance:.0%})"
                 )
-                return Outcome(refusal=Reason(Out.SLOWED_BASELINE, message))
+                return Reason(Out.SLOWED_BASELINE, message)
             self.progress(
                 f"the baseline ran {slower.value:.1%} slower beside {key} than beside its copy: measuring again"
             )
@@ -413,14 +407,14 @@ class Judging:
             try:
                 run, result, similarity = self._paired(folder)
             except LeftBehind as error:
-                return Outcome(refusal=Reason(Out.LEFT_PROCESSES, str(error)))
+                return Reason(Out.LEFT_PROCESSES, str(error))
         if self.keep_images is not None:
             self.keep_images(key, run.submission.images)
         sampled = Sampled(
             run.pairs, run.stop, tuple(run.baseline.seconds), tuple(run.submission.seconds), slower.value, attempts
         )
         baseline = self.baseline_result(run.baseline.timings)
-        return Outcome(Measurement(baseline, result, similarity, images_digest(run.submission.images), sampled))
+        return Measurement(baseline, result, similarity, images_digest(run.submission.images), sampled)
 
     def judge_one(self, key: str, folder: Path) -> Outcome:
         """``measure`` as an outcome: when the validator's own side fails beside it, its workers and the control
@@ -435,7 +429,7 @@ class Judging:
         except BaselineFailed as error:
             self.restart()
             message = f"not judged: the validator's own side failed twice beside it ({first_line(error)})"
-            return Outcome(refusal=Reason(Out.BASELINE_FAILED, message))
+            return Reason(Out.BASELINE_FAILED, message)
 
     def close(self) -> None:
         self._cleanup.close()
@@ -466,9 +460,9 @@ class _ComparedOnce:
 
 
 def judgement(outcome: Outcome, contest: Contest) -> Judgement:
-    pair = outcome.measurement
-    if pair is None:
-        return Judgement(Verdict(None, reason=outcome.refusal or Reason(Out.FAILED, "not measured")))
+    if isinstance(outcome, Reason):
+        return Judgement(Verdict(None, reason=outcome))
+    pair = outcome
     comparison = compare(pair.baseline, pair.result, pair.similarity, contest.sampling.worker_spread)
     return Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256, pair.sampled)
 
@@ -535,7 +529,7 @@ def judge(
                 progress(f"{at} was judged before the restart")
                 continue
             if closing():
-                outcomes[key] = Outcome(refusal=NOT_JUDGED)
+                outcomes[key] = NOT_JUDGED
                 continue
             try:
                 outcomes[key] = _checked_out_and_judged(judging, source, key, at)
@@ -555,7 +549,7 @@ def _checked_out_and_judged(judging: Judging, source: Checkpoints, key: str, at:
     refused = folder if isinstance(folder, Reason) else screen(folder, judging.contest, judging.models.baseline_digest)
     if refused is not None:
         judging.progress(f"{at} is out: {refused}")
-        return Outcome(refusal=refused)
+        return refused
     assert isinstance(folder, Path)
     judging.control_if_due()
     judging.progress(f"{at}: benchmarking against the baseline")

@@ -20,7 +20,8 @@ from base.measure import Estimate, ratio_ci, widened
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
 from contest.judging.checkpoint_worker import CheckpointWorker
-from contest.judging.judge import Judging
+from contest.judging.judge import Judging, Measurement
+from contest.judging.reasons import Out, Reason
 from tests.support.days import nudged_copy
 
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -66,8 +67,8 @@ def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_bas
         assert unfrozen.low > tolerance, unfrozen
         assert frozen.low <= tolerance, frozen
         outcome = judging.measure("burner", submission)  # the judging itself freezes it
-    assert outcome.measurement is not None, outcome.refusal
-    assert outcome.measurement.sampled.attempts == 1
+    assert isinstance(outcome, Measurement), outcome
+    assert outcome.sampled.attempts == 1
 
 
 def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submission_is_out(
@@ -77,11 +78,11 @@ def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submis
     with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
         judging.control()
         outcome = judging.measure("escapee", submission)
-    assert outcome.measurement is None
-    assert outcome.refusal.message.startswith("its worker left processes running: pid ")
-    (pid,) = re.findall(r"pid (\d+) \(", outcome.refusal.message)
-    assert f"pid {pid} ({sys.executable} -c import time" in outcome.refusal.message  # the burner it started
-    assert outcome.refusal.message.endswith("they were killed")
+    assert isinstance(outcome, Reason) and outcome.kind == Out.LEFT_PROCESSES
+    assert outcome.message.startswith("its worker left processes running: pid ")
+    (pid,) = re.findall(r"pid (\d+) \(", outcome.message)
+    assert f"pid {pid} ({sys.executable} -c import time" in outcome.message  # the burner it started
+    assert outcome.message.endswith("they were killed")
     assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
 
 
@@ -98,9 +99,9 @@ def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
         judging.control()
         outcome = judging.measure("neighbour", submission)
         controls = judging.controls
-    assert outcome.measurement is None
-    assert outcome.refusal.message.startswith(
-        "the baseline ran "
-    ) and "slower beside it than beside an identical copy" in (outcome.refusal.message)
+    assert isinstance(outcome, Reason) and outcome.kind == Out.SLOWED_BASELINE
+    assert outcome.message.startswith("the baseline ran ") and "slower beside it than beside an identical copy" in (
+        outcome.message
+    )
     assert sum("measuring again" in line for line in lines) == 1
     assert len(controls) == 2  # the control ran again, with nothing of the submission on the machine

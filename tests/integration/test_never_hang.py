@@ -18,7 +18,7 @@ import pytest
 
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
-from contest.judging.judge import Judging
+from contest.judging.judge import Judging, Measurement
 from tests.support.days import nudged_copy
 from tests.support.paths import ROOT
 
@@ -131,6 +131,6 @@ def test_a_baseline_that_dies_mid_day_is_restarted_and_the_submission_is_judged_
         os.kill(judging.baseline._worker._process.pid, 9)
         outcome = judging.judge_one("nudged", submission)
         controls = len(judging.controls)
-    assert outcome.measurement is not None, outcome.refusal
+    assert isinstance(outcome, Measurement), outcome
     assert sum("restarting it, measuring again" in line for line in lines) == 1
     assert controls == 2  # the control ran again on the fresh workers

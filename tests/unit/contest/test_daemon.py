@@ -20,7 +20,6 @@ from contest.day.fetching import make_room
 from contest.day.state import OUTCOME_SCHEMA, STATE_VERSION, StateVersionError, ValidatorState
 from contest.day.steps import DaySetup
 from contest.definitions import get_contest
-from contest.judging.judge import Outcome
 from contest.judging.reasons import Out, Reason
 
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -179,16 +178,14 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
     state = ValidatorState(tmp_path / "state.sqlite")
     day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
     record = state.recorder(day.id)
-    record("kept", Outcome(refusal=Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted")), None)
+    record("kept", Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted"), None)
     older = {"measurement": {"similarity": {"mean": 0.9, "minimum": 0.9, "per_image": [0.9]}}, "refusal": None}
     with sqlite3.connect(tmp_path / "state.sqlite") as db:  # under this schema's name, with fields it lacks
         db.execute("INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at, schema) VALUES (?, ?, ?, ?, ?)",
                    (day.id, "older", json.dumps(older), "then", OUTCOME_SCHEMA))  # fmt: skip
-    assert state.outcomes(day.id) == {
-        "kept": Outcome(refusal=Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted"))
-    }
+    assert state.outcomes(day.id) == {"kept": Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted")}
     assert "the stored outcome of older is not readable here" in caplog.text
-    measured_again = Outcome(refusal=Reason(Out.FAILED, "benchmark failed: measured again"))
+    measured_again = Reason(Out.FAILED, "benchmark failed: measured again")
     record("older", measured_again, b"\x02" * 32)  # replaces the unreadable row
     assert state.outcomes(day.id)["older"] == measured_again
     assert state.digests(day.id) == {"older": b"\x02" * 32}  # "kept" was never fetched: no digest
@@ -197,7 +194,7 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
 def test_an_outcome_stored_under_another_outcome_schema_is_measured_again(tmp_path: Path, caplog) -> None:
     state = ValidatorState(tmp_path / "state.sqlite")
     day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
-    readable = json.dumps({"measurement": None, "refusal": {"kind": "hash", "message": "content hash differs"}})
+    readable = json.dumps({"kind": "hash", "message": "content hash differs"})
     with sqlite3.connect(tmp_path / "state.sqlite") as db:  # it would parse, but was written for other outcomes
         db.execute("INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at, schema) VALUES (?, ?, ?, ?, ?)",
                    (day.id, "earlier", readable, "then", "0" * 16))  # fmt: skip
