@@ -1,21 +1,22 @@
-"""One validator per data folder: an exclusive ``flock`` on ``<data_dir>/validator/validator.lock``.
+"""One validator per data folder: an exclusive lock (filelock's ``flock``) on ``<data_dir>/validator/validator.lock``.
 
 Two validators on one folder delete each other's downloads, judge half-written files and write the same
 leaderboard, so the second one must stop before it touches anything. ``flock`` belongs to the open file
 description, so the kernel drops it when the holder dies (even by SIGKILL: a crash never leaves a stale
-lock) and a second open of the file conflicts even inside the same process. The file is never deleted:
-unlinking a lock file lets a later opener lock a different inode than the holder's.
+lock) and a second lock of the file conflicts even inside the same process. filelock neither truncates nor
+deletes the file, so the holder writes who it is into it, for the refused validator's message.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 LOCK_NAME = "validator.lock"
 _HOLDER_WAIT_S = 1.0  # how long to wait for a holder that has the lock but has not yet written its pid
@@ -30,26 +31,24 @@ def lock_path(data_dir: Path) -> Path:
 
 
 class FolderLock:
-    """The held lock: keep the object (its file stays open) for as long as the process owns the folder."""
+    """The held lock: keep the object for as long as the process owns the folder."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, lock: FileLock) -> None:
         self.path = path
-        self._fd: int | None = fd
+        self._lock = lock
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._lock.is_locked
 
     def release(self) -> None:
         """Empty the file first, so that it never names a process that no longer holds it after a clean stop."""
-        if self._fd is None:
+        if not self._lock.is_locked:
             return
-        fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)
+            self.path.write_text("")
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            self._lock.release(force=True)
 
     def __enter__(self) -> FolderLock:
         return self
@@ -62,28 +61,18 @@ def hold_folder_lock(data_dir: Path) -> FolderLock:
     """Lock ``data_dir`` for this process or raise ``FolderLocked``; the file then names this process."""
     path = lock_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)  # no O_TRUNC: the holder's record stays
+    lock = FileLock(path, timeout=0)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        lock.acquire()
+    except Timeout:
         raise FolderLocked(_held_message(path)) from None
-    except BaseException:
-        os.close(fd)
-        raise
-    _write_holder(fd)
-    return FolderLock(path, fd)
-
-
-def _write_holder(fd: int) -> None:
-    """Who holds it, for the refused validator's message and for a person reading the file."""
     record = {
         "pid": os.getpid(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": [sys.executable, *sys.argv],
     }
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+    path.write_text(json.dumps(record) + "\n")  # another open of the file: the lock is on its inode, not this one
+    return FolderLock(path, lock)
 
 
 def _read_holder(path: Path) -> dict:

@@ -15,6 +15,8 @@ import os
 import signal
 from dataclasses import dataclass
 
+import psutil
+
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
@@ -51,25 +53,10 @@ def release_orphans() -> None:
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 0)
 
 
-def _stat(pid: int | str) -> list[str]:
-    """The fields of /proc/PID/stat after the command name: state, parent, ... (empty when it is gone)."""
+def _command(process: psutil.Process) -> str:
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
-def _parent_of(pid: str) -> int | None:
-    fields = _stat(pid)
-    return int(fields[1]) if len(fields) > 1 else None
-
-
-def _command(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return " ".join(cmdline.read().replace(b"\0", b" ").decode(errors="replace").split())[:80]
-    except OSError:
+        return " ".join(" ".join(process.cmdline()).split())[:80]
+    except psutil.Error:
         return "?"
 
 
@@ -79,13 +66,8 @@ def _reap(pid: int) -> None:
 
 
 def children() -> set[int]:
-    """The live processes whose parent is this one (empty where there is no /proc)."""
-    me = os.getpid()
-    try:
-        listing = os.listdir("/proc")
-    except OSError:
-        return set()
-    return {int(pid) for pid in listing if pid.isdigit() and _parent_of(pid) == me}
+    """The live processes whose parent is this one."""
+    return {child.pid for child in psutil.Process().children()}
 
 
 def stop_orphans(known: set[int]) -> list[Orphan]:
@@ -93,8 +75,13 @@ def stop_orphans(known: set[int]) -> list[Orphan]:
     that were still running. Those that had already ended (a helper that died with its worker) are only reaped."""
     left = []
     for pid in sorted(children() - known):
-        if _stat(pid)[:1] != ["Z"]:
-            left.append(Orphan(pid, _command(pid)))
+        try:
+            process = psutil.Process(pid)
+            running = process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            running = False
+        if running:
+            left.append(Orphan(pid, _command(process)))
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if os.getpgid(pid) == pid:
                     os.killpg(pid, signal.SIGKILL)  # and whatever it started in its own group

@@ -34,6 +34,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+import psutil
+
 from base.isolation import quiet, sandbox
 from base.removal import remove_tree
 
@@ -106,15 +108,11 @@ class WorkerOverMemory(WorkerError):
 
 
 def resident_bytes(pid: int) -> int | None:
-    """A process's resident set size from /proc (None where there is no /proc or the process is gone)."""
+    """A process's resident set size (None when the process is gone)."""
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
         return None
-    return None
 
 
 def _failure(error: BaseException) -> tuple[str, str]:
