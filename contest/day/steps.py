@@ -27,16 +27,13 @@ from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
 from contest.definitions import Contest, day_inputs
-from contest.judging.judge import Judged, Judgement, Sampled, judge
+from contest.judging.judge import Judged, Judgement, judge
 from contest.judging.reasons import Out
 from contest.judging.scoring import Entry, Placed, Verdict, WeightVector, rank, weight_vector, weights
 from contest.publish.gallery import Gallery
 from contest.publish.leaderboard import (
     Device,
-    Interval,
     Leaderboard,
-    Sampling,
-    Submission,
     ThumbnailInput,
     WeightsSet,
     control_from,
@@ -45,6 +42,7 @@ from contest.publish.leaderboard import (
     read_leaderboard,
     write_leaderboard,
 )
+from contest.publish.rows import submission_rows
 from contest.publish.signature import sign
 from pipelines.generation import GenerationInput
 
@@ -85,6 +83,11 @@ class OpenedDay:
     gallery: Gallery
     cache_dir: Path
 
+    @property
+    def finished(self) -> bool:
+        """Judged to the end already: its leaderboard is published."""
+        return self.stored.status == "finished"
+
 
 @dataclass(frozen=True)
 class Settled:
@@ -109,26 +112,29 @@ def _resumed(context: DayContext) -> tuple[StoredDay, DayOpening] | None:
     return stored, opening
 
 
-def _already_judged(state: ValidatorState, opening: DayOpening) -> Path | None:
+def _already_judged(state: ValidatorState, opening: DayOpening) -> StoredDay | None:
     finished = state.finished_day(opening.contest_id, opening.block)
     if finished is None or finished.leaderboard is None or not Path(finished.leaderboard).is_file():
         return None
-    return Path(finished.leaderboard)
+    return finished
 
 
-def open_step(context: DayContext, scheduled: datetime | None) -> OpenedDay | Path:
-    """Resume the interrupted day, or open the scheduled one; a day judged to the end already: its leaderboard."""
+def open_step(context: DayContext, scheduled: datetime | None) -> OpenedDay:
+    """Resume the interrupted day, or open the scheduled one (a day judged to the end already comes back
+    ``finished``, not to be judged again)."""
     contest, state = context.contest, context.state
     resumed = _resumed(context)
     if resumed is None:
         opening = open_day(context.chain, contest, scheduled, waiting=lambda: not context.closing())
         if (finished := _already_judged(state, opening)) is not None:
             context.progress(f"day {opening.day} of {contest.id} (block {opening.block}) was judged already")
-            return finished
-        stored = state.start_day(contest.id, opening.day, opening.block, opening.block_hash, opening.opened_at)
+            stored = finished
+        else:
+            stored = state.start_day(contest.id, opening.day, opening.block, opening.block_hash, opening.opened_at)
+            context.progress(f"day {opening.day} of {contest.id} opens at block {opening.block}")
     else:
         stored, opening = resumed
-    context.progress(f"day {opening.day} of {contest.id} {'resumes' if resumed else 'opens'} at block {opening.block}")
+        context.progress(f"day {opening.day} of {contest.id} resumes at block {opening.block}")
     path = leaderboard_path(context.data_dir, contest.id, opening.day, opening.block)
     cache_dir = context.data_dir / "validator" / "checkpoints" / f"{contest.id}-{opening.block}"
     inputs = day_inputs(contest, opening.block_hash)
@@ -216,7 +222,7 @@ def publish_step(
         baseline_digest=models.baseline_digest.hex(),
         minimum_improvement=contest.minimum_improvement,
         controls=[control_from(reference) for reference in judged.controls],
-        submissions=_submissions(settled, gallery),
+        submissions=submission_rows(settled.candidates, settled.judgements, settled.placed, settled.shares, gallery),
         weights=WeightsSet(
             uids=list(settled.vector.uids), weights=list(settled.vector.weights), policy=settled.vector.policy
         ),
@@ -263,8 +269,9 @@ def run_day(
     parts = {part.name: getattr(setup, part.name) for part in fields(setup)}
     context = DayContext(**parts, state=ValidatorState.of(setup.data_dir), progress=progress, closing=closing)
     day = open_step(context, scheduled)
-    if isinstance(day, Path):
-        return read_leaderboard(day), day
+    if day.finished:
+        published = Path(str(day.stored.leaderboard))
+        return read_leaderboard(published), published
     try:
         return _judged_day(context, day)
     except RESUMABLE:
@@ -296,56 +303,3 @@ def _note(judged: Judged, resumed_with: int | None) -> str | None:
     notes = [f"resumed with {resumed_with} already judged"] if resumed_with is not None else []
     notes += [f"closed at the next opening with {left_out} not judged"] if left_out else []
     return "; ".join(notes) or None
-
-
-def _interval(verdict: Verdict) -> Interval | None:
-    if verdict.score is None:
-        return None
-    return Interval(value=verdict.score, low=verdict.low, high=verdict.high)
-
-
-def _sampling(sampled: Sampled | None) -> Sampling | None:
-    if sampled is None:
-        return None
-    return Sampling(
-        pairs=sampled.pairs,
-        stop_reason=sampled.stop.value,
-        baseline_seconds=list(sampled.baseline_seconds),
-        submission_seconds=list(sampled.submission_seconds),
-        baseline_slowdown=sampled.baseline_slowdown,
-        attempts=sampled.attempts,
-    )
-
-
-def _submissions(settled: Settled, gallery: Gallery) -> list[Submission]:
-    places = {p.entry.key: p for p in settled.placed}
-    rows = [_submission(candidate, settled, places.get(candidate.hotkey), gallery) for candidate in settled.candidates]
-    return sorted(rows, key=lambda row: (row.rank is None, row.rank or 0, row.commit_block))
-
-
-def _submission(candidate: Candidate, settled: Settled, place: Placed | None, gallery: Gallery) -> Submission:
-    committed = candidate.commitment
-    judgement = settled.judgements[candidate.hotkey]
-    verdict = judgement.verdict
-    return Submission(
-        hotkey=candidate.hotkey,
-        uid=candidate.uid,
-        repository=committed.repository if committed else None,
-        provider=committed.provider if committed else None,
-        revision=committed.revision if committed else None,
-        commit_block=candidate.commit_block,
-        valid=verdict.valid,
-        reason=verdict.reason.message if verdict.reason else None,
-        reason_kind=verdict.reason.kind if verdict.reason else None,
-        duplicate_of=candidate.duplicate_of,
-        metrics=metrics_from(judgement.result, judgement.comparison) if judgement.result else None,
-        score=verdict.score,
-        score_uncertainty=verdict.uncertainty if verdict.valid else None,
-        score_interval=_interval(verdict),
-        significant=verdict.significant,
-        rank=place.rank if place else None,
-        tier=place.tier if place else None,
-        weight=settled.shares.get(candidate.hotkey, 0.0),
-        sampling=_sampling(judgement.sampled),
-        thumbnails=gallery.thumbnails(candidate.hotkey) if judgement.result else [],
-    )
