@@ -41,6 +41,7 @@ from base.removal import remove_tree
 
 A = TypeVar("A")
 W = TypeVar("W")
+R = TypeVar("R")
 MEMORY_CHECK_S = 0.1
 STOPPED_CHECK_S = 0.001
 PR_SET_PDEATHSIG = 1
@@ -376,18 +377,24 @@ class Worker:
             raise WorkerError(payload)
         return payload
 
-    def call(self, method: str, *arguments: object, timeout_s: float) -> Any:
-        """Run ``method`` in the worker (thawing it first if it is frozen)."""
+    def call(self, method: Callable[..., R], *arguments: object, timeout_s: float) -> R:
+        """Run ``method`` in the worker (thawing it first if it is frozen) and return what it returned.
+
+        ``method`` is the method itself (``Session.generate``), of the worker's object or of a Protocol that
+        object implements, never its name in a string: a rename is then a type error, not a failure at run time.
+        """
+        name = method.__name__
         self.thaw()
         if not self._process.is_alive():
             self._process.join(timeout=10)
             raise WorkerCrashed(f"worker is gone (exit code {self._process.exitcode})")
         try:
-            self._channel.send((method, arguments))
+            self._channel.send((name, arguments))
         except OSError:
             self._process.join(timeout=10)
             raise WorkerCrashed(f"worker is gone (exit code {self._process.exitcode})") from None
-        return self._answer(timeout_s, method)
+        answer: R = self._answer(timeout_s, name)
+        return answer
 
     def close(self) -> None:
         """Ask the worker to finish; kill it if it does not within a few seconds; its process group goes too."""

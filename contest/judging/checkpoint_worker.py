@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -83,6 +84,19 @@ class BenchmarkResult:
         return float(sum(self.sample_seconds))
 
 
+class Session(Protocol):
+    """What the worker's checkpoint session answers (``worker_session.CheckpointSession`` implements it, checked
+    by mypy there); the parent calls it through these methods, so it never imports the models itself."""
+
+    def loaded(self) -> Loaded: ...
+
+    def generate(self, item: GenerationInput) -> TimedImage: ...
+
+    def memory(self) -> MemoryReading: ...
+
+    def finish(self) -> MemoryReading: ...
+
+
 class CheckpointWorker(WorkerHandle):
     """The parent's handle on one checkpoint's worker process.
 
@@ -115,7 +129,7 @@ class CheckpointWorker(WorkerHandle):
             scratch_in=scratch_in,
         )
         try:
-            self.loaded: Loaded = self._worker.call("loaded", timeout_s=ANSWER_LIMIT_S)
+            self.loaded: Loaded = self._worker.call(Session.loaded, timeout_s=ANSWER_LIMIT_S)
         except BaseException:
             self._worker.close()
             raise
@@ -125,7 +139,7 @@ class CheckpointWorker(WorkerHandle):
         return max(MIN_IMAGE_LIMIT_S, IMAGE_LIMIT_FACTOR * self.loaded.warm_image_seconds)
 
     def generate(self, item: GenerationInput, timeout_s: float) -> TimedImage:
-        return self._worker.call("generate", item, timeout_s=timeout_s)
+        return self._worker.call(Session.generate, item, timeout_s=timeout_s)
 
     def freeze(self) -> None:
         """Nothing of this worker runs until its next call."""
@@ -133,7 +147,7 @@ class CheckpointWorker(WorkerHandle):
 
     def memory(self) -> MemoryReading:
         """The peak memory so far."""
-        return self._worker.call("memory", timeout_s=ANSWER_LIMIT_S)
+        return self._worker.call(Session.memory, timeout_s=ANSWER_LIMIT_S)
 
     def result(self, timings: Timings, memory: MemoryReading) -> BenchmarkResult:
         return BenchmarkResult(
@@ -147,4 +161,4 @@ class CheckpointWorker(WorkerHandle):
 
     def finish(self) -> MemoryReading:
         """The peak memory over the worker's whole life, which ends its measurement."""
-        return self._worker.call("finish", timeout_s=ANSWER_LIMIT_S)
+        return self._worker.call(Session.finish, timeout_s=ANSWER_LIMIT_S)

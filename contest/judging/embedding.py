@@ -65,7 +65,7 @@ class ImageEncoderWorker(WorkerHandle):
         if len(baseline) != len(candidate):
             raise ValueError(f"image counts differ: baseline {len(baseline)}, candidate {len(candidate)}")
         try:
-            embeddings = self._worker.call("embed", [*baseline, *candidate], timeout_s=ANSWER_LIMIT_S)
+            embeddings = self._worker.call(EncoderSession.embed, [*baseline, *candidate], timeout_s=ANSWER_LIMIT_S)
         finally:
             self._worker.freeze()
         count = len(baseline)

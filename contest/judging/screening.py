@@ -57,8 +57,7 @@ def screen(folder: Path, contest: Contest, baseline_digest: bytes) -> Reason | N
     request = ScreenRequest(folder, contest, baseline_digest)
     try:
         with _started(request) as worker:
-            verdict: Reason | None = worker.call("verdict", timeout_s=limit_s)
-            return verdict
+            return worker.call(Inspection.verdict, timeout_s=limit_s)
     except WorkerTimeout:
         return Reason(Out.REFUSED, f"refused: the inspection exceeded its time limit of {limit_s:.0f} s")
     except WorkerOverMemory:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import time
 from functools import partial
+from typing import TYPE_CHECKING
 
 from base.measure import MemoryReading, open_energy_meter, open_memory_probe, probe_device, synchronizer_for, timed
 from contest.definitions import get_contest, inspect_for_contest
-from contest.judging.checkpoint_worker import Loaded, SessionRequest, TimedImage
+from contest.judging.checkpoint_worker import Loaded, Session, SessionRequest, TimedImage
 from pipelines.generation import GenerationInput, check_image
 from pipelines.loader import load_runtime
 
@@ -55,3 +56,7 @@ class CheckpointSession:
 
     def finish(self) -> MemoryReading:
         return self._memory.stop()
+
+
+if TYPE_CHECKING:
+    _IMPLEMENTS: type[Session] = CheckpointSession  # the parent calls it through Session: any drift is a type error

@@ -101,39 +101,39 @@ def test_a_worker_sees_none_of_its_parents_secrets() -> None:
 def test_a_worker_runs_in_a_scratch_folder_of_its_own_that_goes_with_it(data: DataFolder) -> None:
     with Worker(Probe, None, 60, preload=PRELOAD, scratch_in=data.scratch_in) as worker:
         (scratch,) = data.scratch_in.iterdir()
-        environment = worker.call("environment", timeout_s=30)
+        environment = worker.call(Probe.environment, timeout_s=30)
         assert environment["TMPDIR"] == environment["HOME"] == str(scratch)
-        assert Path(worker.call("temporary_file", timeout_s=30)).parent == scratch
+        assert Path(worker.call(Probe.temporary_file, timeout_s=30)).parent == scratch
     assert not scratch.exists()
 
 
 @needs_landlock
 def test_a_confined_worker_reads_its_checkpoint_and_nothing_else_of_the_data_folder(data: DataFolder) -> None:
     with Worker(Probe, None, 60, preload=PRELOAD, readable=[data.checkpoint], scratch_in=data.scratch_in) as worker:
-        assert worker.call("read", data.checkpoint / "model_index.json", timeout_s=30) == "{}"
-        assert worker.call("listing", data.checkpoint, timeout_s=30) == ["model_index.json"]
+        assert worker.call(Probe.read, data.checkpoint / "model_index.json", timeout_s=30) == "{}"
+        assert worker.call(Probe.listing, data.checkpoint, timeout_s=30) == ["model_index.json"]
         for secret in (data.neighbour, data.wallet, data.state, data.home_token):
             with pytest.raises(WorkerError, match=REFUSED):
-                worker.call("read", secret, timeout_s=30)
+                worker.call(Probe.read, secret, timeout_s=30)
         with pytest.raises(WorkerError, match=REFUSED):
-            worker.call("listing", data.root, timeout_s=30)
+            worker.call(Probe.listing, data.root, timeout_s=30)
 
 
 def test_an_unconfined_worker_reads_the_whole_data_folder(data: DataFolder) -> None:
     """What the confined worker is refused is there to read: the refusals are the confinement's."""
     with Worker(Probe, None, 60, preload=PRELOAD) as worker:
-        assert worker.call("read", data.neighbour, timeout_s=30) == "bob's weights"
-        assert worker.call("read", data.wallet, timeout_s=30) == "a hotkey's secret"
+        assert worker.call(Probe.read, data.neighbour, timeout_s=30) == "bob's weights"
+        assert worker.call(Probe.read, data.wallet, timeout_s=30) == "a hotkey's secret"
 
 
 @needs_landlock
 def test_a_confined_worker_writes_only_its_scratch_folder(data: DataFolder, tmp_path: Path) -> None:
     with Worker(Probe, None, 60, preload=PRELOAD, readable=[data.checkpoint], scratch_in=data.scratch_in) as worker:
-        made = Path(worker.call("temporary_file", timeout_s=30))
+        made = Path(worker.call(Probe.temporary_file, timeout_s=30))
         assert made.exists() and made.is_relative_to(data.scratch_in)
         for outside in (data.checkpoint / "planted.json", data.root / "planted", tmp_path / "planted"):
             with pytest.raises(WorkerError, match=REFUSED):
-                worker.call("write", outside, timeout_s=30)
+                worker.call(Probe.write, outside, timeout_s=30)
             assert not outside.exists()
 
 
@@ -141,9 +141,9 @@ def test_a_confined_worker_writes_only_its_scratch_folder(data: DataFolder, tmp_
 def test_a_confined_worker_cannot_read_its_parents_environment_nor_keep_root_powers(data: DataFolder) -> None:
     with Worker(Probe, None, 60, preload=PRELOAD, readable=[data.checkpoint], scratch_in=data.scratch_in) as worker:
         with pytest.raises(WorkerError, match=REFUSED):
-            worker.call("read", Path(f"/proc/{os.getpid()}/environ"), timeout_s=30)
-        assert worker.call("capabilities", timeout_s=30) == 0
-        assert worker.call("parent_death_signal", timeout_s=30) == signal.SIGKILL  # still dies with the validator
+            worker.call(Probe.read, Path(f"/proc/{os.getpid()}/environ"), timeout_s=30)
+        assert worker.call(Probe.capabilities, timeout_s=30) == 0
+        assert worker.call(Probe.parent_death_signal, timeout_s=30) == signal.SIGKILL  # still dies with the validator
 
 
 @pytest.mark.skipif(abi() < 6, reason=f"Landlock scopes signals from ABI 6; this kernel has ABI {abi()}")
@@ -152,7 +152,7 @@ def test_a_confined_worker_cannot_signal_a_process_outside_it(data: DataFolder) 
         Worker(Probe, None, 60, preload=PRELOAD, readable=[data.checkpoint], scratch_in=data.scratch_in) as worker,
         pytest.raises(WorkerError, match="PermissionError"),
     ):
-        worker.call("signal", os.getpid(), timeout_s=30)
+        worker.call(Probe.signal, os.getpid(), timeout_s=30)
 
 
 @needs_landlock

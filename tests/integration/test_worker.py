@@ -11,22 +11,22 @@ from tests.support.paths import ROOT
 
 def test_worker_keeps_state_between_calls_in_its_own_process() -> None:
     with Worker(worker_jobs.Counter, 10, start_timeout_s=60) as worker:
-        assert worker.call("add", 5, timeout_s=30) == 15
-        assert worker.call("add", 1, timeout_s=30) == 16
-        assert worker.call("pid", timeout_s=30) != os.getpid()
+        assert worker.call(worker_jobs.Counter.add, 5, timeout_s=30) == 15
+        assert worker.call(worker_jobs.Counter.add, 1, timeout_s=30) == 16
+        assert worker.call(worker_jobs.Counter.pid, timeout_s=30) != os.getpid()
 
 
 def test_factory_named_by_string_is_resolved_in_the_worker() -> None:
     with Worker("tests.support.worker_jobs:Counter", 3, start_timeout_s=60) as worker:
-        assert worker.call("add", 4, timeout_s=30) == 7
+        assert worker.call(worker_jobs.Counter.add, 4, timeout_s=30) == 7
 
 
 def test_a_failing_call_carries_its_traceback_and_leaves_the_worker_usable() -> None:
     with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
         with pytest.raises(WorkerError, match="RuntimeError: call failed") as caught:
-            worker.call("fail", timeout_s=30)
+            worker.call(worker_jobs.Counter.fail, timeout_s=30)
         assert "Traceback" in str(caught.value)
-        assert worker.call("add", 2, timeout_s=30) == 2
+        assert worker.call(worker_jobs.Counter.add, 2, timeout_s=30) == 2
 
 
 def test_failing_construction_is_reported() -> None:
@@ -38,10 +38,10 @@ def test_a_hung_call_kills_the_worker_and_later_calls_say_so() -> None:
     with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
         started = time.monotonic()
         with pytest.raises(WorkerTimeout):
-            worker.call("hang", timeout_s=2)
+            worker.call(worker_jobs.Counter.hang, timeout_s=2)
         assert time.monotonic() - started < 60  # killed, not waited out for the hour
         with pytest.raises(WorkerCrashed):
-            worker.call("add", 1, timeout_s=30)
+            worker.call(worker_jobs.Counter.add, 1, timeout_s=30)
 
 
 def test_a_worker_dying_mid_call_is_a_crash_with_its_exit_code() -> None:
@@ -49,14 +49,14 @@ def test_a_worker_dying_mid_call_is_a_crash_with_its_exit_code() -> None:
         Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker,
         pytest.raises(WorkerCrashed, match="exit code 3"),
     ):
-        worker.call("exit", 3, timeout_s=30)
+        worker.call(worker_jobs.Counter.exit, 3, timeout_s=30)
 
 
 def test_workers_run_offline_with_fixed_allocator_thresholds_without_changing_the_parent() -> None:
     before = os.environ.get("HF_HUB_OFFLINE")
     with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
-        assert worker.call("environment", "HF_HUB_OFFLINE", timeout_s=30) == "1"
-        threshold = worker.call("environment", "MALLOC_MMAP_THRESHOLD_", timeout_s=30)
+        assert worker.call(worker_jobs.Counter.environment, "HF_HUB_OFFLINE", timeout_s=30) == "1"
+        threshold = worker.call(worker_jobs.Counter.environment, "MALLOC_MMAP_THRESHOLD_", timeout_s=30)
     assert threshold is not None and int(threshold) >= 64 * 1024 * 1024
     assert os.environ.get("HF_HUB_OFFLINE") == before
 
@@ -64,9 +64,9 @@ def test_workers_run_offline_with_fixed_allocator_thresholds_without_changing_th
 def test_a_worker_over_its_memory_limit_is_killed_and_says_so() -> None:
     with Worker(worker_jobs.Counter, 0, start_timeout_s=60, memory_limit_bytes=200 * 2**20) as worker:
         with pytest.raises(WorkerOverMemory, match=r"allocate used \d+ MiB, over the limit of 200 MiB"):
-            worker.call("allocate", 400, timeout_s=60)
+            worker.call(worker_jobs.Counter.allocate, 400, timeout_s=60)
         with pytest.raises(WorkerCrashed):
-            worker.call("add", 1, timeout_s=5)
+            worker.call(worker_jobs.Counter.add, 1, timeout_s=5)
 
 
 @pytest.mark.parametrize("swallow", [False, True])
@@ -81,7 +81,7 @@ def test_an_isolated_worker_cannot_connect_and_fails_even_if_it_swallows_the_err
             Worker(worker_jobs.Counter, 0, start_timeout_s=60, isolated=True) as worker,
             pytest.raises(WorkerError, match=refused),
         ):
-            worker.call("connect", port, swallow, timeout_s=30)
+            worker.call(worker_jobs.Counter.connect, port, swallow, timeout_s=30)
         with pytest.raises(TimeoutError):
             listener.accept()
 
@@ -91,7 +91,8 @@ def test_a_worker_that_is_not_isolated_can_connect() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
-            assert worker.call("connect", listener.getsockname()[1], False, timeout_s=30) == "connected"
+            port = listener.getsockname()[1]
+            assert worker.call(worker_jobs.Counter.connect, port, False, timeout_s=30) == "connected"
 
 
 def eventually(condition, within_s: float = 5.0) -> bool:
@@ -110,12 +111,12 @@ def process_state(pid: int) -> str:
 
 def test_a_frozen_worker_and_what_it_started_stop_until_the_next_call() -> None:
     with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
-        pid = worker.call("pid", timeout_s=30)
-        child = worker.call("start_child", timeout_s=30)
+        pid = worker.call(worker_jobs.Counter.pid, timeout_s=30)
+        child = worker.call(worker_jobs.Counter.start_child, timeout_s=30)
         worker.freeze()
         assert process_state(pid) == "T"  # freeze() waits for the worker itself
         assert eventually(lambda: process_state(child) == "T")  # the signal reaches its group as well
-        assert worker.call("add", 1, timeout_s=30) == 1  # a call thaws it
+        assert worker.call(worker_jobs.Counter.add, 1, timeout_s=30) == 1  # a call thaws it
         assert process_state(child) != "T"
         worker.freeze()
     deadline = time.monotonic() + 10

@@ -86,8 +86,8 @@ def report_worker_environment() -> None:
 
     with Worker(Probe, None, start_timeout_s=60) as worker:
         seen = {
-            "environment": worker.call("environment", timeout_s=30),
-            "first_environment": worker.call("first_environment", timeout_s=30),
+            "environment": worker.call(Probe.environment, timeout_s=30),
+            "first_environment": worker.call(Probe.first_environment, timeout_s=30),
             "parent_keeps": {name: os.environ.get(name) for name in SECRETS},
         }
     json.dump(seen, sys.stdout)

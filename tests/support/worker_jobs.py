@@ -61,7 +61,7 @@ def hold_a_frozen_worker() -> None:
     from base.isolation import Worker
 
     worker = Worker(Counter, 0, start_timeout_s=60)
-    pid = worker.call("pid", timeout_s=30)
+    pid = worker.call(Counter.pid, timeout_s=30)
     worker.freeze()
     print(pid, flush=True)
     time.sleep(600)
