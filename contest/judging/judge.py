@@ -141,22 +141,6 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
         return Reason(Out.FAILED, f"benchmark failed: {type(error).__name__}: {first_line(error)}")
 
 
-def start_worker(
-    folder: Path,
-    contest: Contest,
-    inputs: Sequence[GenerationInput],
-    session: str,
-    limit_s: float,
-    progress: Callable[[str], None],
-    scratch_in: Path | None = None,
-) -> CheckpointWorker:
-    """A checkpoint's worker, its start tried once more if it only ran out of time (``started_once_more``)."""
-    start = partial(CheckpointWorker, folder, contest, inputs, session, start_timeout_s=limit_s, scratch_in=scratch_in)
-    return started_once_more(
-        start, lambda error: progress(f"a worker's start ran out of time ({first_line(error)}): starting it once more")
-    )
-
-
 def images_digest(images: Sequence[np.ndarray]) -> str:
     return hashlib.sha256(b"".join(image.tobytes() for image in images)).hexdigest()
 
@@ -237,9 +221,24 @@ class Judging:
                     stack.callback(worker.close)
 
     def _validator_worker(self, folder: Path, what: str, limit_s: float) -> CheckpointWorker:
-        """A worker of the validator's own model; its failure to start is the validator's, never a submission's."""
+        """A worker of the validator's own model; its failure to start is the validator's, never a submission's.
+
+        A start that only ran out of time (a busy machine) is tried once more. A submission's start is not:
+        its limit already follows the baseline's start on this machine, and a second try would double what a
+        checkpoint that hangs while loading costs the day.
+        """
         try:
-            return start_worker(folder, self.contest, self.inputs, SESSION, limit_s, self.progress, self.scratch_in)
+            return started_once_more(
+                partial(
+                    CheckpointWorker,
+                    folder,
+                    self.contest,
+                    self.inputs,
+                    start_timeout_s=limit_s,
+                    scratch_in=self.scratch_in,
+                ),
+                lambda error: self.progress(f"{what}'s start ran out of time ({first_line(error)}): starting it again"),
+            )
         except WorkerError as error:
             raise BaselineFailed(f"{what} did not start: {first_line(error)}") from error
 
@@ -359,14 +358,13 @@ class Judging:
         self.baseline.freeze()
         similarity = _ComparedOnce(self.encoder)
         try:
-            submission = start_worker(
+            submission = CheckpointWorker(
                 folder,
                 self.contest,
                 self.inputs,
                 self.submission_session,
-                self.start_limit_s,
-                self.progress,
-                self.scratch_in,
+                start_timeout_s=self.start_limit_s,
+                scratch_in=self.scratch_in,
             )
             with submission:
                 run = self._pairs(submission, self._decider(submission, similarity))
