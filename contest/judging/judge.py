@@ -460,9 +460,8 @@ class _ComparedOnce:
 def judgement(outcome: Outcome, contest: Contest) -> Judgement:
     if isinstance(outcome, Reason):
         return Judgement(Verdict(None, reason=outcome))
-    pair = outcome
-    comparison = compare(pair.baseline, pair.result, pair.similarity, contest.sampling.worker_spread)
-    return Judgement(score(comparison, contest), pair.result, comparison, pair.images_sha256, pair.sampled)
+    comparison = compare(outcome.baseline, outcome.result, outcome.similarity, contest.sampling.worker_spread)
+    return Judgement(score(comparison, contest), outcome.result, comparison, outcome.images_sha256, outcome.sampled)
 
 
 class Checkpoints(Protocol):

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 import pytest
 
 from base.chain import commitment as codec
-from base.isolation import SCRATCH_PREFIX
 from base.removal import remove_tree
-from base.stores import MAX_DEPTH, GitStore
+from base.stores import MAX_DEPTH
 from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
@@ -29,32 +26,11 @@ from contest.judging.reasons import MAX_MESSAGE_CHARS, Out
 from tests.e2e.test_bad_submissions import NETUID
 from tests.support.checkpoints import edit_json
 from tests.support.days import nudge_output
+from tests.support.stores import CountingStore
 from tests.support.world import Day, wallet
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 COPIERS = 3
-
-
-class CountingStore(GitStore):
-    """The local store, counting the downloads of each repository."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.downloads: Counter[str] = Counter()
-        self.on_disk_at_start: list[list[str]] = []  # the day's other checkpoints on disk as each download began
-
-    def fetch(
-        self,
-        repository: str,
-        revision: str,
-        destination: Path,
-        max_bytes: int,
-        allow_patterns: Sequence[str] | None = None,
-    ) -> Path:
-        self.downloads[repository] += 1
-        others = destination.parent.iterdir() if destination.parent.is_dir() else iter(())
-        self.on_disk_at_start.append(sorted(o.name for o in others if not o.name.startswith(SCRATCH_PREFIX)))
-        return super().fetch(repository, revision, destination, max_bytes, allow_patterns)
 
 
 def deep_tree(folder: Path, depth: int) -> Path:

@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from base.chain import Commitment
-from base.stores import GitStore, folder_digest, submission_hash
+from base.stores import folder_digest, submission_hash
 from contest.day.candidates import Candidate
 from contest.day.fetching import HASH_MISMATCH, DayCheckpoints
 from contest.definitions import get_contest
 from contest.judging.reasons import Out, Reason
+from tests.support.stores import CountingStore
 
 CONTEST = get_contest("tiny-sdxl-cpu")
-
-
-class CountingStore(GitStore):
-    """The local store, counting downloads and how many checkpoints were on disk when each began."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.downloads: Counter[str] = Counter()
-        self.on_disk_at_start: list[int] = []
-
-    def fetch(
-        self, repository: str, revision: str, destination: Path, max_bytes: int,
-        allow_patterns: Sequence[str] | None = None,
-    ) -> Path:  # fmt: skip
-        self.downloads[repository] += 1
-        held = [entry for entry in destination.parent.iterdir()] if destination.parent.is_dir() else []
-        self.on_disk_at_start.append(len(held))
-        return super().fetch(repository, revision, destination, max_bytes, allow_patterns)
 
 
 @pytest.fixture
@@ -101,7 +83,7 @@ def test_at_most_one_checkpoint_is_on_disk_and_none_after_release(store, tmp_pat
     day = tmp_path / "day"
     got = checked_out(DayCheckpoints(candidates, {"local": store}, day, CONTEST))
     assert all(isinstance(folder, Path) for folder in got.values())
-    assert store.on_disk_at_start == [0, 0, 0, 0]  # each download began with nothing else of the day on disk
+    assert store.on_disk_at_start == [[], [], [], []]  # each download began with nothing else of the day on disk
     assert list(day.iterdir()) == []
 
 
