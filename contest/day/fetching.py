@@ -104,12 +104,8 @@ class DayCheckpoints:
         known = self.sources.get(source)
         if isinstance(known, Reason):
             return known
-        if known is not None:  # the revision's files are known: no second download to learn what they are
-            if bind_to_hotkey(known, hotkey) != committed.content_hash:
-                return HASH_MISMATCH
-            if (original := self.originals.original_of(candidate, known)) is not None:
-                self.digests[hotkey] = known
-                return duplicate_reason(original)
+        if known is not None and (refused := self._claim(candidate, known)) is not None:
+            return refused  # the revision's files are known: no second download to learn what they are
         destination = self.cache_dir / hotkey
         if not make_room(self.cache_dir.parent, self.cache_dir, self.contest.max_checkpoint_bytes):
             free = shutil.disk_usage(self.cache_dir.parent).free
@@ -120,15 +116,20 @@ class DayCheckpoints:
             self.sources[source] = fetched
             return fetched
         digest = self.sources[source] = folder_digest(fetched)
-        if bind_to_hotkey(digest, hotkey) != committed.content_hash:
+        if (refused := self._claim(candidate, digest)) is not None:
             remove_tree(fetched)
-            return HASH_MISMATCH
-        self.digests[hotkey] = digest
-        if (original := self.originals.original_of(candidate, digest)) is not None:
-            remove_tree(fetched)
-            return duplicate_reason(original)
+            return refused
         self.folders[hotkey] = fetched
         return fetched
+
+    def _claim(self, candidate: Candidate, digest: bytes) -> Reason | None:
+        """Why ``candidate`` does not own files of ``digest``: its hash is not theirs, or an earlier commit has them."""
+        assert candidate.commitment is not None
+        if bind_to_hotkey(digest, candidate.hotkey) != candidate.commitment.content_hash:
+            return HASH_MISMATCH
+        self.digests[candidate.hotkey] = digest
+        original = self.originals.original_of(candidate, digest)
+        return None if original is None else duplicate_reason(original)
 
     def release(self, hotkey: str) -> None:
         """The candidate is judged: its files go."""
