@@ -8,8 +8,9 @@ faster ONNX Runtime UNet, a re-upload of it by another hotkey, a copy of it with
 bytes, the same speed), and three with small real differences (channels_last, eager attention, the ONNX export
 with basic graph optimisation). Uid 0 is the subnet owner, where weight goes when no submission qualifies.
 
-Prints each day's ranks and weights per validator, then: days with the same winner, weight given to the
-baseline, the dressed baseline and the copies, and the largest slow-down of the baseline seen inside a pair.
+Prints each day's ranks and weights per validator (and which entries were held behind an earlier one after a
+face-to-face run), then: days with the same winner, weight given to the baseline, the dressed baseline and the
+copies, face-to-face runs, and the largest slow-down of the baseline seen inside a pair.
 
     poetry run python benchmarks/agreement.py [--days 10] [--work-dir DIR]
 """
@@ -139,7 +140,7 @@ def describe(board: dict, names: dict[str, str]) -> str:
     ranked = sorted((row for row in board["submissions"] if row["rank"]), key=lambda row: row["rank"])
     cells = [
         f"{row['rank']}:{names[row['hotkey']]}({row['score']:+.3f}{'*' if row['significant'] else ''},"
-        f" w{row['weight']:.2f})"
+        f" w{row['weight']:.2f}{', held behind ' + names[row['held_behind']] if row['held_behind'] else ''})"
         for row in ranked
     ]
     out = [
@@ -161,7 +162,7 @@ def main() -> None:
     try:
         chain, names = set_up(work)
         print(f"{len(names)} miners committed; * marks a significant score; w is the weight", flush=True)
-        same_winner, copy_weight, largest_slowdown, openings_agree = 0, 0.0, 0.0, 0
+        same_winner, copy_weight, largest_slowdown, openings_agree, face_to_face = 0, 0.0, 0.0, 0, 0
         for day in range(1, args.days + 1):
             block = move_to_next_opening(chain, contest)
             boards = {validator: run_validator(work, validator) for validator in VALIDATORS}
@@ -171,6 +172,7 @@ def main() -> None:
             openings_agree += len({board["opening_block"] for board in boards.values()}) == 1
             copy_weight += sum(summary[1].get(name, 0.0) for summary in summaries.values() for name in NEVER_PAID)
             largest_slowdown = max([largest_slowdown, *(summary[2] for summary in summaries.values())])
+            face_to_face += sum(len(row["face_to_face"]) for board in boards.values() for row in board["submissions"])
             print(f"\nday {day} (the chain at block {block}, opening block "
                   f"{'/'.join(str(b['opening_block']) for b in boards.values())})", flush=True)  # fmt: skip
             for validator, board in boards.items():
@@ -179,6 +181,7 @@ def main() -> None:
         print(f"  the same opening block: {openings_agree} of {args.days} days")
         print(f"  the same winner: {same_winner} of {args.days} days")
         print(f"  weight to the baseline, the dressed baseline and the copies: {copy_weight:.4f} in total")
+        print(f"  face-to-face runs: {face_to_face} ({face_to_face / (2 * args.days):.1f} a validator-day)")
         print(f"  the largest slow-down of the baseline inside a pair: {largest_slowdown:+.1%}")
     finally:
         if args.work_dir is None:

@@ -29,7 +29,17 @@ from contest.day.state import StoredDay, ValidatorState
 from contest.definitions import Contest, day_inputs
 from contest.judging.judge import Judged, Judgement, judge
 from contest.judging.reasons import Out
-from contest.judging.scoring import Entry, Placed, Verdict, WeightVector, rank, weight_vector, weights
+from contest.judging.scoring import (
+    Entry,
+    Faced,
+    FaceToFace,
+    Placed,
+    Ranking,
+    Verdict,
+    WeightVector,
+    ranking,
+    weight_vector,
+)
 from contest.publish.gallery import Gallery
 from contest.publish.leaderboard import (
     Device,
@@ -98,6 +108,8 @@ class Settled:
     placed: list[Placed]
     shares: dict[str, float]
     vector: WeightVector
+    faced: dict[tuple[str, str], FaceToFace]
+    held: dict[str, str]  # later entry -> the earlier one it is held behind
 
 
 def _resumed(context: DayContext) -> tuple[StoredDay, DayOpening] | None:
@@ -172,6 +184,7 @@ def judge_step(
             models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done,
             record=lambda hotkey, outcome: record(hotkey, outcome, checkpoints.digests.get(hotkey)),
             closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
+            rivals=DayRivals(candidates, context.contest),
         )  # fmt: skip
     finally:
         remove_tree(day.cache_dir)
@@ -185,13 +198,30 @@ def settle(context: DayContext, candidates: Sequence[Candidate], judged: Judged)
     if contest.device_name and device.name != contest.device_name:
         log.warning("this %s is not the contest's device (%s): results are not comparable", device.name,
                     contest.device_name)  # fmt: skip
-    verdicts = {c.hotkey: judged.judgements.get(c.hotkey) or Judgement(Verdict(None, reason=c.reason))
-                for c in candidates}  # fmt: skip
-    marked, judgements = attribute_near_copies(candidates, verdicts, contest.sampling.min_pairs)
-    placed = rank([Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in marked], contest.tie_margin)
-    shares = weights(placed)
+    marked, judgements, ranked = _ranked(candidates, judged.judgements, judged.faced, contest)
     uids = {c.hotkey: c.uid for c in marked if c.uid is not None}
-    return Settled(marked, judgements, placed, shares, weight_vector(shares, uids, contest))
+    vector = weight_vector(ranked.shares, uids, contest)
+    return Settled(marked, judgements, ranked.placed, ranked.shares, vector, dict(judged.faced), ranked.held)
+
+
+def _ranked(
+    candidates: Sequence[Candidate], judged: Mapping[str, Judgement], faced: Faced, contest: Contest
+) -> tuple[list[Candidate], dict[str, Judgement], Ranking]:
+    verdicts = {c.hotkey: judged.get(c.hotkey) or Judgement(Verdict(None, reason=c.reason)) for c in candidates}
+    marked, judgements = attribute_near_copies(candidates, verdicts, contest.sampling.min_pairs)
+    entries = [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in marked]
+    return marked, judgements, ranking(entries, contest.tie_margin, contest.minimum_improvement, faced)
+
+
+@dataclass(frozen=True)
+class DayRivals:
+    """Judging's ``Rivals`` for the day: the face-to-face runs its ranking still depends on."""
+
+    candidates: Sequence[Candidate]
+    contest: Contest
+
+    def next_face_to_face(self, judgements: Mapping[str, Judgement], faced: Faced) -> tuple[str, str] | None:
+        return _ranked(self.candidates, judgements, faced, self.contest)[2].next_face_to_face
 
 
 def set_weights_step(context: DayContext, day: OpenedDay, settled: Settled) -> int:
@@ -222,7 +252,9 @@ def publish_step(
         baseline_digest=models.baseline_digest.hex(),
         minimum_improvement=contest.minimum_improvement,
         controls=[control_from(reference) for reference in judged.controls],
-        submissions=submission_rows(settled.candidates, settled.judgements, settled.placed, settled.shares, gallery),
+        submissions=submission_rows(
+            settled.candidates, settled.judgements, settled.placed, settled.shares, gallery, settled.faced, settled.held
+        ),
         weights=WeightsSet(
             uids=list(settled.vector.uids), weights=list(settled.vector.weights), policy=settled.vector.policy
         ),

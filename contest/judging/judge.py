@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -43,7 +43,7 @@ from contest.judging.compare import Comparison, compare, speed_ratio
 from contest.judging.embedding import ImageEncoderWorker
 from contest.judging.pairing import BaselineFailed, PairedRun, Side, Stop, measure_pairs
 from contest.judging.reasons import Out, Reason
-from contest.judging.scoring import Verdict, score, score_interval
+from contest.judging.scoring import Faced, FaceToFace, Verdict, score, score_interval
 from contest.judging.screening import screen
 from contest.judging.similarity import Similarity
 from pipelines.checkpoint_guard import CheckpointRefused
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 KeepImages = Callable[[str | None, Sequence[np.ndarray]], None]
 NOT_JUDGED = Reason(Out.NOT_JUDGED, "not judged: the day closed when the next one opened")
 START_FACTOR = 3.0  # a worker may take this many times the baseline's own start before it is out of time
+# Face-to-face runs a day may take; a leader still in doubt after them is held behind the earlier entry.
+MAX_FACE_TO_FACE = 8
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Judged:
     controls: tuple[Reference, ...]
     timed_seconds: float  # every timed image of every worker
     wall_seconds: float
+    faced: dict[tuple[str, str], FaceToFace] = field(default_factory=dict)  # (earlier, later) -> their run
 
     @property
     def harness_share(self) -> float:
@@ -253,10 +256,14 @@ class Judging:
         return self.controls[-1]
 
     def _pairs(self, other: CheckpointWorker, decide: Callable[[Side, Side], Stop | None]) -> PairedRun:
-        run = measure_pairs(
-            self.baseline, other, self.inputs, self.contest.sampling, self.baseline.image_limit_s(), decide
-        )
+        run = self._pairs_of(self.baseline, other, decide)
         self.baseline_runs.append(run.baseline.timings)
+        return run
+
+    def _pairs_of(
+        self, first: CheckpointWorker, second: CheckpointWorker, decide: Callable[[Side, Side], Stop | None]
+    ) -> PairedRun:
+        run = measure_pairs(first, second, self.inputs, self.contest.sampling, self.baseline.image_limit_s(), decide)
         self.timed_seconds += sum(run.baseline.seconds) + sum(run.submission.seconds)
         return run
 
@@ -352,21 +359,60 @@ class Judging:
 
         return decide
 
+    def _submission_worker(self, folder: Path) -> CheckpointWorker:
+        return CheckpointWorker(
+            folder,
+            self.contest,
+            self.inputs,
+            self.submission_session,
+            start_timeout_s=self.start_limit_s,
+            scratch_in=self.scratch_in,
+        )
+
+    def face_to_face(self, earlier: str, earlier_folder: Path, later: str, later_folder: Path) -> FaceToFace:
+        """The later entry paired with the earlier one, which takes the baseline's place (the baseline frozen).
+
+        A side that fails now, having been judged once, decides against itself: the earlier failing lets the
+        later stand, the later failing holds it.
+        """
+        known = children()
+        self.baseline.freeze()
+        try:
+            return self._face_to_face(earlier, earlier_folder, later, later_folder)
+        finally:
+            stop_orphans(known)
+
+    def _face_to_face(self, earlier: str, earlier_folder: Path, later: str, later_folder: Path) -> FaceToFace:
+        with ExitStack() as stack:
+            workers = []
+            for key, folder in ((earlier, earlier_folder), (later, later_folder)):
+                try:
+                    workers.append(stack.enter_context(self._submission_worker(folder)))
+                except WorkerError as error:
+                    return _failed_face_to_face(earlier, later, key, f"did not start: {first_line(error)}")
+            first, second = workers
+            try:
+                run = self._pairs_of(first, second, self._precise)
+            except BaselineFailed as error:  # the first side: here the earlier entry, not the baseline
+                return _failed_face_to_face(earlier, later, earlier, first_line(error.__cause__ or error))
+            except WorkerError as error:
+                return _failed_face_to_face(earlier, later, later, first_line(error))
+            results = []
+            for key, worker, side in ((earlier, first, run.baseline), (later, second, run.submission)):
+                try:
+                    results.append(worker.result(side.timings, worker.finish()))
+                except WorkerError as error:
+                    return _failed_face_to_face(earlier, later, key, first_line(error))
+        comparison = compare(results[0], results[1], similarity=None, worker_spread=self.contest.sampling.worker_spread)
+        return FaceToFace(earlier, later, score_interval(comparison, self.contest), run.pairs)
+
     def _paired(self, folder: Path) -> tuple[PairedRun, BenchmarkResult, Similarity]:
         """Load the submission beside the frozen baseline, pair them, close it; nothing of it may stay behind."""
         known = children()
         self.baseline.freeze()
         similarity = _ComparedOnce(self.encoder)
         try:
-            submission = CheckpointWorker(
-                folder,
-                self.contest,
-                self.inputs,
-                self.submission_session,
-                start_timeout_s=self.start_limit_s,
-                scratch_in=self.scratch_in,
-            )
-            with submission:
+            with self._submission_worker(folder) as submission:
                 run = self._pairs(submission, self._decider(submission, similarity))
                 result = submission.result(run.submission.timings, submission.finish())
         finally:
@@ -457,6 +503,11 @@ class _ComparedOnce:
         return self.values[count]
 
 
+def _failed_face_to_face(earlier: str, later: str, failed: str, how: str) -> FaceToFace:
+    message = f"{failed} failed when measured again: {how}"
+    return FaceToFace(earlier, later, None, failed=message, earlier_failed=failed == earlier)
+
+
 def judgement(outcome: Outcome, contest: Contest) -> Judgement:
     if isinstance(outcome, Reason):
         return Judgement(Verdict(None, reason=outcome))
@@ -475,6 +526,13 @@ class Checkpoints(Protocol):
     def checkout(self, key: str) -> Path | Reason: ...
 
     def release(self, key: str) -> None: ...
+
+
+class Rivals(Protocol):
+    """Which later entry is next measured face to face against which earlier one: (earlier, later), or None
+    once the ranking no longer depends on one (``contest.judging.scoring.ranking``)."""
+
+    def next_face_to_face(self, judgements: Mapping[str, Judgement], faced: Faced) -> tuple[str, str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -505,13 +563,15 @@ def judge(
     closing: Callable[[], bool] = lambda: False,
     keep_images: KeepImages | None = None,
     scratch_in: Path | None = None,
+    rivals: Rivals | None = None,
 ) -> Judged:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
     Each submission is checked out, screened, measured and released before the next is checked out. Once
     ``closing()`` is true the submissions not yet measured are left out with that reason (the next day has
     opened). ``keep_images`` gets what the baseline and each measured submission drew; the workers' scratch
-    folders are made in ``scratch_in``.
+    folders are made in ``scratch_in``. Then the face-to-face runs ``rivals`` asks for, at most
+    ``MAX_FACE_TO_FACE``, each pair checked out again.
     """
     started = time.perf_counter()
     source = Folders(submissions) if isinstance(submissions, Mapping) else submissions
@@ -535,9 +595,32 @@ def judge(
             if record is not None:
                 record(key, outcomes[key])
         judgements = {key: judgement(outcomes[key], contest) for key in keys}
+        faced: dict[tuple[str, str], FaceToFace] = {}
+        while rivals is not None and len(faced) < MAX_FACE_TO_FACE and not closing():
+            if (pair := rivals.next_face_to_face(judgements, faced)) is None:
+                break
+            faced[pair] = _checked_out_face_to_face(judging, source, *pair)
         baseline = judging.baseline_result(Timings.joined(judging.baseline_runs))
     wall = time.perf_counter() - started
-    return Judged(baseline, judgements, tuple(judging.controls), judging.timed_seconds, wall)
+    return Judged(baseline, judgements, tuple(judging.controls), judging.timed_seconds, wall, faced)
+
+
+def _checked_out_face_to_face(judging: Judging, source: Checkpoints, earlier: str, later: str) -> FaceToFace:
+    """Both checked out again and paired; either one that cannot be had decides against itself."""
+    judging.progress(f"face to face: {later} against {earlier}, committed before it")
+    folders: list[Path] = []
+    try:
+        for key in (earlier, later):
+            folder = source.checkout(key)
+            if isinstance(folder, Reason):
+                return _failed_face_to_face(earlier, later, key, folder.message)
+            folders.append(folder)
+        faced = judging.face_to_face(earlier, folders[0], later, folders[1])
+    finally:
+        for key in (earlier, later):
+            source.release(key)
+    judging.progress(f"face to face: {later} against {earlier}: {faced.summary}")
+    return faced
 
 
 def _checked_out_and_judged(judging: Judging, source: Checkpoints, key: str, at: str) -> Outcome:

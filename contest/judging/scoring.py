@@ -7,7 +7,8 @@ Weight goes only to a significant improvement: the score's interval lies wholly 
 minimum improvement, so noise, the baseline and re-uploads of it earn nothing. Ranking is by score,
 significant submissions first; scores within the noise of each other share a tier, in which the earliest
 commit leads, so a copy with a lucky timing cannot pass the original. Only a tier's leader earns, and weights
-fall with the tier; when no submission qualifies they all go to the contest's ``no_winner_uid``.
+fall with the tier; when no submission qualifies they all go to the contest's ``no_winner_uid``. A leader
+that would earn past an earlier commit ranked near it earns only once a face-to-face run tells them apart.
 """
 
 from __future__ import annotations
@@ -146,22 +147,37 @@ def _tiers(entries: Sequence[Entry], tie_margin: float) -> list[list[Entry]]:
     return [sorted(tier, key=commit_order) for tier in tiers]
 
 
-def rank(entries: Sequence[Entry], tie_margin: float) -> list[Placed]:
+def rank(entries: Sequence[Entry], tie_margin: float, held: Mapping[str, str] | None = None) -> list[Placed]:
     """Valid entries, best first: significant ones above the rest, each group in tiers led by the earliest commit.
 
     Only scores decide (the order of ``entries`` never matters), and an entry that clearly beats another
-    always ranks above it.
+    always ranks above it, unless it is ``held``: a later entry that face to face could not be told apart from
+    an earlier one (its key -> theirs) joins that entry's tier, behind it.
     """
-    valid = [entry for entry in entries if entry.verdict.valid]
-    groups = ([e for e in valid if e.verdict.significant], [e for e in valid if not e.verdict.significant])
+    held = held or {}
+    valid = {entry.key: entry for entry in entries if entry.verdict.valid}
+    free = [entry for entry in valid.values() if entry.key not in held]
+    groups = ([e for e in free if e.verdict.significant], [e for e in free if not e.verdict.significant])
+    tiers = [tier for group in groups for tier in _tiers(group, tie_margin)]
+    tier_of = {entry.key: tier for tier in tiers for entry in tier}
+    for key in held:
+        if key in valid and (home := _home(key, held, tier_of)) is not None:
+            home.append(valid[key])
     placed: list[Placed] = []
-    tier_number = 0
-    for group in groups:
-        for tier in _tiers(group, tie_margin):
-            tier_number += 1
-            for entry in tier:
-                placed.append(Placed(entry, len(placed) + 1, tier_number))
+    for tier_number, tier in enumerate(tiers, start=1):
+        for entry in sorted(tier, key=commit_order):
+            placed.append(Placed(entry, len(placed) + 1, tier_number))
     return placed
+
+
+def _home(key: str, held: Mapping[str, str], tier_of: Mapping[str, list[Entry]]) -> list[Entry] | None:
+    """The tier of the earliest entry ``key`` is held behind, through entries held in turn."""
+    seen = {key}
+    while (key := held[key]) in held:
+        if key in seen:
+            return None
+        seen.add(key)
+    return tier_of.get(key)
 
 
 def weights(placed: Sequence[Placed]) -> dict[str, float]:
@@ -173,12 +189,103 @@ def weights(placed: Sequence[Placed]) -> dict[str, float]:
     """
     leaders: dict[int, Entry] = {}
     for p in sorted(placed, key=lambda p: p.rank):
-        if p.entry.verdict.significant:
-            leaders.setdefault(p.tier, p.entry)
-    eligible = [leaders[tier] for tier in sorted(leaders)]
+        leaders.setdefault(p.tier, p.entry)
+    eligible = [leaders[tier] for tier in sorted(leaders) if leaders[tier].verdict.significant]
     raw = [WEIGHT_DECAY**position for position in range(len(eligible))]
     total = sum(raw)
     return {entry.key: share / total for entry, share in zip(eligible, raw, strict=True)}
+
+
+@dataclass(frozen=True)
+class FaceToFace:
+    """A later entry measured directly against an earlier one, the earlier in the baseline's place.
+
+    Each entry's score comes from its own run beside the baseline, minutes apart, and the machine's drift
+    between runs is larger than either run's interval shows; side by side in one run, that drift cancels.
+    """
+
+    earlier: str
+    later: str
+    score: Estimate | None  # the later entry's score with the earlier one as its baseline, with its 95% interval
+    pairs: int = 0
+    failed: str | None = None  # how a side failed when measured again (then ``score`` is None)
+    earlier_failed: bool = False  # the side that failed: the earlier (the later stands) or the later (it is held)
+
+    @property
+    def summary(self) -> str:
+        if self.score is None:
+            return str(self.failed)
+        return f"score {self.score.value:+.3f} [{self.score.low:+.3f}, {self.score.high:+.3f}] over {self.pairs} pairs"
+
+    def later_stands_above(self, minimum_improvement: float) -> bool:
+        """The later entry improves on the earlier as a submission must on the baseline (or the earlier failed)."""
+        if self.score is None:
+            return self.earlier_failed
+        return self.score.low > minimum_improvement
+
+    def later_stands_below(self, minimum_improvement: float) -> bool:
+        """The earlier entry improves on the later as a submission must on the baseline (or the earlier failed):
+        the later is another model, not a copy of it that drew a slow run."""
+        if self.score is None:
+            return self.earlier_failed
+        return 1.0 / (1.0 + self.score.high) - 1.0 > minimum_improvement
+
+
+Faced = Mapping[tuple[str, str], FaceToFace]  # (earlier, later) -> their face-to-face
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The ranking once every entry that would earn past an earlier commit has been told apart from it."""
+
+    placed: list[Placed]
+    shares: dict[str, float]
+    held: dict[str, str]  # later entry -> the earlier one whose tier it joined, not told apart face to face
+    next_face_to_face: tuple[str, str] | None  # (earlier, later) still to measure; the later is held until then
+
+
+def ranking(entries: Sequence[Entry], tie_margin: float, minimum_improvement: float, faced: Faced) -> Ranking:
+    """``rank`` and ``weights``, where an entry earns past an earlier commit only once told apart from it face to face.
+
+    A tier's leader that is later than an entry ranked near it must, in a direct run: improve on the best
+    earlier entry below it (its tier is real), and be improved on by the nearest earlier entry above it (it
+    is a different model, not a copy that drew a slow run). Until that is measured, or when it fails, it
+    is held: it joins that earlier entry's tier, behind it, and earns nothing there.
+    """
+    held: dict[str, str] = {}
+    pending: tuple[str, str] | None = None
+    while True:
+        placed = rank(entries, tie_margin, held)
+        shares = weights(placed)
+        doubt = _first_doubt(placed, shares, minimum_improvement, faced)
+        if doubt is None:
+            return Ranking(placed, shares, held, pending)
+        earlier, later = doubt
+        held[later] = earlier
+        if (earlier, later) not in faced and pending is None:
+            pending = doubt
+
+
+def _first_doubt(
+    placed: Sequence[Placed], shares: Mapping[str, float], minimum_improvement: float, faced: Faced
+) -> tuple[str, str] | None:
+    """The first earner, by rank, not yet told apart from an earlier entry near it: (earlier, later)."""
+    for p in placed:
+        if p.entry.key not in shares:
+            continue
+        earlier = [q for q in placed if commit_order(q.entry) < commit_order(p.entry)]
+        above = [q for q in earlier if q.rank < p.rank]
+        below = [q for q in earlier if q.rank > p.rank]
+        checks = []
+        if above:
+            checks.append((above[-1].entry.key, FaceToFace.later_stands_below))
+        if below:
+            checks.append((below[0].entry.key, FaceToFace.later_stands_above))
+        for key, told_apart in checks:
+            result = faced.get((key, p.entry.key))
+            if result is None or not told_apart(result, minimum_improvement):
+                return key, p.entry.key
+    return None
 
 
 def weight_vector(shares: Mapping[str, float], uids: Mapping[str, int], contest: Contest) -> WeightVector:
@@ -186,5 +293,8 @@ def weight_vector(shares: Mapping[str, float], uids: Mapping[str, int], contest:
     if not shares:
         policy = f"no submission is a significant improvement: all weight to uid {contest.no_winner_uid}"
         return WeightVector((contest.no_winner_uid,), (1.0,), policy)
-    policy = f"the earliest commit of each significant tier, by tier, each {WEIGHT_DECAY:g} of the one above"
+    policy = (
+        f"the earliest commit of each significant tier, by tier, each {WEIGHT_DECAY:g} of the one above; a later "
+        "commit leads past earlier ones near it only when face to face it differs from them by the minimum improvement"
+    )
     return WeightVector(tuple(uids[key] for key in shares), tuple(shares.values()), policy)

@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it i
     from contest.judging.judge import Reference
 
 # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds;
-# 6: the baseline-failed kind, only a tier's earliest commit earns, dissimilar checkpoints stop after one block
-SCHEMA_VERSION = 6
+# 6: the baseline-failed kind, only a tier's earliest commit earns, dissimilar checkpoints stop after one block;
+# 7: face-to-face runs and the entries held behind an earlier one
+SCHEMA_VERSION = 7
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
@@ -117,6 +118,15 @@ class Control(_Model):
     peak_memory_bytes: int  # the copy's
 
 
+class FaceToFaceRecord(_Model):
+    """A submission measured directly against an earlier one, the earlier in the baseline's place."""
+
+    earlier: str  # the earlier submission's hotkey
+    pairs: int
+    score: Interval | None  # this submission's score with the earlier one as its baseline
+    failed: str | None = None  # how a side failed when measured again (then there is no score)
+
+
 class WeightsSet(_Model):
     uids: list[int]
     weights: list[float]
@@ -141,6 +151,8 @@ class Submission(_Model):
     significant: bool = False  # the interval lies above the contest's minimum improvement: it can earn weight
     rank: int | None = None
     tier: int | None = None  # scores within the noise of each other share a tier; its earliest commit leads
+    held_behind: str | None = None  # an earlier submission face to face could not tell it from: in its tier
+    face_to_face: list[FaceToFaceRecord] = Field(default_factory=list)  # against earlier ones, as the later
     weight: float = 0.0
     sampling: Sampling | None = None
     thumbnails: list[Thumbnail] = Field(default_factory=list)  # one per ``Leaderboard.thumbnail_inputs``

@@ -7,9 +7,9 @@ from typing import Protocol
 
 from base.chain import Commitment
 from contest.judging.judge import Judgement, Sampled
-from contest.judging.scoring import Placed, Verdict
+from contest.judging.scoring import Faced, FaceToFace, Placed, Verdict
 from contest.publish.gallery import Gallery
-from contest.publish.leaderboard import Interval, Sampling, Submission, metrics_from
+from contest.publish.leaderboard import FaceToFaceRecord, Interval, Sampling, Submission, interval, metrics_from
 
 
 class Entrant(Protocol):
@@ -50,12 +50,19 @@ def _sampling(sampled: Sampled | None) -> Sampling | None:
     )
 
 
+def _face_to_face(faced: FaceToFace) -> FaceToFaceRecord:
+    score = interval(faced.score) if faced.score is not None else None
+    return FaceToFaceRecord(earlier=faced.earlier, pairs=faced.pairs, score=score, failed=faced.failed)
+
+
 def submission_rows(
     entrants: Sequence[Entrant],
     judgements: Mapping[str, Judgement],
     placed: Sequence[Placed],
     shares: Mapping[str, float],
     gallery: Gallery,
+    faced: Faced,
+    held: Mapping[str, str],
 ) -> list[Submission]:
     """Every entrant's row, ranked ones first in rank order, then the rest by commit block."""
     places = {p.entry.key: p for p in placed}
@@ -63,6 +70,9 @@ def submission_rows(
         _row(entrant, judgements[entrant.hotkey], places.get(entrant.hotkey), shares.get(entrant.hotkey, 0.0), gallery)
         for entrant in entrants
     ]
+    for row in rows:
+        row.held_behind = held.get(row.hotkey)
+        row.face_to_face = [_face_to_face(f) for f in faced.values() if f.later == row.hotkey]
     return sorted(rows, key=lambda row: (row.rank is None, row.rank or 0, row.commit_block))
 
 

@@ -11,9 +11,11 @@ from contest.judging.compare import Comparison
 from contest.judging.reasons import Out
 from contest.judging.scoring import (
     Entry,
+    FaceToFace,
     Verdict,
     clearly_beats,
     rank,
+    ranking,
     score,
     score_interval,
     weight_vector,
@@ -143,6 +145,70 @@ def test_with_no_significant_submission_the_weight_follows_the_contest_policy() 
     assert (paid.uids, paid.weights) == ((3, 4), (0.75, 0.25))
 
 
+# --- face to face: a leader later than an entry near it earns only once told apart from it in one run
+
+MINIMUM = CONTEST.minimum_improvement
+
+
+def faced(earlier: str, later: str, value: float, half: float = 0.01) -> FaceToFace:
+    """``later``'s score with ``earlier`` in the baseline's place."""
+    return FaceToFace(earlier, later, Estimate(value, value - half, value + half), pairs=12)
+
+
+def test_a_copy_that_drew_a_fast_run_asks_to_meet_the_original_and_is_held_until_it_has() -> None:
+    original, copy = entry("original", 1, 0.37, half=0.03), entry("copy", 2, 0.60, half=0.03)
+    assert keys([original, copy]) == ["copy", "original"]  # apart, the drift between their runs decides
+    pending = ranking([original, copy], MARGIN, MINIMUM, {})
+    assert pending.next_face_to_face == ("original", "copy")
+    assert pending.shares == {"original": 1.0} and pending.held == {"copy": "original"}
+    settled = ranking([original, copy], MARGIN, MINIMUM, {("original", "copy"): faced("original", "copy", 0.004)})
+    assert settled.next_face_to_face is None and settled.held == {"copy": "original"}
+    assert [(p.entry.key, p.tier) for p in settled.placed] == [("original", 1), ("copy", 1)]
+    assert settled.shares == {"original": 1.0}
+
+
+def test_a_later_entry_that_improves_on_the_earlier_one_face_to_face_takes_the_lead() -> None:
+    early, better = entry("early", 1, 0.30, half=0.02), entry("better", 2, 0.60, half=0.02)
+    settled = ranking([early, better], MARGIN, MINIMUM, {("early", "better"): faced("early", "better", 0.23)})
+    assert settled.next_face_to_face is None and settled.held == {}
+    assert keys([early, better]) == [p.entry.key for p in settled.placed] == ["better", "early"]
+    assert settled.shares == {"better": 2 / 3, "early": 1 / 3}
+
+
+def test_an_improvement_within_the_minimum_face_to_face_is_held() -> None:
+    early, slight = entry("early", 1, 0.30, half=0.02), entry("slight", 2, 0.60, half=0.02)
+    settled = ranking([early, slight], MARGIN, MINIMUM, {("early", "slight"): faced("early", "slight", MINIMUM, 0.01)})
+    assert settled.held == {"slight": "early"} and settled.shares == {"early": 1.0}
+
+
+def test_a_copy_that_drew_a_slow_run_is_held_behind_the_original_above_it() -> None:
+    """Alone in a lower tier it would lead and earn; face to face it is the original's model."""
+    original, middle = entry("original", 1, 0.60, half=0.02), entry("middle", 2, 0.20, half=0.02)
+    copy = entry("copy", 3, 0.40, half=0.02)
+    assert [(p.entry.key, p.tier) for p in rank([original, middle, copy], MARGIN)] == [
+        ("original", 1), ("copy", 2), ("middle", 3)
+    ]  # fmt: skip
+    first = ranking([original, middle, copy], MARGIN, MINIMUM, {})
+    assert first.next_face_to_face == ("original", "copy")  # the nearest earlier entry above it
+    runs = {("original", "copy"): faced("original", "copy", -0.01)}
+    second = ranking([original, middle, copy], MARGIN, MINIMUM, runs)
+    assert second.next_face_to_face == ("original", "middle")  # now the second tier's leader, later than the first's
+    assert second.held == {"copy": "original", "middle": "original"}  # the middle one until it is measured
+    runs[("original", "middle")] = faced("original", "middle", -0.25)  # another model: its place stands
+    settled = ranking([original, middle, copy], MARGIN, MINIMUM, runs)
+    assert settled.next_face_to_face is None and settled.held == {"copy": "original"}
+    assert [(p.entry.key, p.tier) for p in settled.placed] == [("original", 1), ("copy", 1), ("middle", 2)]
+    assert settled.shares == {"original": 2 / 3, "middle": 1 / 3}
+
+
+def test_a_side_that_fails_when_measured_again_decides_against_itself() -> None:
+    early, later = entry("early", 1, 0.30, half=0.02), entry("later", 2, 0.60, half=0.02)
+    earlier_failed = FaceToFace("early", "later", None, failed="early failed", earlier_failed=True)
+    assert ranking([early, later], MARGIN, MINIMUM, {("early", "later"): earlier_failed}).shares["later"] == 2 / 3
+    later_failed = FaceToFace("early", "later", None, failed="later failed", earlier_failed=False)
+    assert ranking([early, later], MARGIN, MINIMUM, {("early", "later"): later_failed}).shares == {"early": 1.0}
+
+
 # --- properties over arbitrary days
 
 
@@ -213,3 +279,47 @@ def test_within_a_tier_the_earliest_commit_leads(entries: list[Entry]) -> None:
     for upper, lower in itertools.pairwise(placed):
         if upper.tier == lower.tier:
             assert (upper.entry.commit_block, upper.entry.key) < (lower.entry.commit_block, lower.entry.key)
+
+
+@st.composite
+def days_with_runs(draw: st.DrawFn) -> tuple[list[Entry], dict[tuple[str, str], FaceToFace]]:
+    """A day and a face-to-face result for any pair of its entries, by commit order."""
+    entries = draw(days())
+    runs = {}
+    ordered = sorted(entries, key=lambda e: (e.commit_block, e.key))
+    for index, earlier in enumerate(ordered):
+        for later in ordered[index + 1 :]:
+            if draw(st.booleans()):
+                runs[(earlier.key, later.key)] = faced(earlier.key, later.key, draw(st.floats(-0.5, 0.8)), 0.02)
+    return entries, runs
+
+
+@settings(max_examples=300, deadline=None)
+@given(days_with_runs(), st.randoms(use_true_random=False))
+def test_face_to_face_settles_whatever_the_runs_say_and_never_pays_an_unmeasured_later_lead(
+    day: tuple[list[Entry], dict[tuple[str, str], FaceToFace]], shuffler
+) -> None:
+    entries, runs = day
+    settled = ranking(entries, MARGIN, MINIMUM, runs)
+    shuffled = list(entries)
+    shuffler.shuffle(shuffled)
+    assert ranking(shuffled, MARGIN, MINIMUM, runs) == settled
+    assert len(settled.placed) == sum(e.verdict.valid for e in entries)
+    assert not settled.shares or math.isclose(sum(settled.shares.values()), 1.0)
+    placed = {p.entry.key: p for p in settled.placed}
+    for key in settled.shares:  # an earner's place past any earlier entry near it was measured and stands
+        earner = placed[key]
+        earlier = [p for p in settled.placed if (p.entry.commit_block, p.entry.key) < (earner.entry.commit_block, key)]
+        if below := [p for p in earlier if p.rank > earner.rank]:
+            assert runs[(below[0].entry.key, key)].later_stands_above(MINIMUM)
+        if above := [p for p in earlier if p.rank < earner.rank]:
+            assert runs[(above[-1].entry.key, key)].later_stands_below(MINIMUM)
+    for later, earlier in settled.held.items():
+        assert placed[later].tier == placed[_home(earlier, settled.held)].tier
+        assert placed[later].entry.key not in settled.shares
+
+
+def _home(key: str, held: dict[str, str]) -> str:
+    while key in held:
+        key = held[key]
+    return key

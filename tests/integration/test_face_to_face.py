@@ -1,0 +1,45 @@
+"""Face to face: a later submission measured directly against an earlier one, which takes the baseline's place.
+
+Each submission's own score drifts with the machine between runs minutes apart; side by side in one run that
+drift cancels, so a copy is told from a faster model whatever their separate runs showed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contest.baseline import ContestModels
+from contest.definitions import day_inputs, get_contest
+from contest.judging.judge import Judging
+from tests.support.days import nudged_copy
+
+CONTEST = get_contest("tiny-sdxl-cpu")
+INPUTS = day_inputs(CONTEST, b"\x0b" * 32)
+MINIMUM = CONTEST.minimum_improvement
+
+
+def test_face_to_face_tells_a_faster_model_from_a_copy_of_the_earlier_one(
+    tiny_models: ContestModels, tiny_checkpoint: Path, onnx_checkpoint: Path, tmp_path: Path
+) -> None:
+    nudged = nudged_copy(onnx_checkpoint, tmp_path / "nudged")
+    with Judging(tiny_models, CONTEST, INPUTS) as judging:
+        faster = judging.face_to_face("baseline", tiny_checkpoint, "onnx", onnx_checkpoint)
+        copy = judging.face_to_face("onnx", onnx_checkpoint, "nudged", nudged)
+    assert faster.later_stands_above(MINIMUM) and not faster.later_stands_below(MINIMUM), faster.summary
+    assert faster.pairs >= CONTEST.sampling.min_pairs
+    assert not copy.later_stands_above(MINIMUM) and not copy.later_stands_below(MINIMUM), copy.summary
+    assert copy.score is not None and copy.score.low < 0 < copy.score.high
+
+
+def test_a_later_side_that_cannot_start_is_held_and_an_earlier_one_lets_it_stand(
+    tiny_models: ContestModels, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()  # no model in it: its worker fails while loading
+    with Judging(tiny_models, CONTEST, INPUTS) as judging:
+        later_broken = judging.face_to_face("baseline", tiny_checkpoint, "broken", broken)
+        earlier_broken = judging.face_to_face("broken", broken, "baseline", tiny_checkpoint)
+    assert later_broken.score is None and not later_broken.earlier_failed
+    assert later_broken.failed is not None and later_broken.failed.startswith("broken failed when measured again")
+    assert not later_broken.later_stands_above(MINIMUM) and not later_broken.later_stands_below(MINIMUM)
+    assert earlier_broken.earlier_failed and earlier_broken.later_stands_above(MINIMUM)
