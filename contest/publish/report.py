@@ -104,7 +104,7 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
         lines.append(
             (
                 str(row.rank) if row.rank else "-",
-                str(row.tier) if row.tier else "-",
+                (f"{row.tier} (held)" if row.held_behind else str(row.tier)) if row.tier else "-",
                 "-" if row.uid is None else str(row.uid),
                 row.hotkey[:12],
                 row.repository or "-",
@@ -122,5 +122,21 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
         f"weights ({weights.policy}): "
         + ", ".join(f"uid {uid} {share:.4f}" for uid, share in zip(weights.uids, weights.weights, strict=True)),
     ]
+    faced = [
+        f"  {row.hotkey[:12]} against {run.earlier[:12]}: "
+        + (
+            f"score {format_interval(run.score, digits=4, sign='+')} over {run.pairs} pairs"
+            if run.score
+            else str(run.failed)
+        )
+        + (" (held behind it)" if row.held_behind == run.earlier else "")
+        for row in leaderboard.submissions
+        for run in row.face_to_face
+    ]
     reasons = [f"  {row.hotkey[:12]}: {row.reason}" for row in leaderboard.submissions if row.reason]
-    return "\n".join(_render(lines) + summary + (["out:", *reasons] if reasons else []))
+    return "\n".join(
+        _render(lines)
+        + summary
+        + (["face to face (the later against the earlier, in the baseline's place):", *faced] if faced else [])
+        + (["out:", *reasons] if reasons else [])
+    )

@@ -16,8 +16,11 @@ from base.chain import LocalChain
 from contest.definitions import get_contest
 from contest.judging.compare import speed_ratio
 from contest.publish.consensus import consensus
-from contest.publish.leaderboard import SCHEMA_FILE, Leaderboard, schema
+from contest.publish.leaderboard import SCHEMA_FILE, FaceToFaceRecord, Interval, Leaderboard, schema
+from contest.publish.report import format_leaderboard
 from contest.publish.signature import SignatureInvalid, sign, verify
+from contest.site.archive import PublishedDay
+from contest.site.page import render_day
 from tests.support.noise import library_noise
 from tests.support.paths import ROOT
 
@@ -57,6 +60,21 @@ def test_the_demo_prints_no_library_noise(demo: tuple[Path, str]) -> None:
     _, output = demo
     assert "the validator runs the day" in output  # the miners' and the validator's output is in it
     assert library_noise(output) == []
+
+
+def test_the_report_and_the_page_show_face_to_face_runs_and_who_is_held(tmp_path: Path, leaderboard: dict) -> None:
+    """The demo's day with the re-upload as if it had been judged and measured against the leader, and held."""
+    board = Leaderboard.model_validate(leaderboard)
+    first, copy = board.submissions[0], board.submissions[1]
+    run = FaceToFaceRecord(earlier=first.hotkey, pairs=12, score=Interval(value=0.01, low=-0.03, high=0.05))
+    judged = {"rank": 2, "tier": 1, "valid": True, "metrics": first.metrics, "reason": None, "reason_kind": None}
+    copy = copy.model_copy(update={**judged, "held_behind": first.hotkey, "face_to_face": [run]})
+    board = board.model_copy(update={"submissions": [first, copy, *board.submissions[2:]]})
+    report = format_leaderboard(board)
+    assert "1 (held)" in report
+    assert f"{copy.hotkey[:12]} against {first.hotkey[:12]}: score +0.0100 [-0.0300, +0.0500] over 12 pairs" in report
+    page = render_day(PublishedDay(tmp_path / "day.json", board, None), [], [board.contest])
+    assert "(held)" in page and f"{copy.hotkey[:8]} against {first.hotkey[:8]}: score +0.010 [-0.030, +0.050]" in page
 
 
 def test_onnx_submission_ranks_first(leaderboard: dict) -> None:
