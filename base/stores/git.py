@@ -54,6 +54,10 @@ class GitStore:
             raise StoreError(f"repository {repository!r} does not exist in {self.root}")
         return git_dir
 
+    def publish(self, repository: str) -> None:
+        """Local repositories have no visibility: anyone with the folder reads them."""
+        self._existing(repository)
+
     def push(self, folder: Path, repository: str, message: str) -> str:
         git_dir = self._git_dir(repository)
         if not git_dir.is_dir():

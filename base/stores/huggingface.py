@@ -1,7 +1,8 @@
 """The ``Store`` interface on Hugging Face model repositories, through ``huggingface_hub``.
 
-A miner pushes with ``upload_folder`` (creating the repository when missing; the token comes from
-``HF_TOKEN`` or the saved ``hf auth login``) and commits the commit sha it gets back. A validator only
+A miner pushes with ``upload_folder`` (creating the repository, private, when missing; the token comes from
+``HF_TOKEN`` or the saved ``hf auth login``), commits the commit sha it gets back, then makes the repository
+public. A validator only
 ever fetches a full commit sha: it reads the revision's file listing first and refuses it over the cap, or
 with names, depths or a file count no checkpoint needs (``check_listing``), before a byte is downloaded;
 then it ``snapshot_download``s exactly that revision into a staging folder that replaces the destination
@@ -89,7 +90,7 @@ class HuggingFaceStore:
 
     def push(self, folder: Path, repository: str, message: str) -> str:
         def upload() -> str:
-            self._api.create_repo(repository, repo_type="model", exist_ok=True)
+            self._api.create_repo(repository, repo_type="model", private=True, exist_ok=True)
             commit = self._api.upload_folder(
                 repo_id=repository,
                 folder_path=folder,
@@ -100,6 +101,9 @@ class HuggingFaceStore:
             return commit.oid
 
         return self._call(repository, "pushing to", upload)
+
+    def publish(self, repository: str) -> None:
+        self._call(repository, "publishing", lambda: self._api.update_repo_settings(repository, private=False))
 
     def head_revision(self, repository: str) -> str:
         """The commit ``main`` points at now: a branch is resolved here, at commit time, never at fetch time."""

@@ -84,7 +84,15 @@ class Store(Protocol):
     provider: str
 
     def push(self, folder: Path, repository: str, message: str) -> str:
-        """Make the repository's content equal to ``folder``; returns the new revision (commit sha)."""
+        """Make the repository's content equal to ``folder``; returns the new revision (commit sha).
+
+        A repository it creates stays private until ``publish``: files anyone could read before the commitment
+        lands, anyone could commit under their own hotkey in an earlier block, and own.
+        """
+        ...
+
+    def publish(self, repository: str) -> None:
+        """Let validators read the repository: a miner calls it once its commitment is on chain (see ``push``)."""
         ...
 
     def head_revision(self, repository: str) -> str:

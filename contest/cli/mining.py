@@ -153,6 +153,13 @@ def submit(args: argparse.Namespace, optimize: Optimize, opener: ChainOpener = o
         content_hash = submission_hash(checkpoint, hotkey)
     commitment = codec.Commitment(contest.id, store.provider, args.repository, revision, content_hash)
     block = chain.commit(wallet, config.netuid, commitment.encode())
+    try:
+        store.publish(args.repository)  # only now: files readable before the commitment could be committed first
+    except StoreError as error:
+        raise StoreError(
+            f"committed at block {block}, but {args.repository} is still private ({error}): make it public before "
+            "the day opens, or validators cannot fetch it"
+        ) from error
     print(
         f"committed {contest.id} {store.provider}:{args.repository}@{revision} "
         f"hash {content_hash.hex()[:16]} for {hotkey} at block {block}",

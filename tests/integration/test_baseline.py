@@ -79,6 +79,7 @@ def pinned(hub, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     revision = miner.push(first, "newdream/base", "first")
     moved = miner.push(baseline_folder(root / "second", b"\x02" * 6000), "newdream/base", "second")
     assert moved != revision and miner.head_revision("newdream/base") == moved
+    miner.publish("newdream/base")
     return revision, first
 
 

@@ -85,7 +85,7 @@ def test_a_download_cut_half_way_is_retried_then_reported_and_leaves_nothing_beh
     (folder / "unet" / "weights.safetensors").write_bytes(b"\x07" * 200_000)
     (folder / "model_index.json").write_text("{}")
     with olah_mirror(tmp_path) as (mirror_url, mirrors), upload_hub(mirrors, mirror_url) as hub:
-        revision = HuggingFaceStore(hub.url, token="hf_test").push(folder, "alice/cut", "one")
+        revision = hub.push_public(folder, "alice/cut", "one")
         store = HuggingFaceStore(hub.url, retry=QUICK)
         cache = tmp_path / "cache"
 

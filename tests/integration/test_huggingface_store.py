@@ -61,10 +61,25 @@ def test_push_then_fetch_the_exact_revision(hub, tmp_path: Path, monkeypatch: py
     )
 
 
+def test_a_new_repository_stays_private_until_published(hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files anyone could read before the miner's commitment lands, anyone could commit first and own."""
+    monkeypatch.setenv("HF_TOKEN", "hf_miner")
+    miner = HuggingFaceStore(hub.url, retry=QUICK)
+    revision = miner.push(checkpoint(tmp_path / "model", b"\x05" * 3000), "carol/secret", "first")
+    monkeypatch.delenv("HF_TOKEN")
+    anyone = HuggingFaceStore(hub.url, retry=QUICK)
+    with pytest.raises(StoreError, match=r"carol/secret does not exist .* \(or is private\)"):
+        anyone.fetch("carol/secret", revision, tmp_path / "copied", max_bytes=10**6)
+    assert not (tmp_path / "copied").exists()
+    monkeypatch.setenv("HF_TOKEN", "hf_miner")
+    miner.publish("carol/secret")
+    monkeypatch.delenv("HF_TOKEN")
+    fetched = anyone.fetch("carol/secret", revision, tmp_path / "fetched", max_bytes=10**6)
+    assert folder_digest(fetched) == folder_digest(tmp_path / "model")
+
+
 def test_over_the_cap_is_refused_before_any_file_is_downloaded(hub, tmp_path: Path) -> None:
-    revision = HuggingFaceStore(hub.url, token="hf_test").push(
-        checkpoint(tmp_path / "big", b"\x03" * 20_000), "alice/big", "big"
-    )
+    revision = hub.push_public(checkpoint(tmp_path / "big", b"\x03" * 20_000), "alice/big", "big")
     before = len(hub.requests)
     with pytest.raises(OverSizeCap, match=r"alice/big@\w{12} is \d+ bytes, over the cap of 10000"):
         HuggingFaceStore(hub.url, retry=QUICK).fetch("alice/big", revision, tmp_path / "cache" / "big", 10_000)
@@ -73,9 +88,7 @@ def test_over_the_cap_is_refused_before_any_file_is_downloaded(hub, tmp_path: Pa
 
 
 def test_missing_repository_and_revision_name_the_cause(hub, tmp_path: Path) -> None:
-    revision = HuggingFaceStore(hub.url, token="hf_test").push(
-        checkpoint(tmp_path / "one", b"\x04" * 100), "alice/one", "one"
-    )
+    revision = hub.push_public(checkpoint(tmp_path / "one", b"\x04" * 100), "alice/one", "one")
     validator = HuggingFaceStore(hub.mirror_url, retry=QUICK)
     with pytest.raises(StoreError, match=r"^repository alice/absent does not exist on http"):
         validator.fetch("alice/absent", revision, tmp_path / "x", 10**6)
@@ -99,7 +112,7 @@ def test_unreachable_hub_is_one_line() -> None:
 def test_allow_patterns_count_and_download_only_the_matching_files(hub, tmp_path: Path) -> None:
     folder = checkpoint(tmp_path / "mixed", b"\x05" * 3000)
     (folder / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04" * 20_000)
-    revision = HuggingFaceStore(hub.url, token="hf_test").push(folder, "alice/mixed", "mixed")
+    revision = hub.push_public(folder, "alice/mixed", "mixed")
     validator = HuggingFaceStore(hub.url, retry=QUICK)
     wanted = ["*.json", "*.safetensors"]
     assert validator.size("alice/mixed", revision) > 40_000  # the whole revision is far over the 5000 cap below

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from base.commandline import NetworkConfig
 from contest.cli import mining, validating
 from contest.definitions import get_contest
 from tests.support.days import nudge_output, past_the_opening, substrate_before_opening
-from tests.support.hub_servers import free_port, olah_mirror, upload_hub
+from tests.support.hub_servers import UploadHub, free_port, olah_mirror, upload_hub
 from tests.support.in_process_substrate import InProcessSubstrate
 
 ENDPOINT = "ws://in-process.test:9944"
@@ -68,6 +70,29 @@ def in_process(substrate: InProcessSubstrate) -> Callable[[NetworkConfig], Bitte
     return opened
 
 
+def watching_the_hub(
+    substrate: InProcessSubstrate, hub: UploadHub, seen: list[str]
+) -> Callable[[NetworkConfig], BittensorChain]:
+    """``in_process``, noting as each commitment is made whether anyone could read the repository then."""
+
+    def opened(config: NetworkConfig) -> BittensorChain:
+        chain = in_process(substrate)(config)
+        commit = chain.commit
+
+        def noting(wallet: Wallet, netuid: int, data: bytes) -> int:
+            try:  # as anyone: no token
+                with urllib.request.urlopen(f"{hub.url}/api/models/{REPOSITORY}/revision/main", timeout=10):
+                    seen.append("readable")
+            except urllib.error.HTTPError as error:
+                seen.append(f"HTTP {error.code}")
+            return commit(wallet, netuid, data)
+
+        chain.commit = noting  # type: ignore[method-assign]
+        return chain
+
+    return opened
+
+
 def flags(root: Path, role: str, wallet: str, endpoint: str, hub_url: str) -> list[str]:
     return [
         "--subtensor.network", endpoint, "--netuid", str(NETUID), "--wallet.name", wallet,
@@ -76,11 +101,20 @@ def flags(root: Path, role: str, wallet: str, endpoint: str, hub_url: str) -> li
     ]  # fmt: skip
 
 
-def test_miner_commits_and_validator_judges_that_exact_revision(network, capsys: pytest.CaptureFixture) -> None:
+def test_miner_commits_and_validator_judges_that_exact_revision(
+    network, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, substrate, hub, miner, validator = network
     miner_flags = flags(root, "miner", "miner", ENDPOINT, hub.url)
-    assert mining.main(nudge, ["--repository", REPOSITORY, *miner_flags], opener=in_process(substrate)) == 0
+    seen: list[str] = []
+    opener = watching_the_hub(substrate, hub, seen)
+    with monkeypatch.context() as patched:
+        patched.setenv("HF_TOKEN", "hf_miner")  # the miner's own: it reads its private repository
+        assert mining.main(nudge, ["--repository", REPOSITORY, *miner_flags], opener=opener) == 0
     assert "committed tiny-sdxl-cpu huggingface:alice/tiny-fast@" in capsys.readouterr().out
+    # Nobody could copy the files and commit them first: the repository opened only after the commitment.
+    assert seen == ["HTTP 404"]
+    assert REPOSITORY not in hub.private
 
     pushed = subprocess.run(
         ["git", "-C", str(hub.repository(REPOSITORY)), "rev-parse", "HEAD"], capture_output=True, text=True, check=True

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from base.stores import HuggingFaceStore
 from tests.support.paths import ROOT
 
 OLAH = ROOT / ".tools" / "olah" / "bin" / "olah-cli"
@@ -102,6 +103,14 @@ class UploadHub:
     requests: list[RecordedRequest] = field(default_factory=list)
     url: str = ""
     cut_downloads: int = 0  # the next N file downloads stop half-way and the connection drops
+    private: set[str] = field(default_factory=set)  # repositories only a request with a token can read
+
+    def push_public(self, folder: Path, repo_id: str, message: str) -> str:
+        """Push ``folder`` as a miner does and publish it at once: a repository anyone can fetch."""
+        miner = HuggingFaceStore(self.url, token="hf_test")
+        revision = miner.push(folder, repo_id, message)
+        miner.publish(repo_id)
+        return revision
 
     def repository(self, repo_id: str) -> Path:
         return self.mirrors / "models" / repo_id
@@ -169,6 +178,8 @@ def _handler(hub: UploadHub) -> type[BaseHTTPRequestHandler]:
                 owner = request.get("organization")
                 repo_id = f"{owner}/{request['name']}" if owner else request["name"]
                 created = hub.create(repo_id)
+                if created and request.get("visibility", "public") == "private":
+                    hub.private.add(repo_id)
                 self._json(200 if created else 409, {"url": f"{hub.url}/{repo_id}", "error": "already exists"})
             elif parts[:2] == ["api", "models"] and parts[-2] == "preupload":
                 files = json.loads(body)["files"]
@@ -185,8 +196,35 @@ def _handler(hub: UploadHub) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(404, {"error": f"no upload endpoint {self.path}"})
 
+        def do_PUT(self) -> None:
+            body = self._body()
+            self._record(body)
+            parts = self.path.split("?")[0].strip("/").split("/")
+            if parts[:2] == ["api", "models"] and parts[-1] == "settings":
+                repo_id = "/".join(parts[2:-1])
+                visibility = json.loads(body).get("visibility")
+                if visibility == "private":
+                    hub.private.add(repo_id)
+                elif visibility == "public":
+                    hub.private.discard(repo_id)
+                self._json(200, {})
+            else:
+                self._json(404, {"error": f"no settings endpoint {self.path}"})
+
+        def _hidden(self) -> bool:
+            """A private repository, asked for without a token: the Hub answers as if it did not exist."""
+            parts = self.path.split("?")[0].strip("/").split("/")
+            repo_id = "/".join(parts[2:4] if parts[:2] == ["api", "models"] else parts[:2])
+            return repo_id in hub.private and self.headers.get("Authorization") is None
+
         def _pass_through(self) -> None:
             self._record(b"")
+            if self._hidden():
+                self.send_response(404)
+                self.send_header("X-Error-Code", "RepoNotFound")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             connection = http.client.HTTPConnection(upstream, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}}
             connection.request(self.command, self.path, headers=headers)
