@@ -102,7 +102,8 @@ class UploadHub:
     upstream: str
     requests: list[RecordedRequest] = field(default_factory=list)
     url: str = ""
-    cut_downloads: int = 0  # the next N file downloads stop half-way and the connection drops
+    cut_downloads: int = 0  # the next N file downloads stop part-way and the connection drops
+    cut_keeps: float = 0.5  # the share of its bytes a cut download delivers first
     private: set[str] = field(default_factory=set)  # repositories only a request with a token can read
 
     def push_public(self, folder: Path, repo_id: str, message: str) -> str:
@@ -240,7 +241,7 @@ def _handler(hub: UploadHub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command == "GET" and "/resolve/" in self.path and hub.cut_downloads > 0:
                 hub.cut_downloads -= 1
-                self.wfile.write(data[: len(data) // 2])
+                self.wfile.write(data[: int(len(data) * hub.cut_keeps)])
                 self.close_connection = True
             elif self.command != "HEAD":
                 self.wfile.write(data)
