@@ -27,13 +27,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bittensor import Wallet
 from safetensors.numpy import load_file, save_file
 
 from base.chain import LocalChain
-from base.chain import commitment as codec
-from base.stores import GitStore, submission_hash
 from contest.baseline import ensure_baseline
+from contest.cli.world import World
 from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from pipelines.manifest import MANIFEST_NAME, GenerationOptions, Manifest, TorchOptions, write_manifest
@@ -73,34 +71,19 @@ def build_checkpoints(baseline: Path, work: Path) -> dict[str, Path]:
     return folders
 
 
-def make_wallet(wallets: Path, name: str) -> Wallet:
-    wallet = Wallet(name=name, hotkey="default", path=str(wallets))
-    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return wallet
-
-
 def set_up(work: Path) -> tuple[LocalChain, dict[str, str]]:
     """The chain with the owner, two validators and the miners' commitments; returns hotkey -> miner name."""
     contest = get_contest(DEFAULT_CONTEST_ID)
-    chain, store = LocalChain(work / "chain.sqlite"), GitStore(work / "repositories")
-    wallets = work / "wallets"
-    chain.register(make_wallet(wallets, "owner").hotkey.ss58_address, NETUID)
+    world = World(work, NETUID, contest.id)
+    world.register("owner")
     for name in VALIDATORS:
-        chain.register(make_wallet(wallets, name).hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+        world.validator(name)
     folders = build_checkpoints(ensure_baseline(contest, work / "build"), work / "checkpoints")
     order = ["baseline", "dressed", "onnx", "channels-last", "eager", "onnx-basic", "reupload", "nudged"]
-    names = {}
     for name in order:
-        wallet = make_wallet(wallets, name)
-        hotkey = wallet.hotkey.ss58_address
-        chain.register(hotkey, NETUID)
-        folder = folders["onnx" if name == "reupload" else name]
-        revision = store.push(folder, f"{name}/model", "submit")
-        commitment = codec.Commitment(contest.id, "local", f"{name}/model", revision, submission_hash(folder, hotkey))
-        chain.commit(wallet, NETUID, commitment.encode())
-        chain.advance(1)  # one commitment per block: the order of commits is the order above
-        names[hotkey] = name
-    return chain, names
+        world.submit(name, folders["onnx" if name == "reupload" else name])
+        world.chain.advance(1)  # one commitment per block: the order of commits is the order above
+    return world.chain, {world.hotkeys[name]: name for name in order}
 
 
 def data_folder(work: Path, validator: str) -> Path:

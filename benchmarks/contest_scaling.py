@@ -14,12 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bittensor import Wallet
-
-from base.chain import LocalChain
-from base.chain import commitment as codec
-from base.stores import GitStore, submission_hash
 from contest.baseline import ensure_baseline
+from contest.cli.world import World
 from contest.day.opening import move_to_next_opening
 from contest.day.steps import DaySetup, run_day
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
@@ -34,29 +30,18 @@ VARIANTS = (  # every one differs from how the baseline runs
 )
 
 
-def wallet(root: Path, name: str, chain: LocalChain) -> Wallet:
-    made = Wallet(name=name, hotkey="default", path=str(root / "wallets"))
-    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    chain.register(made.hotkey.ss58_address, NETUID, stake=1.0, validator_permit=name == "validator")
-    return made
-
-
 def contest_day(count: int, baseline: Path, root: Path) -> tuple[float, float]:
     contest = get_contest(DEFAULT_CONTEST_ID)
-    chain = LocalChain(root / "chain.sqlite")
-    store = GitStore(root / "repositories")
-    validator = wallet(root, "validator", chain)
+    world = World(root, NETUID, contest.id)
+    validator = world.validator(stake=1.0)
     for index in range(count):
-        miner = wallet(root, f"miner{index}", chain)
         folder = root / "variants" / str(index)
         shutil.copytree(baseline, folder)
         (folder / "README.md").write_text(f"submission {index}\n")  # distinct content
         # Not the baseline, so each is measured; equal options draw equal images and later ones are near-copies.
         torch_options(folder, VARIANTS[index % len(VARIANTS)])
-        revision = store.push(folder, f"miner{index}/model", "submission")
-        digest = submission_hash(folder, miner.hotkey.ss58_address)
-        commitment = codec.Commitment(contest.id, "local", f"miner{index}/model", revision, digest)
-        chain.commit(miner, NETUID, commitment.encode())
+        world.submit(f"miner{index}", folder)
+    chain, store = world.chain, world.store
     move_to_next_opening(chain, contest)
     started = time.perf_counter()
     leaderboard, _ = run_day(

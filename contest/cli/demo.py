@@ -21,12 +21,10 @@ import torch
 from bittensor import Wallet
 from safetensors.torch import load_file, save_file
 
-from base.chain import LocalChain
-from base.chain import commitment as codec
 from base.commandline import absolute_path
 from base.isolation import quiet_this_process
-from base.stores import GitStore, submission_hash
 from contest.baseline import ensure_baseline
+from contest.cli.world import World
 from contest.day.opening import move_to_next_opening
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from contest.site.server import DEFAULT_PORT
@@ -34,12 +32,6 @@ from contest.site.server import DEFAULT_PORT
 NETUID = 39
 ROOT = Path(__file__).resolve().parents[2]
 VAE_WEIGHTS = "vae/diffusion_pytorch_model.safetensors"
-
-
-def make_wallet(wallets: Path, name: str) -> Wallet:
-    wallet = Wallet(name=name, hotkey="default", path=str(wallets))
-    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return wallet
 
 
 def drifted_copy(baseline: Path, destination: Path) -> Path:
@@ -78,12 +70,9 @@ def miner(args: argparse.Namespace, wallet: str, repository: str, *extra: str) -
     ]  # fmt: skip
 
 
-def commit_bypassing_cli(chain: LocalChain, store: GitStore, wallet: Wallet, folder: Path, repository: str) -> None:
-    revision = store.push(folder, repository, "pushed without the miner CLI")
-    hotkey = wallet.hotkey.ss58_address
-    entry = codec.Commitment(DEFAULT_CONTEST_ID, store.provider, repository, revision, submission_hash(folder, hotkey))
-    block = chain.commit(wallet, NETUID, entry.encode())
-    print(f"committed {repository}@{revision[:12]} directly at block {block}", flush=True)
+def commit_bypassing_cli(world: World, wallet: Wallet, folder: Path, repository: str) -> None:
+    committed = world.push_and_commit(wallet, folder, repository=repository)
+    print(f"committed {repository}@{committed.revision[:12]} directly at block {committed.block}", flush=True)
 
 
 def main() -> int:
@@ -95,35 +84,30 @@ def main() -> int:
     shutil.rmtree(args.data_dir, ignore_errors=True)
     contest = get_contest(DEFAULT_CONTEST_ID)
 
-    wallets = args.data_dir / "wallets"
-    chain = LocalChain(args.data_dir / "chain.sqlite")
-    names = ("validator", "onnx", "copycat", "drift", "plain", "pickle")
-    keys = {name: make_wallet(wallets, name) for name in names}
-    for name, wallet in keys.items():
-        is_validator = name == "validator"
-        chain.register(wallet.hotkey.ss58_address, NETUID, stake=1000.0 if is_validator else 0.0,
-                       validator_permit=is_validator)  # fmt: skip
+    world = World(args.data_dir, NETUID, contest.id)
+    chain, store, wallets = world.chain, world.store, world.wallets
+    world.validator()
+    keys = {name: world.register(name) for name in ("onnx", "copycat", "drift", "plain", "pickle")}
     baseline = ensure_baseline(contest, args.data_dir)
-    store = GitStore(args.data_dir / "repositories")
     variants = args.data_dir / "variants"
     print(f"embedded chain at block {chain.current_block()}, baseline {contest.id} at {baseline}", flush=True)
 
     run(miner(args, "onnx", "demo/onnx-unet"), "miner 1: the default optimize(): ONNX Runtime UNet, guidance cut-off")
     chain.advance(1)
     onnx_copy = store.fetch("demo/onnx-unet", store.head_revision("demo/onnx-unet"), variants / "onnx", 10**9)
-    run(miner(args, "copycat", "copycat/fast-sdxl", "--model_dir", str(onnx_copy), "--no_optimizations"),
-        "miner 2: re-uploads miner 1's checkpoint under another name, later")  # fmt: skip
+    print("\n=== miner 2: re-uploads miner 1's checkpoint under another name, later, as an attacker would", flush=True)
+    commit_bypassing_cli(world, keys["copycat"], onnx_copy, "copycat/fast-sdxl")
     run(miner(args, "plain", "demo/baseline", "--no_optimizations"),
         "miner 3: the unmodified baseline (the self-check refuses it)")  # fmt: skip
-    commit_bypassing_cli(chain, store, keys["plain"], baseline, "demo/baseline")
+    commit_bypassing_cli(world, keys["plain"], baseline, "demo/baseline")
     drift = drifted_copy(baseline, variants / "drift")
     run(miner(args, "drift", "demo/drift", "--model_dir", str(drift), "--no_optimizations"),
         "miner 4: a checkpoint whose images drift (the self-check refuses it)")  # fmt: skip
-    commit_bypassing_cli(chain, store, keys["drift"], drift, "demo/drift")
+    commit_bypassing_cli(world, keys["drift"], drift, "demo/drift")
     pickle = pickled_copy(baseline, variants / "pickle")
     run(miner(args, "pickle", "demo/pickle", "--model_dir", str(pickle), "--no_optimizations"),
         "miner 5: a checkpoint carrying a pickle file (the self-check refuses it)")  # fmt: skip
-    commit_bypassing_cli(chain, store, keys["pickle"], pickle, "demo/pickle")
+    commit_bypassing_cli(world, keys["pickle"], pickle, "demo/pickle")
 
     block = move_to_next_opening(chain, contest)
     print(f"\nthe chain moves on to the contest's next opening time: block {block}", flush=True)

@@ -21,7 +21,7 @@ from contest.day.steps import DaySetup, run_day
 from contest.judging.reasons import Out
 from pipelines.manifest import Manifest, TorchOptions, write_manifest
 from tests.support.checkpoints import add_model, edit_json, make_onnx, with_external_weight
-from tests.support.world import CONTEST, NETUID, Day, wallet
+from tests.support.world import CONTEST, NETUID, Day
 
 
 def _nan_vae(folder: Path) -> Path:
@@ -133,8 +133,7 @@ def judged_day(
 ) -> tuple[dict, dict[str, str]]:
     data_dir = tmp_path_factory.mktemp("bad") / "data"
     day = Day(data_dir, tiny_checkpoint)
-    validator = wallet(data_dir, "validator")
-    day.chain.register(validator.hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    validator = day.validator()
 
     good = day.submit("good", day.checkpoint("good", source=onnx_checkpoint))
     day.submit("unmodified", _default_manifest(day.checkpoint("unmodified")))

@@ -27,7 +27,7 @@ from tests.e2e.test_bad_submissions import NETUID
 from tests.support.checkpoints import edit_json
 from tests.support.days import nudge_output
 from tests.support.stores import CountingStore
-from tests.support.world import Day, wallet
+from tests.support.world import Day
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 COPIERS = 3
@@ -64,8 +64,7 @@ def attacked_day(
     data_dir = tmp_path_factory.mktemp("red-team") / "data"
     day = Day(data_dir, tiny_checkpoint)
     day.store = CountingStore(data_dir / "repositories")
-    validator = wallet(data_dir, "validator")
-    day.chain.register(validator.hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    validator = day.validator()
 
     honest = day.submit("honest", day.checkpoint("honest", source=onnx_checkpoint))
     original = codec.decode(honest)
@@ -170,8 +169,7 @@ def test_a_day_that_fails_in_the_validator_twice_is_given_up_and_the_next_day_ru
 ) -> None:
     data_dir = tmp_path / "data"
     day = Day(data_dir, tiny_checkpoint)
-    validator = wallet(data_dir, "validator")
-    day.chain.register(validator.hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    validator = day.validator()
     move_to_next_opening(day.chain, CONTEST)
     setup = DaySetup(day.chain, {"local": day.store}, CONTEST, NETUID, validator, data_dir)
 

@@ -17,8 +17,8 @@ import pytest
 from bittensor import Wallet
 
 from base.chain import LocalChain
-from base.chain import commitment as codec
-from base.stores import GitStore, submission_hash
+from base.stores import GitStore
+from contest.cli.world import World
 from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DaySetup, run_day
@@ -31,30 +31,18 @@ NETUID = 7
 MINERS = ("ann", "bob", "cy")
 
 
-def wallet(data_dir: Path, name: str) -> Wallet:
-    made = Wallet(name=name, hotkey="default", path=str(data_dir / "wallets"))
-    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return made
-
-
 @pytest.fixture(scope="module")
 def committed_day(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Path:
     """An embedded chain with three miners' distinct, valid submissions committed (three different models)."""
     data_dir = tmp_path_factory.mktemp("resume") / "data"
-    chain, store = LocalChain(data_dir / "chain.sqlite"), GitStore(data_dir / "repositories")
-    chain.register(wallet(data_dir, "validator").hotkey.ss58_address, NETUID, stake=1000.0, validator_permit=True)
+    world = World(data_dir, NETUID, "tiny-sdxl-cpu")
+    world.validator()
     for index, name in enumerate(MINERS, start=1):
-        miner = wallet(data_dir, name)
-        hotkey = miner.hotkey.ss58_address
-        chain.register(hotkey, NETUID)
         folder = data_dir.parent / "work" / name
         shutil.copytree(tiny_checkpoint, folder)
         nudge_output(folder, 0.01 * index)  # a model of its own: not a near-copy of the others
-        revision = store.push(folder, f"{name}/fast", "submit")
-        commitment = codec.Commitment(
-            "tiny-sdxl-cpu", "local", f"{name}/fast", revision, submission_hash(folder, hotkey)
-        )
-        chain.commit(miner, NETUID, commitment.encode())
+        world.submit(name, folder, repository=f"{name}/fast")
+    chain = world.chain
     move_to_next_opening(chain, get_contest("tiny-sdxl-cpu"))
     return data_dir
 

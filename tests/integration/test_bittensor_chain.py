@@ -8,11 +8,11 @@ from pathlib import Path
 
 import bittensor as bt
 import pytest
-from bittensor import Wallet
 
 from base.chain import BittensorChain, ChainError, first_block_at_or_after, resolve
 from base.chain import commitment as codec
 from base.retry import RetryPolicy
+from contest.cli.world import new_wallet
 from tests.support.in_process_substrate import InProcessSubstrate
 
 ENDPOINT = "ws://in-process.test:9944"
@@ -20,16 +20,10 @@ NETUID = 39
 QUICK = RetryPolicy(attempts=3, first_wait_s=0.001)
 
 
-def make_wallet(tmp_path: Path, name: str) -> Wallet:
-    wallet = Wallet(name=name, hotkey="default", path=str(tmp_path / "wallets"))
-    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return wallet
-
-
 @pytest.fixture
 def network(tmp_path: Path):
     substrate = InProcessSubstrate()
-    miner, validator = make_wallet(tmp_path, "miner"), make_wallet(tmp_path, "validator")
+    miner, validator = new_wallet(tmp_path / "wallets", "miner"), new_wallet(tmp_path / "wallets", "validator")
     substrate.register(NETUID, miner.hotkey.ss58_address, stake_tao=2.5)
     substrate.register(NETUID, validator.hotkey.ss58_address, stake_tao=4000.0, validator=True)
     yield substrate, BittensorChain(ENDPOINT, QUICK, substrate=substrate), miner, validator
@@ -145,7 +139,7 @@ def test_weights_go_through_timelocked_commit_reveal_where_the_subnet_requires_i
 
 def test_refusals_name_the_cause(network, tmp_path: Path) -> None:
     substrate, chain, _, validator = network
-    stranger = make_wallet(tmp_path, "stranger")
+    stranger = new_wallet(tmp_path / "wallets", "stranger")
     with pytest.raises(ChainError, match="committing on subnet 39: the chain refused it: HotKeyNotRegistered"):
         chain.commit(stranger, NETUID, b"\x01data")
     with pytest.raises(ChainError, match="is not registered on netuid 39"):

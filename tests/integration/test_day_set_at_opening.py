@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bittensor import Wallet
-
 from base.chain import SECONDS_PER_BLOCK, BittensorChain, LocalChain
 from base.chain import commitment as codec
+from contest.cli.world import new_wallet
 from contest.day.candidates import Candidate, collect
 from contest.day.opening import open_day
 from contest.definitions import get_contest
@@ -20,12 +19,6 @@ CONTEST = get_contest("tiny-sdxl-cpu")
 NETUID = 5
 NOON_EDT = datetime(2026, 7, 15, 16, tzinfo=UTC)
 AN_HOUR = 300  # blocks of 12 s
-
-
-def wallet(tmp_path: Path, name: str) -> Wallet:
-    made = Wallet(name=name, hotkey="default", path=str(tmp_path / "wallets"))
-    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return made
 
 
 def submission(repository: str) -> bytes:
@@ -42,7 +35,7 @@ def judged(candidates: list[Candidate]) -> list[tuple[str, int | None, int, str 
 def test_on_the_embedded_chain_what_happens_after_the_opening_is_not_in_the_day(tmp_path: Path) -> None:
     clock = HeldClock(NOON_EDT - timedelta(hours=1))
     chain = LocalChain(tmp_path / "chain.sqlite", clock=clock)
-    miner, quiet, newcomer = (wallet(tmp_path, name) for name in ("miner", "quiet", "newcomer"))
+    miner, quiet, newcomer = (new_wallet(tmp_path / "wallets", name) for name in ("miner", "quiet", "newcomer"))
     miner_uid = chain.register(miner.hotkey.ss58_address, NETUID)
     chain.register(quiet.hotkey.ss58_address, NETUID)
     earlier = chain.commit(miner, NETUID, submission("miner/a"))
@@ -70,7 +63,7 @@ def test_through_the_bittensor_adapter_what_happens_after_the_opening_is_not_in_
     substrate = substrate_before_opening(state_pruning=None)  # an archive, or a lite node with the SDK's archives
     chain = BittensorChain("ws://day-set.test:9944", substrate=substrate)
     miner, pruned, quiet, newcomer, replacement = (
-        wallet(tmp_path, name) for name in ("miner", "pruned", "quiet", "newcomer", "replacement")
+        new_wallet(tmp_path / "wallets", name) for name in ("miner", "pruned", "quiet", "newcomer", "replacement")
     )
     miner_uid = substrate.register(NETUID, miner.hotkey.ss58_address)
     pruned_uid = substrate.register(NETUID, pruned.hotkey.ss58_address)

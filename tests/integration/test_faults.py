@@ -8,12 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from bittensor import Wallet
 
 from base.chain import BittensorChain, ChainError
 from base.chain import commitment as codec
 from base.retry import RetryPolicy
 from base.stores import GitStore, HuggingFaceStore, StoreError, submission_hash
+from contest.cli.world import new_wallet
 from contest.day.state import ValidatorState
 from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
@@ -27,17 +27,11 @@ QUICK = RetryPolicy(attempts=4, first_wait_s=0.01)
 ONCE = RetryPolicy(attempts=1)  # huggingface_hub resumes a cut transfer 5 times itself, a second apart
 
 
-def wallet(path: Path, name: str) -> Wallet:
-    made = Wallet(name=name, hotkey="default", path=str(path))
-    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return made
-
-
 @pytest.fixture
 def day(tmp_path: Path, tiny_checkpoint: Path):
     """One valid submission committed through the SDK before the day's opening; the validator has a permit."""
     substrate = substrate_before_opening()
-    miner, validator = wallet(tmp_path / "wallets", "miner"), wallet(tmp_path / "wallets", "validator")
+    miner, validator = new_wallet(tmp_path / "wallets", "miner"), new_wallet(tmp_path / "wallets", "validator")
     substrate.register(NETUID, miner.hotkey.ss58_address, stake_tao=1.0)
     substrate.register(NETUID, validator.hotkey.ss58_address, stake_tao=5000.0, validator=True)
     store = GitStore(tmp_path / "repositories")

@@ -21,6 +21,7 @@ from base.chain import BittensorChain, resolve
 from base.chain import commitment as codec
 from base.commandline import NetworkConfig
 from contest.cli import mining, validating
+from contest.cli.world import new_wallet
 from contest.definitions import get_contest
 from tests.support.days import nudge_output, past_the_opening, substrate_before_opening
 from tests.support.hub_servers import UploadHub, free_port, olah_mirror, upload_hub
@@ -29,12 +30,6 @@ from tests.support.in_process_substrate import InProcessSubstrate
 ENDPOINT = "ws://in-process.test:9944"
 NETUID = 39
 REPOSITORY = "alice/tiny-fast"
-
-
-def make_wallet(path: Path, name: str) -> Wallet:
-    wallet = Wallet(name=name, hotkey="default", path=str(path))
-    wallet.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return wallet
 
 
 def keep_as_is(checkpoint: Path) -> None:
@@ -51,8 +46,8 @@ def network(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("network")
     wallets = root / "wallets"
     substrate = substrate_before_opening()
-    miner, validator = make_wallet(wallets, "miner"), make_wallet(wallets, "validator")
-    make_wallet(wallets, "stranger")
+    miner, validator = new_wallet(wallets, "miner"), new_wallet(wallets, "validator")
+    new_wallet(wallets, "stranger")
     substrate.register(NETUID, miner.hotkey.ss58_address, stake_tao=1.0)
     substrate.register(NETUID, validator.hotkey.ss58_address, stake_tao=5000.0, validator=True)
     with olah_mirror(root) as (mirror_url, mirrors), upload_hub(mirrors, mirror_url) as hub:

@@ -4,9 +4,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from bittensor import Wallet
 
 from base.chain import CHAIN_VERSION, ChainError, LocalChain
+from contest.cli.world import new_wallet
 from tests.support.days import HeldClock
 
 
@@ -23,12 +23,6 @@ BLOCK = timedelta(seconds=12)
 def held(tmp_path: Path) -> tuple[LocalChain, HeldClock]:
     clock = HeldClock(GENESIS)
     return LocalChain(tmp_path / "held.sqlite", clock=clock), clock
-
-
-def wallet(tmp_path: Path, name: str) -> Wallet:
-    made = Wallet(name=name, hotkey="default", path=str(tmp_path / "wallets"))
-    made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return made
 
 
 def test_blocks_advance_explicitly_and_hashes_are_stable(chain: LocalChain) -> None:
@@ -57,7 +51,7 @@ def test_registration_gives_stable_uids(chain: LocalChain) -> None:
 
 
 def test_commitments_keep_the_latest_per_hotkey_with_its_block(chain: LocalChain, tmp_path: Path) -> None:
-    miner = wallet(tmp_path, "miner")
+    miner = new_wallet(tmp_path / "wallets", "miner")
     chain.register(miner.hotkey.ss58_address, netuid=1)
     first = chain.commit(miner, 1, b"first")
     chain.advance(2)
@@ -69,7 +63,7 @@ def test_commitments_keep_the_latest_per_hotkey_with_its_block(chain: LocalChain
 
 def test_commitments_as_of_a_block_are_each_hotkeys_latest_made_at_or_before_it(held, tmp_path: Path) -> None:
     chain, _ = held
-    miner, other = wallet(tmp_path, "miner"), wallet(tmp_path, "other")
+    miner, other = new_wallet(tmp_path / "wallets", "miner"), new_wallet(tmp_path / "wallets", "other")
     for hotkey in (miner, other):
         chain.register(hotkey.hotkey.ss58_address, netuid=1)
     chain.advance(10)
@@ -97,7 +91,7 @@ def test_commitments_as_of_a_block_are_each_hotkeys_latest_made_at_or_before_it(
 
 def test_a_second_commitment_in_the_same_block_replaces_the_first(held, tmp_path: Path) -> None:
     chain, _ = held
-    miner = wallet(tmp_path, "miner")
+    miner = new_wallet(tmp_path / "wallets", "miner")
     chain.register(miner.hotkey.ss58_address, netuid=1)
     assert chain.commit(miner, 1, b"first") == chain.commit(miner, 1, b"second")
     assert [entry.data for entry in chain.commitments(1)] == [b"second"]
@@ -145,7 +139,7 @@ def test_a_file_of_the_version_before_block_history_is_brought_up_to_date(tmp_pa
     path = tmp_path / "chain.sqlite"
     with sqlite3.connect(path) as old:
         old.executescript(_VERSION_0_SCHEMA)
-    miner = wallet(tmp_path, "miner")
+    miner = new_wallet(tmp_path / "wallets", "miner")
     chain = LocalChain(path, clock=lambda: 1000.0)
     assert chain.current_block() == 40  # the chain goes on where it was
     assert [(n.uid, n.hotkey, n.validator_permit) for n in chain.neurons(1, at_block=0)] == [
@@ -176,7 +170,7 @@ def test_a_file_of_a_newer_chain_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 def test_unregistered_hotkeys_cannot_commit_or_set_weights(chain: LocalChain, tmp_path: Path) -> None:
-    stranger = wallet(tmp_path, "stranger")
+    stranger = new_wallet(tmp_path / "wallets", "stranger")
     with pytest.raises(ChainError, match="not registered"):
         chain.commit(stranger, 1, b"data")
     with pytest.raises(ChainError, match="not registered"):
@@ -185,14 +179,14 @@ def test_unregistered_hotkeys_cannot_commit_or_set_weights(chain: LocalChain, tm
 
 
 def test_oversized_commitments_are_refused(chain: LocalChain, tmp_path: Path) -> None:
-    miner = wallet(tmp_path, "miner")
+    miner = new_wallet(tmp_path / "wallets", "miner")
     chain.register(miner.hotkey.ss58_address, netuid=1)
     with pytest.raises(ChainError, match="over 128"):
         chain.commit(miner, 1, bytes(129))
 
 
 def test_weights_are_recorded_per_validator(chain: LocalChain, tmp_path: Path) -> None:
-    validator = wallet(tmp_path, "validator")
+    validator = new_wallet(tmp_path / "wallets", "validator")
     chain.register(validator.hotkey.ss58_address, netuid=1, stake=10.0, validator_permit=True)
     block = chain.set_weights(validator, 1, [0, 1], [0.75, 0.25], version_key=1)
     (recorded,) = chain.weights(1)
