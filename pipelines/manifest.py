@@ -81,20 +81,43 @@ class CompileOptions(_Strict):
 class TorchOptions(_Strict):
     """Options for the torch parts of a pipeline; ``dtype`` None means the contest's default."""
 
-    dtype: DType | None = None
-    channels_last: bool = False
-    attention: Attention = "sdpa"
-    quantization: Quantization | None = None
-    compile: CompileOptions | None = None
+    dtype: DType | None = Field(
+        default=None, description="weights and activations; `null`: the contest's (fp16 on the 4090)"
+    )
+    channels_last: bool = Field(default=False, description="memory format of the UNet and VAE")
+    attention: Attention = Field(default="sdpa", description="attention implementation")
+    quantization: Quantization | None = Field(
+        default=None,
+        description="torchao quantisation of the UNet's linear layers; float8 needs a GPU of compute capability "
+        "8.9 or newer (the 4090 has it)",
+    )
+    compile: CompileOptions | None = Field(
+        default=None,
+        description="`torch.compile` of the UNet; compiling happens during the load, so it counts as load time "
+        "and the load limit applies",
+    )
 
 
 class GenerationOptions(_Strict):
     """Doing less work per image: fewer steps, another scheduler, guidance switched off part-way."""
 
-    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)  # None: the contest's steps
-    scheduler: SchedulerName | None = None  # None: the checkpoint's own; its config comes from the checkpoint
-    # Guidance runs for this fraction of the steps; after it the batch halves (1.0: guidance throughout).
-    guidance_stop: float = Field(default=1.0, gt=0.0, le=1.0)
+    steps: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_STEPS,
+        description="fewer denoising steps; `null`: the contest's, and more than the contest's is refused",
+    )
+    scheduler: SchedulerName | None = Field(
+        default=None,
+        description="another scheduler, configured from the checkpoint's "
+        "`scheduler_config.json`; `null`: the checkpoint's own",
+    )
+    guidance_stop: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="classifier-free guidance for this fraction of the steps; after it the UNet's batch halves",
+    )
 
 
 class DeepCacheOptions(_Strict):
@@ -111,8 +134,14 @@ class TokenMergingOptions(_Strict):
 
 
 class CachingOptions(_Strict):
-    deepcache: DeepCacheOptions | None = None
-    token_merging: TokenMergingOptions | None = None
+    deepcache: DeepCacheOptions | None = Field(
+        default=None,
+        description="DeepCache (the `DeepCache` package): the UNet's deep features are recomputed every `interval` "
+        "steps and reused between; `branch` is how shallow the part recomputed every step is",
+    )
+    token_merging: TokenMergingOptions | None = Field(
+        default=None, description="token merging before attention (`tomesd`)"
+    )
 
 
 class TensorrtOptions(_Strict):
@@ -132,12 +161,28 @@ class CudaOptions(_Strict):
 class OnnxOptions(_Strict):
     """The UNet runs in ONNX Runtime from ``unet_file``, and so do ``parts``; providers are tried in order."""
 
-    unet_file: str = "unet/model.onnx"
-    parts: tuple[OnnxPart, ...] = ()
-    providers: tuple[ExecutionProvider, ...] = DEFAULT_PROVIDERS
-    graph_optimization: GraphOptimization = "all"
-    tensorrt: TensorrtOptions = Field(default_factory=TensorrtOptions)
-    cuda: CudaOptions = Field(default_factory=CudaOptions)
+    unet_file: str = Field(
+        default="unet/model.onnx", description="the exported UNet: a `.onnx` file inside the checkpoint's folder"
+    )
+    parts: tuple[OnnxPart, ...] = Field(
+        default=(),
+        description="these run in ONNX Runtime too, each named once, from `vae/decoder.onnx`, "
+        "`text_encoder/model.onnx`, `text_encoder_2/model.onnx`; their components need no safetensors weights then",
+    )
+    providers: tuple[ExecutionProvider, ...] = Field(
+        default=DEFAULT_PROVIDERS,
+        description="in order, the first ones this machine has are used; on the SDXL contest "
+        "`CPUExecutionProvider` may only follow the GPU providers and a list without one is refused, and a "
+        "session that cannot start a GPU provider fails the load (work moved to the CPU escapes the device's "
+        "memory and energy measures)",
+    )
+    graph_optimization: GraphOptimization = Field(default="all", description="ONNX Runtime's graph optimisation level")
+    tensorrt: TensorrtOptions = Field(
+        default_factory=TensorrtOptions,
+        description="TensorRT provider options; the validator builds the engine at load (load time), cached by "
+        "the model's content and these options",
+    )
+    cuda: CudaOptions = Field(default_factory=CudaOptions, description="CUDA provider options")
 
     @field_validator("parts")
     @classmethod
@@ -168,7 +213,10 @@ def _format_2_key(document: dict[str, Any]) -> str | None:
 
 class Manifest(_Strict):
     format_version: Literal[1, 2] = MANIFEST_VERSION
-    runtime: RuntimeName = "diffusers"
+    runtime: RuntimeName = Field(
+        default="diffusers",
+        description="torch, or the UNet in ONNX Runtime (and the parts `onnx.parts` names) with the rest in torch",
+    )
     torch: TorchOptions = Field(default_factory=TorchOptions)
     generation: GenerationOptions = Field(default_factory=GenerationOptions)
     caching: CachingOptions = Field(default_factory=CachingOptions)
