@@ -55,7 +55,7 @@ class MetricWeights:
 
 
 @dataclass(frozen=True)
-class Sampling:
+class SamplingPolicy:
     """How many pairs (one baseline image, one submission image) a comparison takes.
 
     Pairs come in ABBA blocks until the speed ratio's 95% interval over the pairs is as narrow as
@@ -81,7 +81,7 @@ class Sampling:
 
 
 @dataclass(frozen=True)
-class Control:
+class ControlPolicy:
     """The A/A control: the baseline judged against an identical copy of itself.
 
     It runs when judging starts and again every ``interval_s``; the baseline's median inside it is the
@@ -106,8 +106,8 @@ class Contest:
     device_name: str | None
     default_dtype: DType
     generation: GenerationSettings
-    sampling: Sampling
-    control: Control
+    sampling: SamplingPolicy
+    control: ControlPolicy
     warmup_samples: int
     allowed_runtimes: tuple[RuntimeName, ...]
     # ONNX Runtime providers that run the work somewhere other than the contest's device, out of sight of its
@@ -138,8 +138,10 @@ _CONTESTS = (
         device_name="NVIDIA GeForce RTX 4090",
         default_dtype="float16",
         generation=GenerationSettings(width=1024, height=1024, steps=20, guidance_scale=5.0),
-        sampling=Sampling(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0, worker_spread=0.004),
-        control=Control(interval_s=3600.0, slowdown_tolerance=0.02, drift=0.01),
+        sampling=SamplingPolicy(
+            min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0, worker_spread=0.004
+        ),
+        control=ControlPolicy(interval_s=3600.0, slowdown_tolerance=0.02, drift=0.01),
         warmup_samples=2,
         allowed_runtimes=("diffusers", "onnxruntime"),
         off_device_providers=("CPUExecutionProvider",),
@@ -168,8 +170,10 @@ _CONTESTS = (
         device_name=None,
         default_dtype="float32",
         generation=GenerationSettings(width=128, height=128, steps=8, guidance_scale=5.0),
-        sampling=Sampling(min_pairs=12, max_pairs=64, target_half_width=0.03, max_seconds=60.0, worker_spread=0.02),
-        control=Control(interval_s=300.0, slowdown_tolerance=0.10, drift=0.15),
+        sampling=SamplingPolicy(
+            min_pairs=12, max_pairs=64, target_half_width=0.03, max_seconds=60.0, worker_spread=0.02
+        ),
+        control=ControlPolicy(interval_s=300.0, slowdown_tolerance=0.10, drift=0.15),
         warmup_samples=4,
         allowed_runtimes=("diffusers", "onnxruntime"),
         # Empty: a cpu validator's ONNX Runtime (the CPU build) has only the CPU provider, so any list runs there.

@@ -14,7 +14,7 @@ from base.chain import Chain
 from base.chain import commitment as codec
 from contest.day.opening import DayOpening
 from contest.definitions import CONTESTS, Contest
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Candidate:
     def alive(self) -> bool:
         return self.reason is None
 
-    def out(self, kind: Out, message: str) -> Candidate:
+    def out(self, kind: ReasonKind, message: str) -> Candidate:
         return replace(self, reason=Reason(kind, message))
 
 
@@ -58,10 +58,10 @@ def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) ->
         try:
             decoded = codec.decode(entry.data)
         except codec.InvalidCommitment as error:
-            candidates.append(candidate.out(Out.INVALID_COMMITMENT, f"invalid commitment: {error}"))
+            candidates.append(candidate.out(ReasonKind.INVALID_COMMITMENT, f"invalid commitment: {error}"))
             continue
         if decoded.contest_id not in CONTESTS:
-            candidates.append(candidate.out(Out.UNKNOWN_CONTEST, f"unknown contest {decoded.contest_id!r}"))
+            candidates.append(candidate.out(ReasonKind.UNKNOWN_CONTEST, f"unknown contest {decoded.contest_id!r}"))
             continue
         if decoded.contest_id != contest.id:
             log.debug("skipping %s: committed to contest %s", entry.hotkey, decoded.contest_id)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from contest.day.candidates import Candidate
 from contest.judging.judge import Judgement
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.scoring import commit_order, invalid
 
 
@@ -24,7 +24,7 @@ class Originals:
 
 
 def duplicate_reason(original: Candidate) -> Reason:
-    return Reason(Out.DUPLICATE, f"duplicate of {original.hotkey} (committed at block {original.commit_block})")
+    return Reason(ReasonKind.DUPLICATE, f"duplicate of {original.hotkey} (committed at block {original.commit_block})")
 
 
 def mark_duplicates(candidates: Sequence[Candidate], digests: Mapping[str, bytes]) -> list[Candidate]:
@@ -60,6 +60,6 @@ def attribute_near_copies(
         drawn = str(judgements[hotkey].images_sha256)[:16]
         evidence = f"the same images (sha256 {drawn}) on all {inputs} of the day's inputs"
         message = f"near-copy of {original.hotkey} (committed at block {original.commit_block}): {evidence}"
-        updated[hotkey] = replace(judgements[hotkey], verdict=invalid(Out.NEAR_COPY, message))
+        updated[hotkey] = replace(judgements[hotkey], verdict=invalid(ReasonKind.NEAR_COPY, message))
     marked = [replace(c, duplicate_of=copies[c.hotkey].hotkey) if c.hotkey in copies else c for c in candidates]
     return marked, updated

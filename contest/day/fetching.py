@@ -26,12 +26,12 @@ from base.stores import Store, StoreError, bind_to_hotkey, folder_digest
 from contest.day.candidates import Candidate
 from contest.day.copies import Originals, duplicate_reason
 from contest.definitions import Contest
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.scoring import commit_order
 
 log = logging.getLogger(__name__)
 Source = tuple[str, str, str]  # provider, repository, revision
-HASH_MISMATCH = Reason(Out.HASH, "content hash does not match the commitment for this hotkey")
+HASH_MISMATCH = Reason(ReasonKind.HASH, "content hash does not match the commitment for this hotkey")
 
 
 def download(store: Store, committed: Commitment, destination: Path, contest: Contest) -> Path | Reason:
@@ -39,10 +39,10 @@ def download(store: Store, committed: Commitment, destination: Path, contest: Co
     try:
         return store.fetch(committed.repository, committed.revision, destination, contest.max_checkpoint_bytes)
     except StoreError as error:
-        failure = Reason(Out.DOWNLOAD, f"download failed: {error}")
+        failure = Reason(ReasonKind.DOWNLOAD, f"download failed: {error}")
     except Exception as error:  # whatever a repository's content makes the validator trip on, the day goes on
         log.exception("fetching %s failed in the validator itself", committed.repository)
-        failure = Reason(Out.DOWNLOAD, f"download failed: {type(error).__name__}: {first_line(error)}")
+        failure = Reason(ReasonKind.DOWNLOAD, f"download failed: {type(error).__name__}: {first_line(error)}")
     remove_tree(destination)
     return failure
 
@@ -99,7 +99,7 @@ class DayCheckpoints:
         store = self.stores.get(committed.provider)
         if store is None:
             message = f"provider {committed.provider!r} is not available on this validator"
-            return Reason(Out.PROVIDER_UNAVAILABLE, message)
+            return Reason(ReasonKind.PROVIDER_UNAVAILABLE, message)
         source = (committed.provider, committed.repository, committed.revision)
         known = self.sources.get(source)
         if isinstance(known, Reason):
@@ -109,7 +109,7 @@ class DayCheckpoints:
         destination = self.cache_dir / hotkey
         if not make_room(self.cache_dir.parent, self.cache_dir, self.contest.max_checkpoint_bytes):
             free = shutil.disk_usage(self.cache_dir.parent).free
-            return Reason(Out.NO_DISK, f"not fetched: the validator has {free} bytes of disk free")
+            return Reason(ReasonKind.NO_DISK, f"not fetched: the validator has {free} bytes of disk free")
         self.progress(f"fetching {committed.repository} at {committed.revision[:12]}")
         fetched = download(store, committed, destination, self.contest)
         if isinstance(fetched, Reason):

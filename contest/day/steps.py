@@ -27,8 +27,8 @@ from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
 from contest.definitions import Contest, day_inputs
-from contest.judging.judge import Judged, Judgement, judge
-from contest.judging.reasons import Out
+from contest.judging.judge import Judgement, JudgingRun, judge
+from contest.judging.reasons import ReasonKind
 from contest.judging.scoring import (
     Entry,
     Faced,
@@ -40,19 +40,9 @@ from contest.judging.scoring import (
     ranking,
     weight_vector,
 )
+from contest.publish.assembly import day_leaderboard
 from contest.publish.gallery import Gallery
-from contest.publish.leaderboard import (
-    Device,
-    Leaderboard,
-    ThumbnailInput,
-    WeightsSet,
-    control_from,
-    leaderboard_path,
-    metrics_from,
-    read_leaderboard,
-    write_leaderboard,
-)
-from contest.publish.rows import submission_rows
+from contest.publish.leaderboard import Leaderboard, leaderboard_path, read_leaderboard, write_leaderboard
 from contest.publish.signature import sign
 from pipelines.generation import GenerationInput
 
@@ -95,7 +85,7 @@ class OpenedDay:
 
     @property
     def finished(self) -> bool:
-        """Judged to the end already: its leaderboard is published."""
+        """JudgingRun to the end already: its leaderboard is published."""
         return self.stored.status == "finished"
 
 
@@ -163,7 +153,7 @@ def collect_step(context: DayContext, day: OpenedDay) -> list[Candidate]:
 
 def judge_step(
     context: DayContext, day: OpenedDay, candidates: Sequence[Candidate]
-) -> tuple[Judged, ContestModels, dict[str, bytes]]:
+) -> tuple[JudgingRun, ContestModels, dict[str, bytes]]:
     """Judge the living candidates, each fetched when judging reaches it and deleted once its outcome is stored.
 
     Returns the judging, the contest's models and the digest of each checkpoint judged (today or before a
@@ -191,7 +181,7 @@ def judge_step(
     return judged, models, judged_digests | checkpoints.digests
 
 
-def settle(context: DayContext, candidates: Sequence[Candidate], judged: Judged) -> Settled:
+def settle(context: DayContext, candidates: Sequence[Candidate], judged: JudgingRun) -> Settled:
     """Verdicts for every candidate, near-copies out, the ranking and the weights it earns."""
     contest = context.contest
     device = judged.baseline.device
@@ -234,34 +224,20 @@ def set_weights_step(context: DayContext, day: OpenedDay, settled: Settled) -> i
 
 
 def publish_step(
-    context: DayContext, day: OpenedDay, judged: Judged, models: ContestModels, settled: Settled, weights_block: int
+    context: DayContext, day: OpenedDay, judged: JudgingRun, models: ContestModels, settled: Settled, weights_block: int
 ) -> tuple[Leaderboard, Path]:
     """The signed leaderboard written beside its thumbnails; the day is finished in the state."""
-    opening, contest, gallery = day.opening, context.contest, day.gallery
-    leaderboard = Leaderboard(
-        contest=contest.id,
-        day=opening.day,
-        scheduled_opening=opening.scheduled.isoformat(),
-        opened_at=opening.opened_at.isoformat(),
-        opening_block=opening.block,
-        opening_block_hash="0x" + opening.block_hash.hex(),
+    leaderboard = day_leaderboard(
+        day.opening,
+        settled,
+        judged,
         validator_hotkey=context.wallet.hotkey.ss58_address,
         netuid=context.netuid,
-        device=Device(**judged.baseline.device.as_dict()),
-        baseline=metrics_from(judged.baseline),
-        baseline_digest=models.baseline_digest.hex(),
-        minimum_improvement=contest.minimum_improvement,
-        controls=[control_from(reference) for reference in judged.controls],
-        submissions=submission_rows(
-            settled.candidates, settled.judgements, settled.placed, settled.shares, gallery, settled.faced, settled.held
-        ),
-        weights=WeightsSet(
-            uids=list(settled.vector.uids), weights=list(settled.vector.weights), policy=settled.vector.policy
-        ),
-        weights_set_at_block=weights_block,
-        harness_share=judged.harness_share,
-        thumbnail_inputs=[ThumbnailInput(prompt=item.prompt, seed=item.seed) for item in day.inputs[: gallery.count]],
-        baseline_thumbnails=gallery.thumbnails(None),
+        minimum_improvement=context.contest.minimum_improvement,
+        baseline_digest=models.baseline_digest,
+        weights_block=weights_block,
+        inputs=day.inputs,
+        gallery=day.gallery,
     )
     signed = sign(leaderboard, context.wallet)
     written = write_leaderboard(signed, day.leaderboard)
@@ -327,9 +303,9 @@ def _judged_day(context: DayContext, day: OpenedDay) -> tuple[Leaderboard, Path]
     return publish_step(context, day, judged, models, settled, weights_block)
 
 
-def _note(judged: Judged, resumed_with: int | None) -> str | None:
+def _note(judged: JudgingRun, resumed_with: int | None) -> str | None:
     left_out = sum(
-        judgement.verdict.reason is not None and judgement.verdict.reason.kind == Out.NOT_JUDGED
+        judgement.verdict.reason is not None and judgement.verdict.reason.kind == ReasonKind.NOT_JUDGED
         for judgement in judged.judgements.values()
     )
     notes = [f"resumed with {resumed_with} already judged"] if resumed_with is not None else []

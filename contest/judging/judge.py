@@ -37,12 +37,12 @@ from base.isolation import (
 )
 from base.measure import Estimate, MemoryReading, median_ci, ratio_ci, widened
 from contest.baseline import ContestModels
-from contest.definitions import Contest, Sampling
+from contest.definitions import Contest, SamplingPolicy
 from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.judging.compare import Comparison, compare, speed_ratio
 from contest.judging.embedding import ImageEncoderWorker
 from contest.judging.pairing import BaselineFailed, PairedRun, Side, Stop, measure_pairs
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.scoring import Faced, FaceToFace, Verdict, score, score_interval
 from contest.judging.screening import screen
 from contest.judging.similarity import Similarity
@@ -52,7 +52,7 @@ from pipelines.generation import GenerationInput
 log = logging.getLogger(__name__)
 # Where the images a checkpoint drew go as soon as it is measured (key None: the baseline), e.g. thumbnails.
 KeepImages = Callable[[str | None, Sequence[np.ndarray]], None]
-NOT_JUDGED = Reason(Out.NOT_JUDGED, "not judged: the day closed when the next one opened")
+NOT_JUDGED = Reason(ReasonKind.NOT_JUDGED, "not judged: the day closed when the next one opened")
 START_FACTOR = 3.0  # a worker may take this many times the baseline's own start before it is out of time
 # Face-to-face runs a day may take; a leader still in doubt after them is held behind the earlier entry.
 MAX_FACE_TO_FACE = 8
@@ -107,15 +107,24 @@ Outcome = Measurement | Reason
 
 @dataclass(frozen=True)
 class Judgement:
+    """A submission judged: its verdict, and the figures behind it when it was measured."""
+
     verdict: Verdict
     result: BenchmarkResult | None = None
     comparison: Comparison | None = None
     images_sha256: str | None = None
     sampled: Sampled | None = None
 
+    @classmethod
+    def of(cls, outcome: Outcome, contest: Contest) -> Judgement:
+        if isinstance(outcome, Reason):
+            return cls(Verdict(None, reason=outcome))
+        comparison = compare(outcome.baseline, outcome.result, outcome.similarity, contest.sampling.worker_spread)
+        return cls(score(comparison, contest), outcome.result, comparison, outcome.images_sha256, outcome.sampled)
+
 
 @dataclass(frozen=True)
-class Judged:
+class JudgingRun:
     baseline: BenchmarkResult
     judgements: dict[str, Judgement]
     controls: tuple[Reference, ...]
@@ -136,12 +145,12 @@ def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     except BaselineFailed:
         raise
     except CheckpointRefused as error:
-        return Reason(Out.REFUSED, f"refused: {error}")
+        return Reason(ReasonKind.REFUSED, f"refused: {error}")
     except WorkerError as error:
-        return Reason(Out.FAILED, f"benchmark failed: {first_line(error)}")
+        return Reason(ReasonKind.FAILED, f"benchmark failed: {first_line(error)}")
     except Exception as error:  # whatever a submission makes the parent trip on, the day goes on
         log.exception("judging a submission failed in the validator itself")
-        return Reason(Out.FAILED, f"benchmark failed: {type(error).__name__}: {first_line(error)}")
+        return Reason(ReasonKind.FAILED, f"benchmark failed: {type(error).__name__}: {first_line(error)}")
 
 
 def images_digest(images: Sequence[np.ndarray]) -> str:
@@ -158,10 +167,10 @@ def slowdown(run: PairedRun, reference: Reference, drift: float) -> Estimate:
     return Estimate(ratio.value - 1.0, ratio.low - 1.0, ratio.high - 1.0)
 
 
-def precise_enough(baseline: Side, other: Side, sampling: Sampling) -> bool:
+def precise_enough(baseline: Side, other: Side, sampling: SamplingPolicy) -> bool:
     """Whether more pairs would no longer narrow the speed ratio's interval enough to matter.
 
-    Judged on the pairs' own interval: the spread between workers is added to every interval, but no number of
+    JudgingRun on the pairs' own interval: the spread between workers is added to every interval, but no number of
     pairs reduces it, so a target below it would never be reached and every comparison would run to its cap.
     """
     ratio = speed_ratio(baseline.seconds, other.seconds, worker_spread=0.0)
@@ -434,7 +443,7 @@ class Judging:
         try:
             run, result, similarity = self._paired(folder)
         except LeftBehind as error:
-            return Reason(Out.LEFT_PROCESSES, str(error))
+            return Reason(ReasonKind.LEFT_PROCESSES, str(error))
         while (slower := slowdown(run, self.reference, control.drift)).low > control.slowdown_tolerance:
             if attempts == 2:
                 message = (
@@ -442,7 +451,7 @@ class Judging:
                     f"(at least {slower.low:.1%}, twice, the control run again between; "
                     f"the tolerance is {control.slowdown_tolerance:.0%})"
                 )
-                return Reason(Out.SLOWED_BASELINE, message)
+                return Reason(ReasonKind.SLOWED_BASELINE, message)
             self.progress(
                 f"the baseline ran {slower.value:.1%} slower beside {key} than beside its copy: measuring again"
             )
@@ -451,7 +460,7 @@ class Judging:
             try:
                 run, result, similarity = self._paired(folder)
             except LeftBehind as error:
-                return Reason(Out.LEFT_PROCESSES, str(error))
+                return Reason(ReasonKind.LEFT_PROCESSES, str(error))
         if self.keep_images is not None:
             self.keep_images(key, run.submission.images)
         sampled = Sampled(
@@ -473,7 +482,7 @@ class Judging:
         except BaselineFailed as error:
             self.restart()
             message = f"not judged: the validator's own side failed twice beside it ({first_line(error)})"
-            return Reason(Out.BASELINE_FAILED, message)
+            return Reason(ReasonKind.BASELINE_FAILED, message)
 
     def close(self) -> None:
         self._cleanup.close()
@@ -506,13 +515,6 @@ class _ComparedOnce:
 def _failed_face_to_face(earlier: str, later: str, failed: str, how: str) -> FaceToFace:
     message = f"{failed} failed when measured again: {how}"
     return FaceToFace(earlier, later, None, failed=message, earlier_failed=failed == earlier)
-
-
-def judgement(outcome: Outcome, contest: Contest) -> Judgement:
-    if isinstance(outcome, Reason):
-        return Judgement(Verdict(None, reason=outcome))
-    comparison = compare(outcome.baseline, outcome.result, outcome.similarity, contest.sampling.worker_spread)
-    return Judgement(score(comparison, contest), outcome.result, comparison, outcome.images_sha256, outcome.sampled)
 
 
 class Checkpoints(Protocol):
@@ -564,7 +566,7 @@ def judge(
     keep_images: KeepImages | None = None,
     scratch_in: Path | None = None,
     rivals: Rivals | None = None,
-) -> Judged:
+) -> JudgingRun:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
     Each submission is checked out, screened, measured and released before the next is checked out. Once
@@ -594,7 +596,7 @@ def judge(
                 source.release(key)
             if record is not None:
                 record(key, outcomes[key])
-        judgements = {key: judgement(outcomes[key], contest) for key in keys}
+        judgements = {key: Judgement.of(outcomes[key], contest) for key in keys}
         faced: dict[tuple[str, str], FaceToFace] = {}
         while rivals is not None and len(faced) < MAX_FACE_TO_FACE and not closing():
             if (pair := rivals.next_face_to_face(judgements, faced)) is None:
@@ -602,7 +604,7 @@ def judge(
             faced[pair] = _checked_out_face_to_face(judging, source, *pair)
         baseline = judging.baseline_result(Timings.joined(judging.baseline_runs))
     wall = time.perf_counter() - started
-    return Judged(baseline, judgements, tuple(judging.controls), judging.timed_seconds, wall, faced)
+    return JudgingRun(baseline, judgements, tuple(judging.controls), judging.timed_seconds, wall, faced)
 
 
 def _checked_out_face_to_face(judging: Judging, source: Checkpoints, earlier: str, later: str) -> FaceToFace:

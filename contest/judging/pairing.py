@@ -19,7 +19,7 @@ import numpy as np
 from base.errors import first_line
 from base.isolation import WorkerError
 from base.measure import EnergyReading, total_energy
-from contest.definitions import Sampling
+from contest.definitions import SamplingPolicy
 from contest.judging.checkpoint_worker import CheckpointWorker, TimedImage, Timings
 from pipelines.generation import GenerationInput
 
@@ -98,7 +98,7 @@ def measure_pairs(
     baseline: CheckpointWorker,
     submission: CheckpointWorker,
     inputs: Sequence[GenerationInput],
-    sampling: Sampling,
+    sampling: SamplingPolicy,
     image_limit_s: float,
     decide: Decide,
     clock: Callable[[], float] = time.monotonic,

@@ -13,7 +13,7 @@ MAX_MESSAGE_CHARS = 300
 ELLIPSIS = "..."
 
 
-class Out(StrEnum):
+class ReasonKind(StrEnum):
     """The kinds of reason a submission is out; the value is what the leaderboard publishes."""
 
     INVALID_COMMITMENT = "invalid-commitment"
@@ -36,7 +36,7 @@ class Out(StrEnum):
 
 @dataclass(frozen=True)
 class Reason:
-    kind: Out
+    kind: ReasonKind
     message: str
 
     def __post_init__(self) -> None:

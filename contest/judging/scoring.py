@@ -21,7 +21,7 @@ from typing import Protocol
 from base.measure import Estimate
 from contest.definitions import Contest
 from contest.judging.compare import Comparison
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 
 WEIGHT_DECAY = 0.5
 
@@ -112,13 +112,13 @@ def score(comparison: Comparison, contest: Contest) -> Verdict:
     if similarity.minimum < contest.similarity.threshold:
         minimum = similarity.minimum
         threshold = contest.similarity.threshold
-        return invalid(Out.SIMILARITY, f"similarity {minimum:.4f} is below the threshold {threshold:.2f}")
+        return invalid(ReasonKind.SIMILARITY, f"similarity {minimum:.4f} is below the threshold {threshold:.2f}")
     interval = score_interval(comparison, contest)
     significant = interval.low > contest.minimum_improvement
     return Verdict(interval.value, interval.low, interval.high, significant)
 
 
-def invalid(kind: Out, message: str) -> Verdict:
+def invalid(kind: ReasonKind, message: str) -> Verdict:
     return Verdict(None, reason=Reason(kind, message))
 
 

@@ -16,12 +16,12 @@ from base.errors import first_line
 from base.isolation import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
 from contest.definitions import Contest, inspect_for_contest
 from contest.judging.checkpoint_worker import SESSION
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from pipelines.checkpoint_guard import CheckpointRefused
 from pipelines.model_digest import model_digest
 
 INSPECTION = f"{__name__}:Inspection"
-UNMODIFIED_BASELINE = Reason(Out.UNMODIFIED_BASELINE, "the unmodified baseline")
+UNMODIFIED_BASELINE = Reason(ReasonKind.UNMODIFIED_BASELINE, "the unmodified baseline")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Inspection:
         try:
             inspect_for_contest(folder, contest)
         except CheckpointRefused as error:
-            return Reason(Out.REFUSED, f"refused: {error}")
+            return Reason(ReasonKind.REFUSED, f"refused: {error}")
         digest = model_digest(folder, contest.default_dtype, contest.generation.steps)
         return UNMODIFIED_BASELINE if digest == self.request.baseline_digest else None
 
@@ -59,13 +59,15 @@ def screen(folder: Path, contest: Contest, baseline_digest: bytes) -> Reason | N
         with _started(request) as worker:
             return worker.call(Inspection.verdict, timeout_s=limit_s)
     except WorkerTimeout:
-        return Reason(Out.REFUSED, f"refused: the inspection exceeded its time limit of {limit_s:.0f} s")
+        return Reason(ReasonKind.REFUSED, f"refused: the inspection exceeded its time limit of {limit_s:.0f} s")
     except WorkerOverMemory:
-        return Reason(Out.REFUSED, f"refused: the inspection exceeded its memory limit of {memory / 2**20:.0f} MiB")
+        return Reason(
+            ReasonKind.REFUSED, f"refused: the inspection exceeded its memory limit of {memory / 2**20:.0f} MiB"
+        )
     except WorkerCrashed as error:
-        return Reason(Out.REFUSED, f"refused: the inspection crashed: {first_line(error)}")
+        return Reason(ReasonKind.REFUSED, f"refused: the inspection crashed: {first_line(error)}")
     except WorkerError as error:
-        return Reason(Out.REFUSED, f"refused: the inspection failed: {first_line(error)}")
+        return Reason(ReasonKind.REFUSED, f"refused: the inspection failed: {first_line(error)}")
 
 
 def _started(request: ScreenRequest) -> Worker:

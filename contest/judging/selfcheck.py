@@ -7,7 +7,7 @@ from pathlib import Path
 
 from contest.baseline import ContestModels
 from contest.definitions import Contest
-from contest.judging.judge import Judged, judge
+from contest.judging.judge import JudgingRun, judge
 from contest.judging.scoring import Verdict
 from contest.judging.screening import screen
 from pipelines.generation import GenerationInput
@@ -18,7 +18,7 @@ SUBMISSION = "submission"
 @dataclass(frozen=True)
 class SelfCheck:
     verdict: Verdict
-    judged: Judged | None = None  # None: out before anything was measured
+    judged: JudgingRun | None = None  # None: out before anything was measured
 
 
 def self_check(

@@ -18,7 +18,7 @@ from base.measure import Estimate, median_ci
 from contest.judging import similarity as judging_similarity
 from contest.judging.checkpoint_worker import BenchmarkResult
 from contest.judging.compare import Comparison
-from contest.judging.reasons import Out
+from contest.judging.reasons import ReasonKind
 
 if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it is imported for types only
     from contest.judging.judge import Reference
@@ -40,7 +40,7 @@ class Interval(_Model):
     high: float
 
 
-class Similarity(_Model):
+class SimilarityRecord(_Model):
     """The gate's combined score over the day's images, and the lowest of each of its two parts.
 
     The parts are absent from leaderboards before schema 4 (SSIM alone), which still read.
@@ -67,7 +67,7 @@ class Metrics(_Model):
     joules_per_image: float | None = None
     energy_unavailable_reason: str | None = None
     energy_ratio: float | None = None
-    similarity: Similarity | None = None
+    similarity: SimilarityRecord | None = None
 
 
 class Thumbnail(_Model):
@@ -95,7 +95,7 @@ class Device(_Model):
     onnxruntime_providers: list[str]
 
 
-class Sampling(_Model):
+class SamplingRecord(_Model):
     """How a comparison was sampled: the raw per-pair times, so anyone can recompute its figures."""
 
     pairs: int
@@ -106,7 +106,7 @@ class Sampling(_Model):
     attempts: int  # 2 when the baseline ran too slow beside it the first time and it was measured again
 
 
-class Control(_Model):
+class ControlRecord(_Model):
     """An A/A control: the baseline against an identical copy of itself."""
 
     after_submissions: int  # judged in the same run before it
@@ -127,7 +127,7 @@ class FaceToFaceRecord(_Model):
     failed: str | None = None  # how a side failed when measured again (then there is no score)
 
 
-class WeightsSet(_Model):
+class WeightVectorRecord(_Model):
     uids: list[int]
     weights: list[float]
     policy: str  # the rule that gave them
@@ -142,7 +142,7 @@ class Submission(_Model):
     commit_block: int
     valid: bool
     reason: str | None = None
-    reason_kind: Out | None = None  # what kind of reason ``reason`` is; absent before schema 5
+    reason_kind: ReasonKind | None = None  # what kind of reason ``reason`` is; absent before schema 5
     duplicate_of: str | None = None
     metrics: Metrics | None = None
     score: float | None = None
@@ -154,7 +154,7 @@ class Submission(_Model):
     held_behind: str | None = None  # an earlier submission face to face could not tell it from: in its tier
     face_to_face: list[FaceToFaceRecord] = Field(default_factory=list)  # against earlier ones, as the later
     weight: float = 0.0
-    sampling: Sampling | None = None
+    sampling: SamplingRecord | None = None
     thumbnails: list[Thumbnail] = Field(default_factory=list)  # one per ``Leaderboard.thumbnail_inputs``
 
 
@@ -179,9 +179,9 @@ class Leaderboard(_Model):
     baseline: Metrics
     baseline_digest: str  # the model digest that recognises an unmodified baseline
     minimum_improvement: float
-    controls: list[Control]
+    controls: list[ControlRecord]
     submissions: list[Submission]
-    weights: WeightsSet
+    weights: WeightVectorRecord
     weights_set_at_block: int | None = None
     harness_share: float  # share of the day's benchmark wall time spent outside timed generation
     thumbnail_inputs: list[ThumbnailInput] = Field(default_factory=list)  # the first of the day's inputs
@@ -215,8 +215,8 @@ def metrics_from(result: BenchmarkResult, comparison: Comparison | None = None) 
     )
 
 
-def similarity_from(similarity: judging_similarity.Similarity) -> Similarity:
-    return Similarity(
+def similarity_from(similarity: judging_similarity.Similarity) -> SimilarityRecord:
+    return SimilarityRecord(
         minimum=similarity.minimum,
         mean=similarity.mean,
         ssim_minimum=min(similarity.ssim),
@@ -224,9 +224,9 @@ def similarity_from(similarity: judging_similarity.Similarity) -> Similarity:
     )
 
 
-def control_from(reference: Reference) -> Control:
+def control_from(reference: Reference) -> ControlRecord:
     """An A/A control, as the leaderboard publishes it."""
-    return Control(
+    return ControlRecord(
         after_submissions=reference.after_submissions,
         pairs=reference.pairs,
         stop_reason=reference.stop.value,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from base.measure import Estimate, median_ci
 from contest.judging.checkpoint_worker import BenchmarkResult
 from contest.judging.compare import Comparison
-from contest.judging.judge import Judged
-from contest.publish.leaderboard import Control, Interval, Leaderboard, Submission, control_from
+from contest.judging.judge import JudgingRun
+from contest.publish.leaderboard import ControlRecord, Interval, Leaderboard, Submission, control_from
 
 MIB = 1024 * 1024
 
@@ -66,7 +66,7 @@ def format_table(baseline: BenchmarkResult, rows: Sequence[ReportRow], harness_s
     return "\n".join(rendered)
 
 
-def format_controls(controls: Sequence[Control]) -> list[str]:
+def format_controls(controls: Sequence[ControlRecord]) -> list[str]:
     """One line per A/A control: the baseline's reference time and the harness's own ratio."""
     return ["controls (the baseline against an identical copy):"] + [
         f"  after {c.after_submissions} submissions: baseline {format_interval(c.baseline_seconds_per_image, 1000.0)} "
@@ -75,7 +75,7 @@ def format_controls(controls: Sequence[Control]) -> list[str]:
     ]
 
 
-def format_judged(judged: Judged) -> str:
+def format_judged(judged: JudgingRun) -> str:
     """What a run of judging measured: the baseline, each measured submission and the controls (the self-check's)."""
     rows = [
         ReportRow(key, judgement.result, judgement.comparison)

@@ -9,7 +9,7 @@ from base.chain import Commitment
 from contest.judging.judge import Judgement, Sampled
 from contest.judging.scoring import Faced, FaceToFace, Placed, Verdict
 from contest.publish.gallery import Gallery
-from contest.publish.leaderboard import FaceToFaceRecord, Interval, Sampling, Submission, interval, metrics_from
+from contest.publish.leaderboard import FaceToFaceRecord, Interval, SamplingRecord, Submission, interval, metrics_from
 
 
 class Entrant(Protocol):
@@ -37,10 +37,10 @@ def _interval(verdict: Verdict) -> Interval | None:
     return Interval(value=verdict.score, low=verdict.low, high=verdict.high)
 
 
-def _sampling(sampled: Sampled | None) -> Sampling | None:
+def _sampling(sampled: Sampled | None) -> SamplingRecord | None:
     if sampled is None:
         return None
-    return Sampling(
+    return SamplingRecord(
         pairs=sampled.pairs,
         stop_reason=sampled.stop.value,
         baseline_seconds=list(sampled.baseline_seconds),

@@ -18,7 +18,7 @@ from safetensors.numpy import load_file, save_file
 from base.chain import commitment as codec
 from contest.day.opening import move_to_next_opening
 from contest.day.steps import DaySetup, run_day
-from contest.judging.reasons import Out
+from contest.judging.reasons import ReasonKind
 from pipelines.manifest import Manifest, TorchOptions, write_manifest
 from tests.support.checkpoints import add_model, edit_json, make_onnx, with_external_weight
 from tests.support.world import CONTEST, NETUID, Day
@@ -305,10 +305,11 @@ def test_a_checkpoint_whose_outputs_have_the_wrong_shape(judged_day) -> None:
 def test_each_reason_is_published_with_its_kind(judged_day) -> None:
     rows, _ = judged_day
     expected = {
-        "garbage": Out.INVALID_COMMITMENT, "newer-codec": Out.INVALID_COMMITMENT,
-        "unknown-contest": Out.UNKNOWN_CONTEST, "missing-repository": Out.DOWNLOAD, "oversize": Out.DOWNLOAD,
-        "pickle": Out.REFUSED, "symlink": Out.DOWNLOAD, "unmodified": Out.UNMODIFIED_BASELINE,
-        "reupload": Out.DUPLICATE, "near-copy": Out.NEAR_COPY,
+        "garbage": ReasonKind.INVALID_COMMITMENT, "newer-codec": ReasonKind.INVALID_COMMITMENT,
+        "unknown-contest": ReasonKind.UNKNOWN_CONTEST, "missing-repository": ReasonKind.DOWNLOAD,
+        "oversize": ReasonKind.DOWNLOAD,
+        "pickle": ReasonKind.REFUSED, "symlink": ReasonKind.DOWNLOAD, "unmodified": ReasonKind.UNMODIFIED_BASELINE,
+        "reupload": ReasonKind.DUPLICATE, "near-copy": ReasonKind.NEAR_COPY,
     }  # fmt: skip
     assert {name: rows[name].reason_kind for name in expected if name in rows} == expected
     assert all((row.reason_kind is None) == row.valid for row in rows.values())

@@ -22,7 +22,7 @@ from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
 from contest.definitions import get_contest
-from contest.judging.reasons import MAX_MESSAGE_CHARS, Out
+from contest.judging.reasons import MAX_MESSAGE_CHARS, ReasonKind
 from tests.e2e.test_bad_submissions import NETUID
 from tests.support.checkpoints import edit_json
 from tests.support.days import nudge_output
@@ -107,23 +107,23 @@ def test_a_nudged_copy_of_the_leader_shares_its_tier_and_earns_nothing(attacked_
 
 def test_the_baseline_dressed_in_a_restating_manifest_and_a_licence_is_the_baseline(attacked_day) -> None:
     rows, _, _, _ = attacked_day
-    assert rows["dressed-baseline"].reason_kind == Out.UNMODIFIED_BASELINE
+    assert rows["dressed-baseline"].reason_kind == ReasonKind.UNMODIFIED_BASELINE
 
 
 def test_a_tree_deeper_than_any_checkpoint_is_out_before_it_is_extracted(attacked_day) -> None:
     rows, _, _, _ = attacked_day
-    assert rows["deep"].reason_kind == Out.DOWNLOAD
+    assert rows["deep"].reason_kind == ReasonKind.DOWNLOAD
     assert f"nested 1101 folders deep, over {MAX_DEPTH}" in rows["deep"].reason
 
 
 def test_a_file_name_that_is_not_text_is_out(attacked_day) -> None:
     rows, _, _, _ = attacked_day
-    assert rows["byte-name"].reason_kind == Out.DOWNLOAD and "is not UTF-8" in rows["byte-name"].reason
+    assert rows["byte-name"].reason_kind == ReasonKind.DOWNLOAD and "is not UTF-8" in rows["byte-name"].reason
 
 
 def test_a_published_reason_is_short_whatever_the_miner_chose(attacked_day) -> None:
     rows, _, _, _ = attacked_day
-    assert rows["long-reason"].reason_kind == Out.REFUSED
+    assert rows["long-reason"].reason_kind == ReasonKind.REFUSED
     assert len(rows["long-reason"].reason) == MAX_MESSAGE_CHARS and rows["long-reason"].reason.endswith("...")
 
 
@@ -139,7 +139,7 @@ def test_one_revision_committed_by_many_hotkeys_is_downloaded_once(attacked_day)
     rows, _, store, _ = attacked_day
     assert store.downloads["honest/model"] == 1 + face_to_face_runs(rows, "honest")
     for index in range(COPIERS):
-        assert rows[f"copier-{index}"].reason_kind == Out.HASH
+        assert rows[f"copier-{index}"].reason_kind == ReasonKind.HASH
 
 
 def test_each_checkpoint_is_fetched_when_judging_reaches_it_with_no_other_on_disk(attacked_day) -> None:

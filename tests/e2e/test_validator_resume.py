@@ -23,7 +23,7 @@ from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from tests.support.days import nudge_output
 from tests.support.paths import ROOT
 
@@ -163,9 +163,9 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
         closing=lambda: bool(judged),
     )
     rows = board.submissions
-    assert len(judged) == 1 and sum(row.reason_kind == Out.NOT_JUDGED for row in rows) == len(MINERS) - 1
+    assert len(judged) == 1 and sum(row.reason_kind == ReasonKind.NOT_JUDGED for row in rows) == len(MINERS) - 1
     assert sum(row.valid for row in rows) == 1
-    assert [len(row.thumbnails) for row in rows if row.reason_kind != Out.NOT_JUDGED] == [4]
+    assert [len(row.thumbnails) for row in rows if row.reason_kind != ReasonKind.NOT_JUDGED] == [4]
     assert len(board.baseline_thumbnails) == 4
     state = ValidatorState.of(data_dir)
     finished = state.latest_day("tiny-sdxl-cpu")

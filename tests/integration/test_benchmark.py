@@ -5,7 +5,7 @@ import pytest
 
 from base.isolation import WorkerTimeout
 from base.measure import EnergyReading, ratio_ci
-from contest.definitions import Sampling, get_contest
+from contest.definitions import SamplingPolicy, get_contest
 from contest.judging.checkpoint_worker import SessionRequest, TimedImage
 from contest.judging.pairing import BaselineFailed, Stop, measure_pairs
 from contest.judging.worker_session import CheckpointSession
@@ -31,7 +31,7 @@ class Recorder:
 
 
 MANY = tuple(GenerationInput(f"prompt {index}", index) for index in range(16))
-SAMPLING = Sampling(min_pairs=8, max_pairs=16, target_half_width=0.03, max_seconds=60.0)
+SAMPLING = SamplingPolicy(min_pairs=8, max_pairs=16, target_half_width=0.03, max_seconds=60.0)
 
 
 def test_pairs_are_abba_with_the_other_side_frozen_and_only_the_day_set_of_images_kept() -> None:
@@ -57,7 +57,7 @@ def test_sampling_goes_on_block_by_block_until_decided_or_capped() -> None:
 
 def test_the_time_cap_stops_sampling_at_a_block_end() -> None:
     ticks = iter([0.0, 5.0, 11.0])  # the start, then the end of each block
-    quick = Sampling(min_pairs=4, max_pairs=16, target_half_width=0.03, max_seconds=10.0)
+    quick = SamplingPolicy(min_pairs=4, max_pairs=16, target_half_width=0.03, max_seconds=10.0)
     run = measure_pairs(Recorder("A", []), Recorder("B", []), MANY, quick, 30, lambda *_: None, lambda: next(ticks))
     assert run.stop is Stop.TIME_CAP and run.pairs == 8
 
@@ -87,7 +87,7 @@ def test_too_few_inputs_for_the_cap_is_an_error() -> None:
 
 def test_sampling_must_come_in_whole_abba_blocks() -> None:
     with pytest.raises(ValueError, match="whole ABBA blocks"):
-        Sampling(min_pairs=10, max_pairs=40, target_half_width=0.01, max_seconds=1.0)
+        SamplingPolicy(min_pairs=10, max_pairs=40, target_half_width=0.01, max_seconds=1.0)
 
 
 def test_session_loads_then_generates_reproducibly(tiny_checkpoint: Path) -> None:

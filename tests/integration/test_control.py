@@ -21,7 +21,7 @@ from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
 from contest.judging.checkpoint_worker import CheckpointWorker
 from contest.judging.judge import Judging, Measurement
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from tests.support.days import nudged_copy
 
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -78,7 +78,7 @@ def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submis
     with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
         judging.control()
         outcome = judging.measure("escapee", submission)
-    assert isinstance(outcome, Reason) and outcome.kind == Out.LEFT_PROCESSES
+    assert isinstance(outcome, Reason) and outcome.kind == ReasonKind.LEFT_PROCESSES
     assert outcome.message.startswith("its worker left processes running: pid ")
     (pid,) = re.findall(r"pid (\d+) \(", outcome.message)
     assert f"pid {pid} ({sys.executable} -c import time" in outcome.message  # the burner it started
@@ -99,7 +99,7 @@ def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
         judging.control()
         outcome = judging.measure("neighbour", submission)
         controls = judging.controls
-    assert isinstance(outcome, Reason) and outcome.kind == Out.SLOWED_BASELINE
+    assert isinstance(outcome, Reason) and outcome.kind == ReasonKind.SLOWED_BASELINE
     assert outcome.message.startswith("the baseline ran ") and "slower beside it than beside an identical copy" in (
         outcome.message
     )

@@ -15,7 +15,7 @@ from base.isolation import Worker, WorkerTimeout
 from contest.baseline import ContestModels
 from contest.definitions import get_contest
 from contest.judging import screening
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.screening import UNMODIFIED_BASELINE, screen
 from pipelines.manifest import Manifest, write_manifest
 
@@ -85,14 +85,15 @@ def test_a_changed_checkpoint_may_be_loaded(checkpoint: Path, tiny_models: Conte
 def test_a_guard_refusal_comes_back_with_the_file_and_reason(checkpoint: Path, tiny_models: ContestModels) -> None:
     (checkpoint / "unet" / "weights.data").write_bytes(b"\x80\x04K\x01.")
     assert screen(checkpoint, CONTEST, tiny_models.baseline_digest) == Reason(
-        Out.REFUSED, "refused: unet/weights.data: pickle files are not accepted (only safetensors and ONNX weights)"
+        ReasonKind.REFUSED,
+        "refused: unet/weights.data: pickle files are not accepted (only safetensors and ONNX weights)",
     )
 
 
 def test_the_contests_limits_are_applied(checkpoint: Path, tiny_models: ContestModels) -> None:
     write_manifest(checkpoint, Manifest.model_validate({"generation": {"steps": CONTEST.generation.steps + 1}}))
     reason = screen(checkpoint, CONTEST, tiny_models.baseline_digest)
-    assert reason is not None and reason.kind is Out.REFUSED and "above the contest's" in reason.message
+    assert reason is not None and reason.kind is ReasonKind.REFUSED and "above the contest's" in reason.message
 
 
 def test_an_inspection_over_its_memory_limit_is_out_and_leaves_nothing(checkpoint: Path) -> None:
@@ -103,7 +104,7 @@ def test_an_inspection_over_its_memory_limit_is_out_and_leaves_nothing(checkpoin
     started = time.monotonic()
     reason = screen(checkpoint, contest, b"")
     assert time.monotonic() - started < 20
-    assert reason == Reason(Out.REFUSED, "refused: the inspection exceeded its memory limit of 1536 MiB")
+    assert reason == Reason(ReasonKind.REFUSED, "refused: the inspection exceeded its memory limit of 1536 MiB")
     assert descendants() == before
 
 
@@ -116,7 +117,7 @@ def test_an_inspection_over_its_time_limit_is_out_and_leaves_nothing(checkpoint:
     started = time.monotonic()
     reason = screen(checkpoint, contest, b"")
     assert time.monotonic() - started < 10
-    assert reason == Reason(Out.REFUSED, "refused: the inspection exceeded its time limit of 2 s")
+    assert reason == Reason(ReasonKind.REFUSED, "refused: the inspection exceeded its time limit of 2 s")
     assert descendants() == before
 
 
@@ -136,4 +137,4 @@ def test_a_start_that_runs_out_of_time_is_tried_once_more_never_more(
     monkeypatch.setattr(screening, "Worker", slow_at_first)
     reason = screen(tiny_models.baseline, CONTEST, tiny_models.baseline_digest)
     assert starts == [CONTEST.load_timeout_s] * 2
-    assert reason == (expected or Reason(Out.REFUSED, "refused: the inspection exceeded its time limit of 30 s"))
+    assert reason == (expected or Reason(ReasonKind.REFUSED, "refused: the inspection exceeded its time limit of 30 s"))

@@ -20,7 +20,7 @@ from contest.day.fetching import make_room
 from contest.day.state import OUTCOME_SCHEMA, STATE_VERSION, StateVersionError, ValidatorState
 from contest.day.steps import DaySetup
 from contest.definitions import get_contest
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 NETUID = 7
@@ -178,14 +178,16 @@ def test_a_stored_outcome_this_version_cannot_read_is_measured_again(tmp_path: P
     state = ValidatorState(tmp_path / "state.sqlite")
     day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
     record = state.recorder(day.id)
-    record("kept", Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted"), None)
+    record("kept", Reason(ReasonKind.REFUSED, "refused: unet/x.bin: pickle files are not accepted"), None)
     older = {"measurement": {"similarity": {"mean": 0.9, "minimum": 0.9, "per_image": [0.9]}}, "refusal": None}
     with sqlite3.connect(tmp_path / "state.sqlite") as db:  # under this schema's name, with fields it lacks
         db.execute("INSERT INTO outcomes (day_id, hotkey, outcome, recorded_at, schema) VALUES (?, ?, ?, ?, ?)",
                    (day.id, "older", json.dumps(older), "then", OUTCOME_SCHEMA))  # fmt: skip
-    assert state.outcomes(day.id) == {"kept": Reason(Out.REFUSED, "refused: unet/x.bin: pickle files are not accepted")}
+    assert state.outcomes(day.id) == {
+        "kept": Reason(ReasonKind.REFUSED, "refused: unet/x.bin: pickle files are not accepted")
+    }
     assert "the stored outcome of older is not readable here" in caplog.text
-    measured_again = Reason(Out.FAILED, "benchmark failed: measured again")
+    measured_again = Reason(ReasonKind.FAILED, "benchmark failed: measured again")
     record("older", measured_again, b"\x02" * 32)  # replaces the unreadable row
     assert state.outcomes(day.id)["older"] == measured_again
     assert state.digests(day.id) == {"older": b"\x02" * 32}  # "kept" was never fetched: no digest

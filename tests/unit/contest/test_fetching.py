@@ -12,7 +12,7 @@ from base.stores import folder_digest, submission_hash
 from contest.day.candidates import Candidate
 from contest.day.fetching import HASH_MISMATCH, DayCheckpoints
 from contest.definitions import get_contest
-from contest.judging.reasons import Out, Reason
+from contest.judging.reasons import Reason, ReasonKind
 from tests.support.stores import CountingStore
 
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -70,8 +70,8 @@ def test_a_copy_under_its_own_hash_is_a_duplicate_without_a_second_download(stor
         honest("re-upload", 12, "copier/model", copy_revision, copy_folder),
     ]
     got = checked_out(DayCheckpoints(candidates, {"local": store}, tmp_path / "day", CONTEST))
-    assert got["copier"] == Reason(Out.DUPLICATE, "duplicate of owner (committed at block 10)")
-    assert got["re-upload"] == Reason(Out.DUPLICATE, "duplicate of owner (committed at block 10)")
+    assert got["copier"] == Reason(ReasonKind.DUPLICATE, "duplicate of owner (committed at block 10)")
+    assert got["re-upload"] == Reason(ReasonKind.DUPLICATE, "duplicate of owner (committed at block 10)")
     assert store.downloads == Counter({"owner/model": 1, "copier/model": 1})
 
 
@@ -91,7 +91,7 @@ def test_a_failed_download_is_every_committer_of_that_revision_out_at_the_cost_o
     ghost = "ab" * 20
     candidates = [candidate(f"miner-{i}", 10 + i, "ghost/model", ghost, bytes(32)) for i in range(3)]
     got = checked_out(DayCheckpoints(candidates, {"local": store}, tmp_path / "day", CONTEST))
-    assert {reason.kind for reason in got.values()} == {Out.DOWNLOAD}  # type: ignore[union-attr]
+    assert {reason.kind for reason in got.values()} == {ReasonKind.DOWNLOAD}  # type: ignore[union-attr]
     assert store.downloads["ghost/model"] == 1
 
 
@@ -103,15 +103,15 @@ def test_files_judged_before_a_restart_still_make_a_later_copy_a_duplicate(store
     resumed = DayCheckpoints(
         [owner, copier], {"local": store}, tmp_path / "day", CONTEST, judged_digests={"owner": folder_digest(folder)}
     )
-    assert resumed.checkout("copier") == Reason(Out.DUPLICATE, "duplicate of owner (committed at block 10)")
+    assert resumed.checkout("copier") == Reason(ReasonKind.DUPLICATE, "duplicate of owner (committed at block 10)")
     assert store.downloads["owner/model"] == 0
 
 
 def test_a_provider_this_validator_lacks_and_dead_candidates_cost_nothing(store, tmp_path: Path) -> None:
     revision, folder = pushed(store, tmp_path, "owner/model", "weights")
     elsewhere = Candidate("elsewhere", 1, 10, Commitment(CONTEST.id, "huggingface", "owner/model", revision, bytes(32)))
-    dead = honest("dead", 11, "owner/model", revision, folder).out(Out.INVALID_COMMITMENT, "invalid commitment")
+    dead = honest("dead", 11, "owner/model", revision, folder).out(ReasonKind.INVALID_COMMITMENT, "invalid commitment")
     checkpoints = DayCheckpoints([elsewhere, dead], {"local": store}, tmp_path / "day", CONTEST)
     assert checkpoints.order() == ["elsewhere"]
-    assert checkpoints.checkout("elsewhere").kind == Out.PROVIDER_UNAVAILABLE  # type: ignore[union-attr]
+    assert checkpoints.checkout("elsewhere").kind == ReasonKind.PROVIDER_UNAVAILABLE  # type: ignore[union-attr]
     assert store.downloads == Counter()

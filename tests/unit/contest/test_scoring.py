@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from base.measure import Estimate
 from contest.definitions import get_contest
 from contest.judging.compare import Comparison
-from contest.judging.reasons import Out
+from contest.judging.reasons import ReasonKind
 from contest.judging.scoring import (
     Entry,
     FaceToFace,
@@ -71,7 +71,7 @@ def test_only_an_interval_above_the_minimum_improvement_is_significant() -> None
 def test_below_similarity_threshold_is_invalid_with_the_reason() -> None:
     verdict = score(comparison(3.0, ssim=0.5), CONTEST)
     assert not verdict.valid and not verdict.significant
-    assert verdict.reason.kind == Out.SIMILARITY and "below the threshold" in verdict.reason.message
+    assert verdict.reason.kind == ReasonKind.SIMILARITY and "below the threshold" in verdict.reason.message
 
 
 def entry(key: str, block: int, value: float | None, half: float = 0.005, significant: bool = True) -> Entry:
