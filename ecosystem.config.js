@@ -9,6 +9,7 @@
 // every tempo, and resumes an interrupted day after a restart. PM2 restarts it after a crash, with an
 // exponential back-off, and gives it 30 s to stop cleanly on `pm2 stop`. The page (edge-leaderboard) serves
 // what the validator publishes under dataDir; pageHost "0.0.0.0" makes it reachable from other machines.
+// rayAddress "local" spreads the judging over one Ray host per GPU of this machine (docs/validating.md).
 const settings = {
   netuid: "39",
   network: "local",
@@ -19,6 +20,7 @@ const settings = {
   dataDir: "data",
   pageHost: "127.0.0.1",
   pagePort: "8090",
+  rayAddress: "",
 };
 
 const validatorArgs = [
@@ -30,6 +32,7 @@ const validatorArgs = [
   "--wallet.hotkey", settings.walletHotkey,
   "--wallet.path", settings.walletPath,
   "--data_dir", settings.dataDir,
+  ...(settings.rayAddress ? ["--ray.address", settings.rayAddress] : []),
   "--logging.debug",
 ];
 

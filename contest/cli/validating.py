@@ -26,6 +26,7 @@ from contest.day.daemon import ValidatorDaemon
 from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
+from contest.judging.judge import OpenHosts, in_process
 from contest.publish.report import format_leaderboard
 
 log = logging.getLogger("validator")
@@ -46,13 +47,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="set the latest day's weights again every this many blocks (default: the subnet's tempo)",
     )
+    parser.add_argument(
+        "--ray.address",
+        dest="ray_address",
+        default=None,
+        help="judge on a Ray cluster's hosts, one per contest device: 'local' starts Ray on this machine, "
+        "'auto' or ray://host:port joins a running cluster (default: judge in this process, no Ray)",
+    )
+    parser.add_argument(
+        "--ray.cpu_hosts",
+        dest="ray_cpu_hosts",
+        type=int,
+        default=1,
+        help="with --ray.address local on a CPU contest: how many hosts this machine stands for (default: 1)",
+    )
     add_common_flags(parser, DEFAULT_CONTEST_ID)
     return parser
 
 
+def _hosts(args: argparse.Namespace) -> OpenHosts:
+    if args.ray_address is None:
+        return in_process
+    from contest.judging.ray_hosts import RayFleet, connect  # Ray is loaded only where it is asked for
+
+    connect(args.ray_address, args.ray_cpu_hosts)
+    return RayFleet()
+
+
 def _setup(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> DaySetup:
     config = network_config(args)
-    return DaySetup(opener(config), open_stores(config), contest, config.netuid, load_wallet(args), config.data_dir)
+    wallet = load_wallet(args)
+    return DaySetup(opener(config), open_stores(config), contest, config.netuid, wallet, config.data_dir, _hosts(args))
 
 
 def run_once(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:

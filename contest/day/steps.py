@@ -27,7 +27,7 @@ from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
 from contest.definitions import Contest, day_inputs
-from contest.judging.judge import Judgement, JudgingRun, judge
+from contest.judging.judge import Judgement, JudgingRun, OpenHosts, in_process, judge
 from contest.judging.reasons import ReasonKind
 from contest.judging.scoring import (
     Entry,
@@ -60,9 +60,10 @@ class DaySetup:
     netuid: int
     wallet: Wallet
     data_dir: Path
+    hosts: OpenHosts = in_process  # where submissions are judged: the validator itself, or a Ray cluster's hosts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DayContext(DaySetup):
     """What every step of a day reads from, writes to and reports through."""
 
@@ -174,7 +175,7 @@ def judge_step(
             models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done,
             record=lambda hotkey, outcome: record(hotkey, outcome, checkpoints.digests.get(hotkey)),
             closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
-            rivals=DayRivals(candidates, context.contest),
+            rivals=DayRivals(candidates, context.contest), hosts=context.hosts,
         )  # fmt: skip
     finally:
         remove_tree(day.cache_dir)

@@ -11,9 +11,11 @@ partly the baseline's slow-down.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -41,10 +43,10 @@ from contest.definitions import Contest, SamplingPolicy
 from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.judging.compare import Comparison, compare, speed_ratio
 from contest.judging.embedding import ImageEncoderWorker
+from contest.judging.hosts import HostLost, Hosts, InProcessHost
 from contest.judging.pairing import BaselineFailed, PairedRun, Side, Stop, measure_pairs
 from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.scoring import Faced, FaceToFace, Verdict, score, score_interval
-from contest.judging.screening import screen
 from contest.judging.similarity import Similarity
 from pipelines.checkpoint_guard import CheckpointRefused
 from pipelines.generation import GenerationInput
@@ -553,6 +555,37 @@ class Folders:
         pass
 
 
+class OpenHosts(Protocol):
+    """Starts a run's judging hosts: each with its own baseline workers and its first A/A control."""
+
+    def __call__(
+        self,
+        models: ContestModels,
+        contest: Contest,
+        inputs: Sequence[GenerationInput],
+        progress: Callable[[str], None],
+        keep_images: KeepImages | None,
+        scratch_in: Path | None,
+    ) -> Hosts: ...
+
+
+def in_process(
+    models: ContestModels,
+    contest: Contest,
+    inputs: Sequence[GenerationInput],
+    progress: Callable[[str], None],
+    keep_images: KeepImages | None,
+    scratch_in: Path | None,
+) -> Hosts:
+    """The validator itself as the run's one host."""
+    judging = Judging(models, contest, inputs, progress, keep_images, scratch_in=scratch_in)
+    with ExitStack() as stack:
+        stack.callback(judging.close)  # a control that cannot run leaves no worker behind
+        judging.fresh_control()
+        stack.pop_all()
+    return InProcessHost(judging)
+
+
 def judge(
     models: ContestModels,
     submissions: Checkpoints | Mapping[str, Path],
@@ -566,50 +599,100 @@ def judge(
     keep_images: KeepImages | None = None,
     scratch_in: Path | None = None,
     rivals: Rivals | None = None,
+    hosts: OpenHosts = in_process,
 ) -> JudgingRun:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
-    Each submission is checked out, screened, measured and released before the next is checked out. Once
-    ``closing()`` is true the submissions not yet measured are left out with that reason (the next day has
-    opened). ``keep_images`` gets what the baseline and each measured submission drew; the workers' scratch
-    folders are made in ``scratch_in``. Then the face-to-face runs ``rivals`` asks for, at most
-    ``MAX_FACE_TO_FACE``, each pair checked out again.
+    Each submission is checked out, handed to the first free host (screened, measured) and released once its
+    outcome is back; a host lost meanwhile has it judged again elsewhere, once. Once ``closing()`` is true the
+    submissions not yet started are left out with that reason (the next day has opened). ``keep_images`` gets
+    what the baseline and each measured submission drew; the workers' scratch folders are made in
+    ``scratch_in``. Then the face-to-face runs ``rivals`` asks for, at most ``MAX_FACE_TO_FACE``, each pair
+    checked out again.
     """
     started = time.perf_counter()
     source = Folders(submissions) if isinstance(submissions, Mapping) else submissions
     keys = list(source.order())
     outcomes = dict(done or {})
-    with Judging(models, contest, inputs, progress, keep_images, scratch_in=scratch_in) as judging:
-        judging.fresh_control()
-        queue = tqdm(keys, desc="judging", unit="submission", disable=None)
-        for position, key in enumerate(queue, start=1):
-            at = f"[{position}/{len(keys)}] {key}"
-            if key in outcomes:
-                progress(f"{at} was judged before the restart")
-                continue
-            if closing():
-                outcomes[key] = NOT_JUDGED
-                continue
-            try:
-                outcomes[key] = _checked_out_and_judged(judging, source, key, at)
-            finally:
-                source.release(key)
-            if record is not None:
-                record(key, outcomes[key])
+    with contextlib.closing(hosts(models, contest, inputs, progress, keep_images, scratch_in)) as opened:
+        _judge_all(opened, source, keys, outcomes, progress, record, closing)
         judgements = {key: Judgement.of(outcomes[key], contest) for key in keys}
         faced: dict[tuple[str, str], FaceToFace] = {}
         while rivals is not None and len(faced) < MAX_FACE_TO_FACE and not closing():
             if (pair := rivals.next_face_to_face(judgements, faced)) is None:
                 break
-            faced[pair] = _checked_out_face_to_face(judging, source, *pair)
-        baseline = judging.baseline_result(Timings.joined(judging.baseline_runs))
+            faced[pair] = _checked_out_face_to_face(opened, source, *pair, progress)
+        reports = opened.reports()
     wall = time.perf_counter() - started
-    return JudgingRun(baseline, judgements, tuple(judging.controls), judging.timed_seconds, wall, faced)
+    controls = tuple(control for report in reports for control in report.controls)
+    timed = sum(report.timed_seconds for report in reports)
+    return JudgingRun(reports[0].baseline, judgements, controls, timed, wall, faced)
 
 
-def _checked_out_face_to_face(judging: Judging, source: Checkpoints, earlier: str, later: str) -> FaceToFace:
-    """Both checked out again and paired; either one that cannot be had decides against itself."""
-    judging.progress(f"face to face: {later} against {earlier}, committed before it")
+def _judge_all(
+    hosts: Hosts,
+    source: Checkpoints,
+    keys: Sequence[str],
+    outcomes: dict[str, Outcome],
+    progress: Callable[[str], None],
+    record: Callable[[str, Outcome], None] | None,
+    closing: Callable[[], bool],
+) -> None:
+    """Every key not in ``outcomes`` judged on the first free host; each outcome recorded as it comes back."""
+    position = {key: f"[{number}/{len(keys)}] {key}" for number, key in enumerate(keys, start=1)}
+    for key in keys:
+        if key in outcomes:
+            progress(f"{position[key]} was judged before the restart")
+    pending = deque(key for key in keys if key not in outcomes)
+    losses: Counter[str] = Counter()
+    bar = tqdm(total=len(pending), desc="judging", unit="submission", disable=None)
+
+    def settle(key: str, outcome: Outcome) -> None:
+        outcomes[key] = outcome
+        bar.update()
+        if record is not None and outcome is not NOT_JUDGED:  # a closed day is not resumed
+            record(key, outcome)
+
+    with bar:
+        while pending or hosts.busy:
+            while pending and hosts.free and not closing():
+                key = pending.popleft()
+                folder = source.checkout(key)
+                if isinstance(folder, Reason):
+                    progress(f"{position[key]} is out: {folder}")
+                    source.release(key)
+                    settle(key, folder)
+                    continue
+                try:
+                    hosts.start(key, folder, position[key])
+                except BaseException:
+                    source.release(key)
+                    raise
+            if closing():
+                while pending:
+                    settle(pending.popleft(), NOT_JUDGED)
+            if not hosts.busy:
+                if pending:
+                    raise BaselineFailed("no judging host is left to judge the day's submissions")
+                break
+            for key, outcome in hosts.finished():
+                source.release(key)
+                if not isinstance(outcome, HostLost):
+                    settle(key, outcome)
+                    continue
+                losses[key] += 1
+                if losses[key] == 1:
+                    progress(f"{position[key]}: its host was lost ({outcome}): judging it again on another")
+                    pending.appendleft(key)
+                else:
+                    settle(key, Reason(ReasonKind.HOST_LOST, f"not judged: its host was lost twice ({outcome})"))
+
+
+def _checked_out_face_to_face(
+    hosts: Hosts, source: Checkpoints, earlier: str, later: str, progress: Callable[[str], None]
+) -> FaceToFace:
+    """Both checked out again and paired on one host; either one that cannot be had decides against itself."""
+    progress(f"face to face: {later} against {earlier}, committed before it")
     folders: list[Path] = []
     try:
         for key in (earlier, later):
@@ -617,24 +700,9 @@ def _checked_out_face_to_face(judging: Judging, source: Checkpoints, earlier: st
             if isinstance(folder, Reason):
                 return _failed_face_to_face(earlier, later, key, folder.message)
             folders.append(folder)
-        faced = judging.face_to_face(earlier, folders[0], later, folders[1])
+        faced = hosts.face_to_face(earlier, folders[0], later, folders[1])
     finally:
         for key in (earlier, later):
             source.release(key)
-    judging.progress(f"face to face: {later} against {earlier}: {faced.summary}")
+    progress(f"face to face: {later} against {earlier}: {faced.summary}")
     return faced
-
-
-def _checked_out_and_judged(judging: Judging, source: Checkpoints, key: str, at: str) -> Outcome:
-    """The submission fetched, screened in a worker of its own, then paired with the baseline."""
-    folder = source.checkout(key)
-    refused = folder if isinstance(folder, Reason) else screen(folder, judging.contest, judging.models.baseline_digest)
-    if refused is not None:
-        judging.progress(f"{at} is out: {refused}")
-        return refused
-    assert isinstance(folder, Path)
-    judging.control_if_due()
-    judging.progress(f"{at}: benchmarking against the baseline")
-    outcome = judging.judge_one(key, folder)
-    judging.judged += 1
-    return outcome

@@ -31,6 +31,7 @@ class ReasonKind(StrEnum):
     SLOWED_BASELINE = "slowed-baseline"
     SIMILARITY = "similarity"
     BASELINE_FAILED = "baseline-failed"  # the validator's own side failed beside it twice: not its fault
+    HOST_LOST = "host-lost"  # the host judging it was lost twice: not its fault
     NOT_JUDGED = "not-judged"
 
 

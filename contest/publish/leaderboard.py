@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it i
 
 # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds;
 # 6: the baseline-failed kind, only a tier's earliest commit earns, dissimilar checkpoints stop after one block;
-# 7: face-to-face runs and the entries held behind an earlier one
+# 7: face-to-face runs, the entries held behind an earlier one, and the host-lost kind
 SCHEMA_VERSION = 7
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 

@@ -1,0 +1,226 @@
+"""Judging hosts as Ray actors: one per contest device, each with its own baseline workers and A/A control.
+
+A host claims one device: ``num_gpus=1`` on a CUDA contest; on the CPU contest a custom resource
+(``DEVICE_RESOURCE``), so that one machine can stand for several hosts. The validator checks each submission
+out and hands its folder to the first free host; the hosts read it from the validator's disk, so they are
+placed on the validator's machine (one machine, several devices). A host that dies or loses its
+connection mid-submission is dropped, and the submission is judged again on another (``judge``).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+from ray.exceptions import RayActorError, RayError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from base.errors import first_line
+from contest.baseline import ContestModels
+from contest.definitions import Contest
+from contest.judging.hosts import HostLost, HostReport, judged_on, report_of
+from contest.judging.judge import Judging, KeepImages, Outcome
+from contest.judging.pairing import BaselineFailed
+from contest.judging.scoring import FaceToFace
+from pipelines.generation import GenerationInput
+
+log = logging.getLogger(__name__)
+DEVICE_RESOURCE = "contest_device"
+Kept = list[tuple[str | None, list[np.ndarray]]]
+
+
+class HostRefused(RuntimeError):
+    """A host could not judge for this contest: its device is not the contest's, or its workers did not start."""
+
+
+class HostActor:
+    """One host's side, in its Ray worker: a ``Judging`` whose images go back with each outcome."""
+
+    def __init__(
+        self,
+        name: str,
+        models: ContestModels,
+        contest: Contest,
+        inputs: Sequence[GenerationInput],
+        scratch_in: Path | None,
+    ) -> None:
+        self.name, self.kept = name, []  # type: tuple[str, Kept]
+        self.judging = Judging(models, contest, inputs, self._progress, self._keep, scratch_in=scratch_in)
+
+    def _progress(self, message: str) -> None:
+        print(f"{self.name}: {message}", flush=True)  # Ray shows a worker's output in the validator's
+
+    def _keep(self, key: str | None, images: Sequence[np.ndarray]) -> None:
+        self.kept.append((key, [np.asarray(image) for image in images]))
+
+    def _drain(self) -> Kept:
+        kept, self.kept = self.kept, []
+        return kept
+
+    def open(self) -> tuple[str, Kept]:
+        """The first A/A control, after the device is checked: ``hostname, device``."""
+        contest, device = self.judging.contest, self.judging.baseline.loaded.device
+        if contest.device_name and device.name != contest.device_name:
+            raise HostRefused(f"{self.name} on {socket.gethostname()} has a {device.name}, not {contest.device_name}")
+        self.judging.fresh_control()
+        return f"{socket.gethostname()}: {device.name}", self._drain()
+
+    def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept]:
+        return judged_on(self.judging, key, Path(folder), at), self._drain()
+
+    def face_to_face(self, earlier: str, earlier_folder: str, later: str, later_folder: str) -> FaceToFace:
+        return self.judging.face_to_face(earlier, Path(earlier_folder), later, Path(later_folder))
+
+    def report(self) -> HostReport:
+        return report_of(self.judging, self.name)
+
+    def close(self) -> None:
+        self.judging.close()
+
+
+@dataclass(frozen=True)
+class RayFleet:
+    """Opens a host on every contest device of the Ray cluster this process is connected to (``connect``)."""
+
+    def __call__(
+        self,
+        models: ContestModels,
+        contest: Contest,
+        inputs: Sequence[GenerationInput],
+        progress: Callable[[str], None],
+        keep_images: KeepImages | None,
+        scratch_in: Path | None,
+    ) -> RayHosts:
+        count = devices(contest)
+        if count < 1:
+            raise BaselineFailed(f"the Ray cluster has no {contest.device} device for the contest's hosts")
+        return RayHosts(count, models, contest, inputs, progress, keep_images, scratch_in)
+
+
+def connect(address: str, cpu_hosts: int = 1) -> None:
+    """Join the cluster at ``address`` (``auto``, ``ray://host:port``), or start one here (``local``) that stands
+    for ``cpu_hosts`` CPU-contest devices (Ray counts a machine's GPUs itself)."""
+    if ray.is_initialized():
+        return
+    if address == "local":
+        ray.init(resources={DEVICE_RESOURCE: cpu_hosts}, include_dashboard=False, log_to_driver=True)
+    else:
+        ray.init(address=address, log_to_driver=True)
+
+
+def devices(contest: Contest) -> int:
+    """How many hosts this machine has room for: its GPUs on a CUDA contest, its device resource on the CPU one.
+
+    Only this machine's: a host reads each checkpoint from the validator's disk.
+    """
+    resource = "GPU" if contest.device == "cuda" else DEVICE_RESOURCE
+    here = ray.get_runtime_context().get_node_id()
+    return sum(int(node["Resources"].get(resource, 0)) for node in ray.nodes() if node["NodeID"] == here)
+
+
+def _claim(contest: Contest) -> dict[str, Any]:
+    """One device per host, on this machine; the host's own processes are the device's, not Ray's CPUs to share."""
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    if contest.device == "cuda":
+        return {"num_gpus": 1, "num_cpus": 0, "scheduling_strategy": here}
+    return {"resources": {DEVICE_RESOURCE: 1}, "num_cpus": 0, "scheduling_strategy": here}
+
+
+class RayHosts:
+    """The run's hosts on a Ray cluster, fed by ``judge``'s queue: the next submission to the first free one."""
+
+    def __init__(
+        self,
+        count: int,
+        models: ContestModels,
+        contest: Contest,
+        inputs: Sequence[GenerationInput],
+        progress: Callable[[str], None],
+        keep_images: KeepImages | None,
+        scratch_in: Path | None,
+    ) -> None:
+        self.progress, self.keep_images = progress, keep_images
+        remote = ray.remote(max_restarts=0, max_task_retries=0)(HostActor).options(**_claim(contest))
+        # Ray's handles proxy each method as ``.remote``, which its type stubs do not describe.
+        names = [f"host-{number}" for number in range(count)]
+        self.actors: dict[str, Any] = {name: remote.remote(name, models, contest, inputs, scratch_in) for name in names}
+        self.running: dict[Any, tuple[str, str]] = {}  # the call's reference -> (host, key)
+        self.idle: list[str] = []
+        self._reports: list[HostReport] = []
+        opened = {name: actor.open.remote() for name, actor in self.actors.items()}
+        try:
+            for name, call in opened.items():
+                facts, kept = self._get(call, f"{name} did not open")
+                progress(f"{name} is ready on {facts}")
+                self._keep(kept)
+                self.idle.append(name)
+        except BaseException:
+            self.close()
+            raise
+
+    def _get(self, call: Any, what: str) -> Any:
+        try:
+            return ray.get(call)
+        except RayError as error:
+            raise BaselineFailed(f"{what}: {first_line(error)}") from error
+
+    def _keep(self, kept: Kept) -> None:
+        if self.keep_images is not None:
+            for key, images in kept:
+                self.keep_images(key, images)
+
+    @property
+    def free(self) -> int:
+        return len(self.idle)
+
+    @property
+    def busy(self) -> int:
+        return len(self.running)
+
+    def start(self, key: str, folder: Path, at: str) -> None:
+        name = self.idle.pop(0)
+        self.progress(f"{at}: on {name}")
+        self.running[self.actors[name].judge.remote(key, str(folder), at)] = (name, key)
+
+    def finished(self) -> list[tuple[str, Outcome | HostLost]]:
+        ready, _ = ray.wait(list(self.running), num_returns=1)
+        done: list[tuple[str, Outcome | HostLost]] = []
+        for call in ready:
+            name, key = self.running.pop(call)
+            try:
+                outcome, kept = ray.get(call)
+            except RayActorError as error:
+                self.progress(f"{name} was lost while judging {key}: {first_line(error)}")
+                del self.actors[name]
+                done.append((key, HostLost(f"{name}: {first_line(error)}")))
+                continue
+            self._keep(kept)
+            self.idle.append(name)
+            done.append((key, outcome))
+        return done
+
+    def face_to_face(self, earlier: str, earlier_folder: Path, later: str, later_folder: Path) -> FaceToFace:
+        name = self.idle[0]
+        call = self.actors[name].face_to_face.remote(earlier, str(earlier_folder), later, str(later_folder))
+        faced: FaceToFace = self._get(call, f"{name} failed a face-to-face run")
+        return faced
+
+    def reports(self) -> Sequence[HostReport]:
+        if not self._reports:
+            calls = [actor.report.remote() for actor in self.actors.values()]
+            self._reports = [self._get(call, "a host's report was lost") for call in calls]
+        return self._reports
+
+    def close(self) -> None:
+        """Every host's workers closed, then the actors ended: nothing of a run stays on the cluster."""
+        closes = [actor.close.remote() for actor in self.actors.values()]
+        ray.wait(closes, num_returns=len(closes), timeout=60)
+        for actor in self.actors.values():
+            ray.kill(actor)
+        self.actors.clear()

@@ -1,0 +1,123 @@
+"""Judging spread over Ray actors on a real local Ray instance: two hosts stand for two CPU-contest devices.
+
+Each host starts its own baseline, image encoder and A/A control; the tests hand them checkpoints through
+``judge`` as a validator's day does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import ray
+
+from contest.baseline import ContestModels
+from contest.definitions import day_inputs, get_contest
+from contest.judging.judge import JudgingRun, judge
+from contest.judging.ray_hosts import DEVICE_RESOURCE, RayFleet, RayHosts, devices
+from contest.judging.reasons import ReasonKind
+
+CONTEST = get_contest("tiny-sdxl-cpu")
+INPUTS = day_inputs(CONTEST, b"\x0c" * 32)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, resources={DEVICE_RESOURCE: 2}, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def pickled(checkpoint: Path, folder: Path) -> Path:
+    """The checkpoint with a pickle beside its UNet: refused when screened."""
+    shutil.copytree(checkpoint, folder)
+    (folder / "unet" / "weights.data").write_bytes(b"\x80\x04K\x01.")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def spread_day(
+    cluster: None, tiny_models: ContestModels, onnx_checkpoint: Path, tiny_checkpoint: Path, tmp_path_factory
+) -> tuple[JudgingRun, list[str]]:
+    """Two hosts judge a faster model and a pickle; host-0 is killed two seconds into the faster model."""
+    opened: list[RayHosts] = []
+    lines: list[str] = []
+
+    def hosts(*arguments: object) -> RayHosts:
+        opened.append(RayFleet()(*arguments))  # type: ignore[arg-type]
+        return opened[0]
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if line.endswith("onnx: on host-0"):
+            threading.Timer(2.0, ray.kill, [opened[0].actors["host-0"]]).start()
+
+    pickle = pickled(tiny_checkpoint, tmp_path_factory.mktemp("pickle") / "checkpoint")
+    run = judge(
+        tiny_models, {"onnx": onnx_checkpoint, "pickle": pickle}, CONTEST, INPUTS, progress=progress, hosts=hosts
+    )
+    return run, lines
+
+
+def test_each_host_opens_with_its_own_baseline_and_control(spread_day: tuple[JudgingRun, list[str]]) -> None:
+    assert devices(CONTEST) == 2
+    run, lines = spread_day
+    assert any(line.startswith("host-0 is ready on ") for line in lines), lines
+    assert any(line.startswith("host-1 is ready on ") for line in lines), lines
+    assert len(run.controls) == 1  # the surviving host's: the lost one took its own with it
+    assert run.controls[0].pairs >= CONTEST.sampling.min_pairs
+
+
+def test_submissions_go_to_free_hosts_and_are_judged_as_in_process(spread_day: tuple[JudgingRun, list[str]]) -> None:
+    run, lines = spread_day
+    onnx, refused = run.judgements["onnx"].verdict, run.judgements["pickle"].verdict
+    assert onnx.valid and onnx.score is not None and onnx.score > CONTEST.minimum_improvement, onnx
+    assert refused.reason is not None and refused.reason.kind == ReasonKind.REFUSED
+    assert any(line.endswith("pickle: on host-1") for line in lines), lines
+
+
+def test_a_host_killed_mid_submission_has_it_judged_again_on_the_other(
+    spread_day: tuple[JudgingRun, list[str]],
+) -> None:
+    run, lines = spread_day
+    assert any("host-0 was lost while judging onnx" in line for line in lines), lines
+    assert any("onnx: its host was lost" in line and "judging it again" in line for line in lines), lines
+    assert lines.index(next(line for line in lines if line.endswith("onnx: on host-1"))) > lines.index(
+        next(line for line in lines if "host-0 was lost" in line)
+    )
+    assert run.judgements["onnx"].verdict.valid
+
+
+def test_every_host_is_ended_after_the_run_and_no_worker_of_theirs_is_left(
+    spread_day: tuple[JudgingRun, list[str]],
+) -> None:
+    assert devices_free_within(10.0) == 2
+    deadline = time.monotonic() + 10.0
+    while (left := host_workers()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == []
+
+
+def host_workers() -> list[str]:
+    """The hosts' checkpoint and encoder workers: started by Ray's worker processes through multiprocessing."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        if "multiprocessing" in command and any("ray" in " ".join(p.cmdline()) for p in process.parents()):
+            found.append(f"{process.pid}: {command[:80]}")
+    return found
+
+
+def devices_free_within(seconds: float) -> float:
+    deadline = time.monotonic() + seconds
+    while (free := ray.available_resources().get(DEVICE_RESOURCE, 0.0)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return free
