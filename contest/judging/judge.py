@@ -668,14 +668,13 @@ def _judge_all(
                 except BaseException:
                     source.release(key)
                     raise
-            if closing():
+            if not hosts.busy:
+                if pending and not closing():
+                    raise BaselineFailed("no judging host is left to judge the day's submissions")
                 while pending:
                     settle(pending.popleft(), NOT_JUDGED)
-            if not hosts.busy:
-                if pending:
-                    raise BaselineFailed("no judging host is left to judge the day's submissions")
                 break
-            for key, outcome in hosts.finished():
+            for key, outcome in hosts.finished():  # recorded before ``closing()`` may stop the day
                 source.release(key)
                 if not isinstance(outcome, HostLost):
                     settle(key, outcome)

@@ -111,7 +111,7 @@ def host_workers() -> list[str]:
             command = " ".join(process.cmdline())
         except psutil.Error:
             continue
-        if "multiprocessing" in command and any("ray" in " ".join(p.cmdline()) for p in process.parents()):
+        if "multiprocessing" in command and any(_ray_worker(parent) for parent in process.parents()):
             found.append(f"{process.pid}: {command[:80]}")
     return found
 
@@ -121,3 +121,11 @@ def devices_free_within(seconds: float) -> float:
     while (free := ray.available_resources().get(DEVICE_RESOURCE, 0.0)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     return free
+
+
+def _ray_worker(process: psutil.Process) -> bool:
+    """Ray titles its worker processes ``ray::<actor or task>``."""
+    try:
+        return " ".join(process.cmdline()).startswith("ray::")
+    except psutil.Error:
+        return False

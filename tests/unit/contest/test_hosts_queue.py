@@ -134,3 +134,31 @@ def test_a_day_closed_mid_queue_leaves_the_rest_not_judged_and_unrecorded() -> N
     assert reasons["b"] == Reason(ReasonKind.FAILED, "judged on host-0")  # started before the close: finished
     assert reasons["c"] == NOT_JUDGED
     assert [key for key, _ in recorded.outcomes] == ["a", "b"]
+
+
+class Stopping(Exception):
+    pass
+
+
+def test_a_stop_asked_for_mid_submission_comes_after_its_outcome_is_recorded() -> None:
+    hosts = ScriptedHosts(1)
+
+    def closing() -> bool:
+        if hosts.started:
+            raise Stopping  # as the daemon stops a day: at the first look after the stop was asked for
+        return False
+
+    recorded = Recorded()
+    with pytest.raises(Stopping):
+        judge(
+            None,  # type: ignore[arg-type]
+            TrackedFolders(["a", "b"], recorded),
+            CONTEST,
+            [],
+            progress=lambda _: None,
+            record=recorded,
+            closing=closing,
+            hosts=lambda *_: hosts,
+        )
+    assert recorded.outcomes == [("a", Reason(ReasonKind.FAILED, "judged on host-0"))]
+    assert recorded.released == ["a"] and hosts.closed
