@@ -25,11 +25,24 @@ class HostLost(RuntimeError):
     """A host died or lost its connection while it judged a submission: the submission is not to blame."""
 
 
+IN_PROCESS = "in process"  # the validator itself as the one host: nothing of its machine is published
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A submission back from its host: its outcome, or the loss of the host."""
+
+    key: str
+    host: str
+    outcome: Outcome | HostLost
+
+
 @dataclass(frozen=True)
 class HostReport:
     """What one host measured of the validator's own side over a run."""
 
     name: str
+    machine: str  # its hostname and device, as the leaderboard shows it
     controls: tuple[Reference, ...]
     baseline: BenchmarkResult  # its baseline over every pair it ran, with its reference copy's load and memory
     timed_seconds: float  # every timed image either side of every pair
@@ -46,7 +59,7 @@ class Hosts(Protocol):
 
     def start(self, key: str, folder: Path, at: str) -> None: ...  # on a free host
 
-    def finished(self) -> list[tuple[str, Outcome | HostLost]]: ...  # waits until at least one is done
+    def finished(self) -> list[Finished]: ...  # waits until at least one is done
 
     def face_to_face(self, earlier: str, earlier_folder: Path, later: str, later_folder: Path) -> FaceToFace: ...
 
@@ -68,9 +81,9 @@ def judged_on(judging: Judging, key: str, folder: Path, at: str) -> Outcome:
     return outcome
 
 
-def report_of(judging: Judging, name: str) -> HostReport:
+def report_of(judging: Judging, name: str, machine: str) -> HostReport:
     baseline = judging.baseline_result(Timings.joined(judging.baseline_runs))
-    return HostReport(name, tuple(judging.controls), baseline, judging.timed_seconds)
+    return HostReport(name, machine, tuple(judging.controls), baseline, judging.timed_seconds)
 
 
 class InProcessHost:
@@ -78,7 +91,7 @@ class InProcessHost:
 
     def __init__(self, judging: Judging) -> None:
         self.judging = judging
-        self._done: list[tuple[str, Outcome | HostLost]] = []
+        self._done: list[Finished] = []
 
     @property
     def free(self) -> int:
@@ -89,9 +102,9 @@ class InProcessHost:
         return len(self._done)
 
     def start(self, key: str, folder: Path, at: str) -> None:
-        self._done.append((key, judged_on(self.judging, key, folder, at)))
+        self._done.append(Finished(key, IN_PROCESS, judged_on(self.judging, key, folder, at)))
 
-    def finished(self) -> list[tuple[str, Outcome | HostLost]]:
+    def finished(self) -> list[Finished]:
         done, self._done = self._done, []
         return done
 
@@ -99,7 +112,7 @@ class InProcessHost:
         return self.judging.face_to_face(earlier, earlier_folder, later, later_folder)
 
     def reports(self) -> Sequence[HostReport]:
-        return [report_of(self.judging, "in process")]
+        return [report_of(self.judging, IN_PROCESS, "")]
 
     def close(self) -> None:
         self.judging.close()

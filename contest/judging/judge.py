@@ -43,7 +43,7 @@ from contest.definitions import Contest, SamplingPolicy
 from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.judging.compare import Comparison, compare, speed_ratio
 from contest.judging.embedding import ImageEncoderWorker
-from contest.judging.hosts import HostLost, Hosts, InProcessHost
+from contest.judging.hosts import HostLost, HostReport, Hosts, InProcessHost
 from contest.judging.pairing import BaselineFailed, PairedRun, Side, Stop, measure_pairs
 from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.scoring import Faced, FaceToFace, Verdict, score, score_interval
@@ -133,6 +133,8 @@ class JudgingRun:
     timed_seconds: float  # every timed image of every worker
     wall_seconds: float
     faced: dict[tuple[str, str], FaceToFace] = field(default_factory=dict)  # (earlier, later) -> their run
+    hosts: tuple[HostReport, ...] = ()  # where it was judged, the first one's baseline published
+    judged_on: dict[str, str] = field(default_factory=dict)  # key -> the host that judged it in this run
 
     @property
     def harness_share(self) -> float:
@@ -615,7 +617,7 @@ def judge(
     keys = list(source.order())
     outcomes = dict(done or {})
     with contextlib.closing(hosts(models, contest, inputs, progress, keep_images, scratch_in)) as opened:
-        _judge_all(opened, source, keys, outcomes, progress, record, closing)
+        judged_on = _judge_all(opened, source, keys, outcomes, progress, record, closing)
         judgements = {key: Judgement.of(outcomes[key], contest) for key in keys}
         faced: dict[tuple[str, str], FaceToFace] = {}
         while rivals is not None and len(faced) < MAX_FACE_TO_FACE and not closing():
@@ -626,7 +628,7 @@ def judge(
     wall = time.perf_counter() - started
     controls = tuple(control for report in reports for control in report.controls)
     timed = sum(report.timed_seconds for report in reports)
-    return JudgingRun(reports[0].baseline, judgements, controls, timed, wall, faced)
+    return JudgingRun(reports[0].baseline, judgements, controls, timed, wall, faced, tuple(reports), judged_on)
 
 
 def _judge_all(
@@ -637,14 +639,18 @@ def _judge_all(
     progress: Callable[[str], None],
     record: Callable[[str, Outcome], None] | None,
     closing: Callable[[], bool],
-) -> None:
-    """Every key not in ``outcomes`` judged on the first free host; each outcome recorded as it comes back."""
+) -> dict[str, str]:
+    """Every key not in ``outcomes`` judged on the first free host; each outcome recorded as it comes back.
+
+    Returns which host judged each key.
+    """
     position = {key: f"[{number}/{len(keys)}] {key}" for number, key in enumerate(keys, start=1)}
     for key in keys:
         if key in outcomes:
             progress(f"{position[key]} was judged before the restart")
     pending = deque(key for key in keys if key not in outcomes)
     losses: Counter[str] = Counter()
+    judged_on: dict[str, str] = {}
     bar = tqdm(total=len(pending), desc="judging", unit="submission", disable=None)
 
     def settle(key: str, outcome: Outcome) -> None:
@@ -674,9 +680,11 @@ def _judge_all(
                 while pending:
                     settle(pending.popleft(), NOT_JUDGED)
                 break
-            for key, outcome in hosts.finished():  # recorded before ``closing()`` may stop the day
+            for done in hosts.finished():  # recorded before ``closing()`` may stop the day
+                key, outcome = done.key, done.outcome
                 source.release(key)
                 if not isinstance(outcome, HostLost):
+                    judged_on[key] = done.host
                     settle(key, outcome)
                     continue
                 losses[key] += 1
@@ -685,6 +693,7 @@ def _judge_all(
                     pending.appendleft(key)
                 else:
                     settle(key, Reason(ReasonKind.HOST_LOST, f"not judged: its host was lost twice ({outcome})"))
+    return judged_on
 
 
 def _checked_out_face_to_face(

@@ -24,7 +24,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from base.errors import first_line
 from contest.baseline import ContestModels
 from contest.definitions import Contest
-from contest.judging.hosts import HostLost, HostReport, judged_on, report_of
+from contest.judging.hosts import Finished, HostLost, HostReport, judged_on, report_of
 from contest.judging.judge import Judging, KeepImages, Outcome
 from contest.judging.pairing import BaselineFailed
 from contest.judging.scoring import FaceToFace
@@ -50,7 +50,7 @@ class HostActor:
         inputs: Sequence[GenerationInput],
         scratch_in: Path | None,
     ) -> None:
-        self.name, self.kept = name, []  # type: tuple[str, Kept]
+        self.name, self.kept, self.machine = name, [], ""  # type: tuple[str, Kept, str]
         self.judging = Judging(models, contest, inputs, self._progress, self._keep, scratch_in=scratch_in)
 
     def _progress(self, message: str) -> None:
@@ -69,7 +69,8 @@ class HostActor:
         if contest.device_name and device.name != contest.device_name:
             raise HostRefused(f"{self.name} on {socket.gethostname()} has a {device.name}, not {contest.device_name}")
         self.judging.fresh_control()
-        return f"{socket.gethostname()}: {device.name}", self._drain()
+        self.machine = f"{socket.gethostname()}: {device.name}"
+        return self.machine, self._drain()
 
     def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept]:
         return judged_on(self.judging, key, Path(folder), at), self._drain()
@@ -78,7 +79,7 @@ class HostActor:
         return self.judging.face_to_face(earlier, Path(earlier_folder), later, Path(later_folder))
 
     def report(self) -> HostReport:
-        return report_of(self.judging, self.name)
+        return report_of(self.judging, self.name, self.machine)
 
     def close(self) -> None:
         self.judging.close()
@@ -188,9 +189,9 @@ class RayHosts:
         self.progress(f"{at}: on {name}")
         self.running[self.actors[name].judge.remote(key, str(folder), at)] = (name, key)
 
-    def finished(self) -> list[tuple[str, Outcome | HostLost]]:
+    def finished(self) -> list[Finished]:
         ready, _ = ray.wait(list(self.running), num_returns=1)
-        done: list[tuple[str, Outcome | HostLost]] = []
+        done: list[Finished] = []
         for call in ready:
             name, key = self.running.pop(call)
             try:
@@ -198,11 +199,11 @@ class RayHosts:
             except RayActorError as error:
                 self.progress(f"{name} was lost while judging {key}: {first_line(error)}")
                 del self.actors[name]
-                done.append((key, HostLost(f"{name}: {first_line(error)}")))
+                done.append(Finished(key, name, HostLost(f"{name}: {first_line(error)}")))
                 continue
             self._keep(kept)
             self.idle.append(name)
-            done.append((key, outcome))
+            done.append(Finished(key, name, outcome))
         return done
 
     def face_to_face(self, earlier: str, earlier_folder: Path, later: str, later_folder: Path) -> FaceToFace:

@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from contest.judging.hosts import IN_PROCESS
 from contest.judging.judge import Judgement, JudgingRun
 from contest.judging.scoring import Faced, Placed, WeightVector
 from contest.publish.gallery import Gallery
 from contest.publish.leaderboard import (
     Device,
+    HostRecord,
     Leaderboard,
     ThumbnailInput,
     WeightVectorRecord,
@@ -83,6 +85,18 @@ def day_leaderboard(
 ) -> Leaderboard:
     """The day's leaderboard, unsigned."""
     vector = settled.vector
+    spread = [report for report in judged.hosts if report.name != IN_PROCESS]
+    rows = submission_rows(
+        settled.candidates,
+        settled.judgements,
+        settled.placed,
+        settled.shares,
+        gallery,
+        settled.faced,
+        settled.held,
+    )
+    for row in rows:
+        row.host = judged.judged_on.get(row.hotkey) if spread else None
     return Leaderboard(
         contest=opening.contest_id,
         day=opening.day,
@@ -97,15 +111,11 @@ def day_leaderboard(
         baseline_digest=baseline_digest.hex(),
         minimum_improvement=minimum_improvement,
         controls=[control_from(reference) for reference in judged.controls],
-        submissions=submission_rows(
-            settled.candidates,
-            settled.judgements,
-            settled.placed,
-            settled.shares,
-            gallery,
-            settled.faced,
-            settled.held,
-        ),
+        hosts=[
+            HostRecord(name=report.name, machine=report.machine, controls=[control_from(c) for c in report.controls])
+            for report in spread
+        ],
+        submissions=rows,
         weights=WeightVectorRecord(uids=list(vector.uids), weights=list(vector.weights), policy=vector.policy),
         weights_set_at_block=weights_block,
         harness_share=judged.harness_share,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it i
 
 # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds;
 # 6: the baseline-failed kind, only a tier's earliest commit earns, dissimilar checkpoints stop after one block;
-# 7: face-to-face runs, the entries held behind an earlier one, and the host-lost kind
+# 7: face-to-face runs, the entries held behind an earlier one, judging hosts and the host-lost kind
 SCHEMA_VERSION = 7
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
@@ -118,6 +118,14 @@ class ControlRecord(_Model):
     peak_memory_bytes: int  # the copy's
 
 
+class HostRecord(_Model):
+    """A judging host of a day spread over several devices, and its own A/A controls."""
+
+    name: str
+    machine: str  # its hostname and device
+    controls: list[ControlRecord]
+
+
 class FaceToFaceRecord(_Model):
     """A submission measured directly against an earlier one, the earlier in the baseline's place."""
 
@@ -153,6 +161,7 @@ class Submission(_Model):
     tier: int | None = None  # scores within the noise of each other share a tier; its earliest commit leads
     held_behind: str | None = None  # an earlier submission face to face could not tell it from: in its tier
     face_to_face: list[FaceToFaceRecord] = Field(default_factory=list)  # against earlier ones, as the later
+    host: str | None = None  # the judging host, when the day was spread over several; None in process
     weight: float = 0.0
     sampling: SamplingRecord | None = None
     thumbnails: list[Thumbnail] = Field(default_factory=list)  # one per ``Leaderboard.thumbnail_inputs``
@@ -180,6 +189,7 @@ class Leaderboard(_Model):
     baseline_digest: str  # the model digest that recognises an unmodified baseline
     minimum_improvement: float
     controls: list[ControlRecord]
+    hosts: list[HostRecord] = Field(default_factory=list)  # empty when the validator judged in its own process
     submissions: list[Submission]
     weights: WeightVectorRecord
     weights_set_at_block: int | None = None

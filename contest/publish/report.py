@@ -117,7 +117,13 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
             )
         )
     weights = leaderboard.weights
+    hosts = [
+        f"  {host.name} on {host.machine}: judged "
+        + (", ".join(row.hotkey[:12] for row in leaderboard.submissions if row.host == host.name) or "nothing")
+        for host in leaderboard.hosts
+    ]
     summary = [
+        *(["judging hosts (each with its own baseline and A/A controls):", *hosts] if hosts else []),
         *format_controls(leaderboard.controls),
         f"weights ({weights.policy}): "
         + ", ".join(f"uid {uid} {share:.4f}" for uid, share in zip(weights.uids, weights.weights, strict=True)),

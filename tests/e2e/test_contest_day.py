@@ -16,7 +16,7 @@ from base.chain import LocalChain
 from contest.definitions import get_contest
 from contest.judging.compare import speed_ratio
 from contest.publish.consensus import consensus
-from contest.publish.leaderboard import SCHEMA_FILE, FaceToFaceRecord, Interval, Leaderboard
+from contest.publish.leaderboard import SCHEMA_FILE, FaceToFaceRecord, HostRecord, Interval, Leaderboard
 from contest.publish.report import format_leaderboard
 from contest.publish.signature import SignatureInvalid, sign, verify
 from contest.site.archive import PublishedDay
@@ -71,6 +71,24 @@ def test_the_report_and_the_page_show_face_to_face_runs_and_who_is_held(tmp_path
     assert f"{copy.hotkey[:12]} against {first.hotkey[:12]}: score +0.0100 [-0.0300, +0.0500] over 12 pairs" in report
     page = render_day(PublishedDay(tmp_path / "day.json", board, None), [], [board.contest])
     assert "(held)" in page and f"{copy.hotkey[:8]} against {first.hotkey[:8]}: score +0.010 [-0.030, +0.050]" in page
+
+
+def test_the_report_and_the_page_show_the_judging_hosts(tmp_path: Path, leaderboard: dict) -> None:
+    """The demo's day as if judged on two Ray hosts, the first taking the leader and the second the rest."""
+    board = Leaderboard.model_validate(leaderboard)
+    assert board.hosts == [] and all(row.host is None for row in board.submissions)  # judged in process
+    judged = [row for row in board.submissions if row.metrics is not None]
+    rows = [row.model_copy(update={"host": "host-0" if row is judged[0] else "host-1"}) for row in judged]
+    hosts = [
+        HostRecord(name="host-0", machine="gpu-a: NVIDIA H100", controls=board.controls),
+        HostRecord(name="host-1", machine="gpu-b: NVIDIA H100", controls=board.controls),
+    ]
+    board = board.model_copy(update={"hosts": hosts, "submissions": rows})
+    report = format_leaderboard(board)
+    assert f"  host-0 on gpu-a: NVIDIA H100: judged {judged[0].hotkey[:12]}" in report
+    assert f"  host-1 on gpu-b: NVIDIA H100: judged {', '.join(row.hotkey[:12] for row in judged[1:])}" in report
+    page = render_day(PublishedDay(tmp_path / "day.json", board, None), [], [board.contest])
+    assert f"host-0 on gpu-a: NVIDIA H100, 1 judged; host-1 on gpu-b: NVIDIA H100, {len(judged) - 1} judged." in page
 
 
 def test_onnx_submission_ranks_first(leaderboard: dict) -> None:

@@ -91,6 +91,9 @@ def test_a_host_killed_mid_submission_has_it_judged_again_on_the_other(
         next(line for line in lines if "host-0 was lost" in line)
     )
     assert run.judgements["onnx"].verdict.valid
+    assert run.judged_on == {"onnx": "host-1", "pickle": "host-1"}
+    (survivor,) = run.hosts  # the lost host's report went with it
+    assert survivor.name == "host-1" and survivor.machine.endswith(f": {survivor.baseline.device.name}")
 
 
 def test_every_host_is_ended_after_the_run_and_no_worker_of_theirs_is_left(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from contest.definitions import get_contest
-from contest.judging.hosts import HostLost, HostReport
+from contest.judging.hosts import Finished, HostLost, HostReport
 from contest.judging.judge import NOT_JUDGED, Folders, Outcome, judge
 from contest.judging.pairing import BaselineFailed
 from contest.judging.reasons import Reason, ReasonKind
@@ -42,19 +42,19 @@ class ScriptedHosts:
         self.started.append((host, key))
         self.most_at_once = max(self.most_at_once, len(self.running))
 
-    def finished(self) -> list[tuple[str, Outcome | HostLost]]:
+    def finished(self) -> list[Finished]:
         host, key = self.running.pop(0)
         self.attempts[key] = attempt = self.attempts.get(key, 0) + 1
         if self.lose(host, key, attempt):
-            return [(key, HostLost(f"{host} went away"))]
+            return [Finished(key, host, HostLost(f"{host} went away"))]
         self.idle.append(host)
-        return [(key, Reason(ReasonKind.FAILED, f"judged on {host}"))]
+        return [Finished(key, host, Reason(ReasonKind.FAILED, f"judged on {host}"))]
 
     def face_to_face(self, earlier: str, earlier_folder: Path, later: str, later_folder: Path) -> FaceToFace:
         raise AssertionError("no face-to-face run was asked for")
 
     def reports(self) -> Sequence[HostReport]:
-        return [HostReport(host, (), None, 0.0) for host in ("host-0",)]  # type: ignore[arg-type]
+        return [HostReport(host, "", (), None, 0.0) for host in ("host-0",)]  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.closed = True
@@ -112,6 +112,19 @@ def test_a_submission_whose_host_is_lost_is_judged_again_on_another_host() -> No
     assert reasons == {key: Reason(ReasonKind.FAILED, "judged on host-1") for key in "abc"}
     assert [key for key, _ in recorded.outcomes].count("a") == 1  # the loss itself is not an outcome
     assert recorded.released.count("a") == 2  # checked out for each try
+
+
+def test_the_run_says_which_host_judged_each_submission() -> None:
+    hosts = ScriptedHosts(2, lose=lambda host, key, attempt: host == "host-0")
+    run = judge(
+        None,  # type: ignore[arg-type]
+        TrackedFolders(["a", "b", "c"], Recorded()),
+        CONTEST,
+        [],
+        progress=lambda _: None,
+        hosts=lambda *_: hosts,
+    )
+    assert run.judged_on == {"a": "host-1", "b": "host-1", "c": "host-1"}
 
 
 def test_a_submission_that_loses_two_hosts_is_out_with_its_own_kind_and_the_rest_go_on() -> None:
