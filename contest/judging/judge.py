@@ -557,30 +557,27 @@ class Folders:
         pass
 
 
-class OpenHosts(Protocol):
-    """Starts a run's judging hosts: each with its own baseline workers and its first A/A control."""
+@dataclass(frozen=True)
+class HostSetup:
+    """What every host of a run starts from: the contest's models and inputs, and where its output goes."""
 
-    def __call__(
-        self,
-        models: ContestModels,
-        contest: Contest,
-        inputs: Sequence[GenerationInput],
-        progress: Callable[[str], None],
-        keep_images: KeepImages | None,
-        scratch_in: Path | None,
-    ) -> Hosts: ...
+    models: ContestModels
+    contest: Contest
+    inputs: Sequence[GenerationInput]
+    progress: Callable[[str], None]
+    keep_images: KeepImages | None
+    scratch_in: Path | None
 
 
-def in_process(
-    models: ContestModels,
-    contest: Contest,
-    inputs: Sequence[GenerationInput],
-    progress: Callable[[str], None],
-    keep_images: KeepImages | None,
-    scratch_in: Path | None,
-) -> Hosts:
+# Starts a run's judging hosts, each with its own baseline workers and its first A/A control.
+OpenHosts = Callable[[HostSetup], Hosts]
+
+
+def in_process(setup: HostSetup) -> Hosts:
     """The validator itself as the run's one host."""
-    judging = Judging(models, contest, inputs, progress, keep_images, scratch_in=scratch_in)
+    judging = Judging(
+        setup.models, setup.contest, setup.inputs, setup.progress, setup.keep_images, scratch_in=setup.scratch_in
+    )
     with ExitStack() as stack:
         stack.callback(judging.close)  # a control that cannot run leaves no worker behind
         judging.fresh_control()
@@ -616,7 +613,8 @@ def judge(
     source = Folders(submissions) if isinstance(submissions, Mapping) else submissions
     keys = list(source.order())
     outcomes = dict(done or {})
-    with contextlib.closing(hosts(models, contest, inputs, progress, keep_images, scratch_in)) as opened:
+    setup = HostSetup(models, contest, inputs, progress, keep_images, scratch_in)
+    with contextlib.closing(hosts(setup)) as opened:
         judged_on = _judge_all(opened, source, keys, outcomes, progress, record, closing)
         judgements = {key: Judgement.of(outcomes[key], contest) for key in keys}
         faced: dict[tuple[str, str], FaceToFace] = {}

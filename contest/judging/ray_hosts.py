@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from base.errors import first_line
 from contest.baseline import ContestModels
 from contest.definitions import Contest
 from contest.judging.hosts import Finished, HostLost, HostReport, judged_on, report_of
-from contest.judging.judge import Judging, KeepImages, Outcome
+from contest.judging.judge import HostSetup, Judging, Outcome
 from contest.judging.pairing import BaselineFailed
 from contest.judging.scoring import FaceToFace
 from pipelines.generation import GenerationInput
@@ -89,19 +89,11 @@ class HostActor:
 class RayFleet:
     """Opens a host on every contest device of the Ray cluster this process is connected to (``connect``)."""
 
-    def __call__(
-        self,
-        models: ContestModels,
-        contest: Contest,
-        inputs: Sequence[GenerationInput],
-        progress: Callable[[str], None],
-        keep_images: KeepImages | None,
-        scratch_in: Path | None,
-    ) -> RayHosts:
-        count = devices(contest)
+    def __call__(self, setup: HostSetup) -> RayHosts:
+        count = devices(setup.contest)
         if count < 1:
-            raise BaselineFailed(f"the Ray cluster has no {contest.device} device for the contest's hosts")
-        return RayHosts(count, models, contest, inputs, progress, keep_images, scratch_in)
+            raise BaselineFailed(f"the Ray cluster has no {setup.contest.device} device for the contest's hosts")
+        return RayHosts(count, setup)
 
 
 def connect(address: str, cpu_hosts: int = 1) -> None:
@@ -136,17 +128,9 @@ def _claim(contest: Contest) -> dict[str, Any]:
 class RayHosts:
     """The run's hosts on a Ray cluster, fed by ``judge``'s queue: the next submission to the first free one."""
 
-    def __init__(
-        self,
-        count: int,
-        models: ContestModels,
-        contest: Contest,
-        inputs: Sequence[GenerationInput],
-        progress: Callable[[str], None],
-        keep_images: KeepImages | None,
-        scratch_in: Path | None,
-    ) -> None:
-        self.progress, self.keep_images = progress, keep_images
+    def __init__(self, count: int, setup: HostSetup) -> None:
+        self.progress, self.keep_images = setup.progress, setup.keep_images
+        models, contest, inputs, scratch_in = setup.models, setup.contest, setup.inputs, setup.scratch_in
         remote = ray.remote(max_restarts=0, max_task_retries=0)(HostActor).options(**_claim(contest))
         # Ray's handles proxy each method as ``.remote``, which its type stubs do not describe.
         names = [f"host-{number}" for number in range(count)]
@@ -158,7 +142,7 @@ class RayHosts:
         try:
             for name, call in opened.items():
                 facts, kept = self._get(call, f"{name} did not open")
-                progress(f"{name} is ready on {facts}")
+                self.progress(f"{name} is ready on {facts}")
                 self._keep(kept)
                 self.idle.append(name)
         except BaseException:

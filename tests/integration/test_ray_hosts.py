@@ -18,7 +18,7 @@ import ray
 
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
-from contest.judging.judge import JudgingRun, judge
+from contest.judging.judge import HostSetup, JudgingRun, judge
 from contest.judging.ray_hosts import DEVICE_RESOURCE, RayFleet, RayHosts, devices
 from contest.judging.reasons import ReasonKind
 
@@ -48,8 +48,8 @@ def spread_day(
     opened: list[RayHosts] = []
     lines: list[str] = []
 
-    def hosts(*arguments: object) -> RayHosts:
-        opened.append(RayFleet()(*arguments))  # type: ignore[arg-type]
+    def hosts(setup: HostSetup) -> RayHosts:
+        opened.append(RayFleet()(setup))
         return opened[0]
 
     def progress(line: str) -> None:
