@@ -79,7 +79,6 @@ def main() -> None:
     ray_start = time.perf_counter() - started
     print(f"Ray: {args.hosts} hosts ({ray_start:.1f} s to start Ray)", flush=True)
     opened: list[float] = []
-    marks: dict[str, float] = {}
 
     def progress(line: str) -> None:
         if " is ready on " in line:
@@ -87,7 +86,7 @@ def main() -> None:
 
     began = time.perf_counter()
     spread = judge(models, submissions, contest, inputs, progress=progress, hosts=RayFleet())
-    marks["opened"] = (opened[-1] if opened else began) - began
+    hosts_open_s = (opened[-1] if opened else began) - began
     ray.shutdown()
 
     print()
@@ -99,7 +98,7 @@ def main() -> None:
         )
     judged = len(submissions)
     overhead = spread.wall_seconds - alone.wall_seconds
-    print(f"\nhosts open (workers started, A/A control run on each): {marks['opened']:.1f} s after judging began")
+    print(f"\nhosts open (workers started, A/A control run on each): {hosts_open_s:.1f} s after judging began")
     print(
         f"wall time with {args.hosts} hosts minus in process: {overhead:+.1f} s ({overhead / judged:+.1f} s/submission)"
     )

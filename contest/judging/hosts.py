@@ -68,7 +68,7 @@ class Hosts(Protocol):
     def close(self) -> None: ...
 
 
-def judged_on(judging: Judging, key: str, folder: Path, at: str) -> Outcome:
+def judge_checked_out(judging: Judging, key: str, folder: Path, at: str) -> Outcome:
     """A checked-out submission on one host: screened in a worker of its own, then paired with its baseline."""
     refused = screen(folder, judging.contest, judging.models.baseline_digest)
     if refused is not None:
@@ -102,7 +102,7 @@ class InProcessHost:
         return len(self._done)
 
     def start(self, key: str, folder: Path, at: str) -> None:
-        self._done.append(Finished(key, IN_PROCESS, judged_on(self.judging, key, folder, at)))
+        self._done.append(Finished(key, IN_PROCESS, judge_checked_out(self.judging, key, folder, at)))
 
     def finished(self) -> list[Finished]:
         done, self._done = self._done, []

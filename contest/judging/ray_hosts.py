@@ -24,7 +24,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from base.errors import first_line
 from contest.baseline import ContestModels
 from contest.definitions import Contest
-from contest.judging.hosts import Finished, HostLost, HostReport, judged_on, report_of
+from contest.judging.hosts import Finished, HostLost, HostReport, judge_checked_out, report_of
 from contest.judging.judge import HostSetup, Judging, Outcome
 from contest.judging.pairing import BaselineFailed
 from contest.judging.scoring import FaceToFace
@@ -73,7 +73,7 @@ class HostActor:
         return self.machine, self._drain()
 
     def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept]:
-        return judged_on(self.judging, key, Path(folder), at), self._drain()
+        return judge_checked_out(self.judging, key, Path(folder), at), self._drain()
 
     def face_to_face(self, earlier: str, earlier_folder: str, later: str, later_folder: str) -> FaceToFace:
         return self.judging.face_to_face(earlier, Path(earlier_folder), later, Path(later_folder))
@@ -191,6 +191,8 @@ class RayHosts:
         return done
 
     def face_to_face(self, earlier: str, earlier_folder: Path, later: str, later_folder: Path) -> FaceToFace:
+        if not self.idle:  # the last host was lost with the last submission
+            raise BaselineFailed("no judging host is left for a face-to-face run")
         name = self.idle[0]
         call = self.actors[name].face_to_face.remote(earlier, str(earlier_folder), later, str(later_folder))
         faced: FaceToFace = self._get(call, f"{name} failed a face-to-face run")
