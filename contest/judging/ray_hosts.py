@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 import ray
-from ray.exceptions import RayActorError, RayError
+from ray.exceptions import RayActorError, RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from base.errors import first_line
+from base.measure.device import probe_device
 from contest.baseline import ContestModels
 from contest.definitions import Contest
 from contest.judging.hosts import Finished, HostLost, HostReport, judge_checked_out, report_of
@@ -50,8 +51,21 @@ class HostActor:
         inputs: Sequence[GenerationInput],
         scratch_in: Path | None,
     ) -> None:
-        self.name, self.kept, self.machine = name, [], ""  # type: tuple[str, Kept, str]
-        self.judging = Judging(models, contest, inputs, self._progress, self._keep, scratch_in=scratch_in)
+        self.name, self.kept = name, []  # type: tuple[str, Kept]
+        self._opening = (models, contest, inputs, scratch_in)
+        self.machine, self.opened = "", None  # type: tuple[str, Judging | None]
+
+    def open(self) -> tuple[str, Kept]:
+        """The device checked before any worker starts, then the baseline and the first A/A control:
+        ``hostname: device`` and the control's images."""
+        models, contest, inputs, scratch_in = self._opening
+        device = probe_device(contest.device)
+        self.machine = f"{socket.gethostname()}: {device.name}"
+        if contest.device_name and device.name != contest.device_name:
+            raise HostRefused(f"{self.name} on {socket.gethostname()} has a {device.name}, not {contest.device_name}")
+        self.opened = Judging(models, contest, inputs, self._progress, self._keep, scratch_in=scratch_in)
+        self.opened.fresh_control()
+        return self.machine, self._drain()
 
     def _progress(self, message: str) -> None:
         print(f"{self.name}: {message}", flush=True)  # Ray shows a worker's output in the validator's
@@ -63,15 +77,6 @@ class HostActor:
         kept, self.kept = self.kept, []
         return kept
 
-    def open(self) -> tuple[str, Kept]:
-        """The first A/A control, after the device is checked: ``hostname, device``."""
-        contest, device = self.judging.contest, self.judging.baseline.loaded.device
-        if contest.device_name and device.name != contest.device_name:
-            raise HostRefused(f"{self.name} on {socket.gethostname()} has a {device.name}, not {contest.device_name}")
-        self.judging.fresh_control()
-        self.machine = f"{socket.gethostname()}: {device.name}"
-        return self.machine, self._drain()
-
     def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept]:
         return judge_checked_out(self.judging, key, Path(folder), at), self._drain()
 
@@ -81,8 +86,15 @@ class HostActor:
     def report(self) -> HostReport:
         return report_of(self.judging, self.name, self.machine)
 
+    @property
+    def judging(self) -> Judging:
+        if self.opened is None:
+            raise HostRefused(f"{self.name} was not opened")
+        return self.opened
+
     def close(self) -> None:
-        self.judging.close()
+        if self.opened is not None:
+            self.opened.close()
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,11 @@ def _claim(contest: Contest) -> dict[str, Any]:
     return {"resources": {DEVICE_RESOURCE: 1}, "num_cpus": 0, "scheduling_strategy": here}
 
 
+def _cause(error: RayError) -> str:
+    """The first line of what a host raised, without Ray's wrapping; Ray's own line where the host died."""
+    return first_line(error.cause if isinstance(error, RayTaskError) else error)
+
+
 class RayHosts:
     """The run's hosts on a Ray cluster, fed by ``judge``'s queue: the next submission to the first free one."""
 
@@ -139,15 +156,24 @@ class RayHosts:
         self.idle: list[str] = []
         self._reports: list[HostReport] = []
         opened = {name: actor.open.remote() for name, actor in self.actors.items()}
+        refused: list[str] = []
         try:
             for name, call in opened.items():
-                facts, kept = self._get(call, f"{name} did not open")
+                try:
+                    facts, kept = ray.get(call)
+                except RayError as error:  # this host is dropped; the others judge the day
+                    refused.append(f"{name} did not open: {_cause(error)}")
+                    self.progress(refused[-1])
+                    ray.kill(self.actors.pop(name))
+                    continue
                 self.progress(f"{name} is ready on {facts}")
                 self._keep(kept)
                 self.idle.append(name)
         except BaseException:
             self.close()
             raise
+        if not self.idle:
+            raise BaselineFailed(f"no judging host opened ({'; '.join(refused)})")
 
     def _get(self, call: Any, what: str) -> Any:
         try:

@@ -10,15 +10,18 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
 import ray
 
+from base.measure.device import probe_device
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
 from contest.judging.judge import HostSetup, JudgingRun, judge
+from contest.judging.pairing import BaselineFailed
 from contest.judging.ray_hosts import DEVICE_RESOURCE, RayFleet, RayHosts, devices
 from contest.judging.reasons import ReasonKind
 
@@ -104,6 +107,21 @@ def test_every_host_is_ended_after_the_run_and_no_worker_of_theirs_is_left(
     while (left := host_workers()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == []
+
+
+def test_hosts_on_another_device_than_the_contests_refuse_before_any_worker_starts(
+    spread_day: tuple[JudgingRun, list[str]], tiny_models: ContestModels
+) -> None:
+    """Each host checks its device first and says so in one line; with none left, nothing can be judged."""
+    elsewhere = replace(CONTEST, device_name="NVIDIA GeForce RTX 4090")
+    lines: list[str] = []
+    setup = HostSetup(tiny_models, elsewhere, INPUTS, lines.append, keep_images=None, scratch_in=None)
+    with pytest.raises(BaselineFailed, match=r"^no judging host opened \(host-0 did not open: host-0 on ") as refused:
+        RayFleet()(setup)
+    assert f"has a {probe_device('cpu').name}, not NVIDIA GeForce RTX 4090; host-1 did not open" in str(refused.value)
+    assert [line.split(":")[0] for line in lines] == ["host-0 did not open", "host-1 did not open"], lines
+    assert host_workers() == []
+    assert devices_free_within(10.0) == 2
 
 
 def host_workers() -> list[str]:
