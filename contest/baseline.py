@@ -62,6 +62,10 @@ def _build(reference: ModelReference, contest: Contest, staged: Path) -> None:
         from pipelines.tiny_sdxl import save_tiny_sdxl
 
         save_tiny_sdxl(staged, seed=reference.seed, image_size=contest.generation.width)
+    elif reference.source == "full-size-sdxl":
+        from pipelines.full_sdxl import save_full_sdxl
+
+        save_full_sdxl(staged, seed=reference.seed)
     else:
         from pipelines.image_encoder import save_tiny_image_encoder
 

@@ -6,7 +6,7 @@ Both contests share every code path; only these values differ.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
@@ -21,10 +21,11 @@ from pipelines.manifest import MANIFEST_NAME, DType, ExecutionProvider, Manifest
 class ModelReference:
     """Where one of the contest's own models comes from: built offline from a seed, or a pinned repository.
 
-    ``tiny-sdxl`` is the embedded default's baseline, ``tiny-clip`` its image encoder.
+    ``tiny-sdxl`` is the embedded default's baseline, ``tiny-clip`` its image encoder; ``full-size-sdxl`` is SDXL's
+    architecture at its published size with random weights, for device checks (``pipelines.full_sdxl``).
     """
 
-    source: Literal["tiny-sdxl", "tiny-clip", "huggingface"]
+    source: Literal["tiny-sdxl", "tiny-clip", "full-size-sdxl", "huggingface"]
     seed: int = 0
     repository: str | None = None
     revision: str | None = None
@@ -125,43 +126,55 @@ class Contest:
     timezone: str = "America/New_York"
 
 
-_CONTESTS = (
-    Contest(
-        id="sdxl-newdream-20",
-        description="Stable Diffusion XL (newdream-sdxl-20) on an RTX 4090, fp16, 1024x1024, 20 steps",
-        baseline=ModelReference(
-            source="huggingface",
-            repository="stablediffusionapi/newdream-sdxl-20",
-            revision="4bdd502bca7abd1ea57ee12fba0b0f23052958cc",
-        ),
-        device="cuda",
-        device_name="NVIDIA GeForce RTX 4090",
-        default_dtype="float16",
-        generation=GenerationSettings(width=1024, height=1024, steps=20, guidance_scale=5.0),
-        sampling=SamplingPolicy(
-            min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0, worker_spread=0.004
-        ),
-        control=ControlPolicy(interval_s=3600.0, slowdown_tolerance=0.02, drift=0.01),
-        warmup_samples=2,
-        allowed_runtimes=("diffusers", "onnxruntime"),
-        off_device_providers=("CPUExecutionProvider",),
-        metric_weights=MetricWeights(time=1.0, energy=0.5, memory=0.25, load=0.1),
-        similarity=SimilarityGate(
-            threshold=0.85,
-            clip_weight=0.35,
-            image_encoder=ModelReference(
-                source="huggingface",
-                repository="openai/clip-vit-large-patch14",
-                revision="32bd64288804d66eefd0ccbe215aa642df71cc41",
-            ),
-        ),
-        minimum_improvement=0.02,
-        tie_margin=0.01,
-        no_winner_uid=0,
-        max_checkpoint_bytes=30 * 1024**3,
-        load_timeout_s=120.0,  # with the pairs' cap, 256 submissions fit in a day (README, "How many pairs")
-        worker_memory_bytes=32 * 1024**3,
+SDXL = Contest(
+    id="sdxl-newdream-20",
+    description="Stable Diffusion XL (newdream-sdxl-20) on an RTX 4090, fp16, 1024x1024, 20 steps",
+    baseline=ModelReference(
+        source="huggingface",
+        repository="stablediffusionapi/newdream-sdxl-20",
+        revision="4bdd502bca7abd1ea57ee12fba0b0f23052958cc",
     ),
+    device="cuda",
+    device_name="NVIDIA GeForce RTX 4090",
+    default_dtype="float16",
+    generation=GenerationSettings(width=1024, height=1024, steps=20, guidance_scale=5.0),
+    sampling=SamplingPolicy(min_pairs=12, max_pairs=40, target_half_width=0.01, max_seconds=150.0, worker_spread=0.004),
+    control=ControlPolicy(interval_s=3600.0, slowdown_tolerance=0.02, drift=0.01),
+    warmup_samples=2,
+    allowed_runtimes=("diffusers", "onnxruntime"),
+    off_device_providers=("CPUExecutionProvider",),
+    metric_weights=MetricWeights(time=1.0, energy=0.5, memory=0.25, load=0.1),
+    similarity=SimilarityGate(
+        threshold=0.85,
+        clip_weight=0.35,
+        image_encoder=ModelReference(
+            source="huggingface",
+            repository="openai/clip-vit-large-patch14",
+            revision="32bd64288804d66eefd0ccbe215aa642df71cc41",
+        ),
+    ),
+    minimum_improvement=0.02,
+    tie_margin=0.01,
+    no_winner_uid=0,
+    max_checkpoint_bytes=30 * 1024**3,
+    load_timeout_s=120.0,  # with the pairs' cap, 256 submissions fit in a day (README, "How many pairs")
+    worker_memory_bytes=32 * 1024**3,
+)
+# The SDXL contest's every setting, on a baseline and an image encoder built offline: what a device check runs
+# where the Hub cannot be reached (benchmarks/device_check.py). Random weights: never a day that pays.
+SDXL_OFFLINE = replace(
+    SDXL,
+    id="sdxl-offline-cuda",
+    description="SDXL's architecture at full size with random weights (built offline), fp16, 1024x1024, 20 steps: "
+    "for device checks on any CUDA device",
+    baseline=ModelReference(source="full-size-sdxl", seed=0),
+    device_name=None,
+    similarity=replace(SDXL.similarity, image_encoder=ModelReference(source="tiny-clip", seed=0)),
+)
+
+_CONTESTS = (
+    SDXL,
+    SDXL_OFFLINE,
     Contest(
         id="tiny-sdxl-cpu",
         description="A tiny SDXL-architecture pipeline built offline, on the CPU, 128x128, 8 steps",

@@ -107,7 +107,7 @@ def _vae(image_size: int) -> AutoencoderKL:
     )
 
 
-def _scheduler() -> EulerDiscreteScheduler:
+def sdxl_scheduler() -> EulerDiscreteScheduler:
     """SDXL's own scheduler settings."""
     return EulerDiscreteScheduler(
         num_train_timesteps=1000,
@@ -149,7 +149,7 @@ def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeli
         tokenizer=tokenizer,
         tokenizer_2=build_tokenizer(),
         unet=unet.eval(),
-        scheduler=_scheduler(),  # type: ignore[arg-type]  # diffusers annotates schedulers with an Enum of names
+        scheduler=sdxl_scheduler(),  # type: ignore[arg-type]  # diffusers annotates schedulers with an Enum of names
         add_watermarker=False,
     )
 
