@@ -31,14 +31,16 @@ setup: $(STAMP) $(POETRY)
 # torch first, pinned exactly and through pip: this machine's pip configuration serves the CPU build, a GPU
 # machine's the CUDA build (uv would take PyPI's). Then, with uv, the locked set as it is (it is complete, so
 # no resolving; the torch already there satisfies its pin), the ONNX Runtime build for this machine (GPU and
-# TensorRT beside an NVIDIA driver) and the project itself in editable mode. Bytecode is compiled at install
+# TensorRT beside an NVIDIA driver) and the project itself in editable mode; beside a driver, torch, ONNX Runtime
+# and TensorRT must then share one CUDA major (tools/check_cuda_stack.py). Bytecode is compiled at install
 # time: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile every module at every start.
-$(STAMP): pyproject.toml requirements.lock tools/setup_packages.py | $(UV)
+$(STAMP): pyproject.toml requirements.lock tools/setup_packages.py tools/check_cuda_stack.py | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --quiet torch==2.13.0
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -r requirements.lock
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python $$($(BIN)/python -m tools.setup_packages)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(BIN)/python -m tools.check_cuda_stack
 	touch $@
 
 $(UV):

@@ -30,12 +30,20 @@ FIXED_BLOCK_HASH = "0x" + "5eed" * 16
 UNET_WEIGHTS = Path("unet") / "diffusion_pytorch_model.safetensors"
 
 
+def resave_unet(folder: Path) -> None:
+    """The UNet's weights written again with other metadata: other bytes, the same model. The file is replaced,
+    never written through, so a folder of hard links to the baseline leaves the baseline as it was."""
+    weights = folder / UNET_WEIGHTS
+    tensors = load_file(weights)
+    weights.unlink()
+    save_file(tensors, weights, metadata={"format": "pt", "saved_by": "a re-save"})
+
+
 def resaved_copy(baseline: Path, destination: Path) -> Path:
-    """The baseline with its UNet weights written again with other metadata: other bytes, the same model."""
+    """The baseline with its UNet re-saved (``resave_unet``)."""
     if not destination.exists():
         shutil.copytree(baseline, destination)
-        weights = destination / UNET_WEIGHTS
-        save_file(load_file(weights), weights, metadata={"format": "pt", "saved_by": "a re-save"})
+        resave_unet(destination)
     return destination
 
 
