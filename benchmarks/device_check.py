@@ -19,7 +19,7 @@ Each figure is written to the JSON the moment it is known, so a run cut short ke
 SDXL contest's constants (worker spread, drift, image and load limits) are set from this run made on the
 contest's device (README, "Contributing").
 
-    poetry run python benchmarks/device_check.py [--contest ID] [--budget-s 420] [--output device-check.json] [--work-dir DIR]
+    poetry run python benchmarks/device_check.py [--contest ID] [--budget-s 420] [--output FILE] [--work-dir DIR]
 
 Without a CUDA device it exits 2 with one line.
 """

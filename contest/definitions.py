@@ -99,6 +99,31 @@ class ControlPolicy:
 
 
 @dataclass(frozen=True)
+class LeaderPolicy:
+    """How hard first place is to take: a challenger must score above the reigning leader's score today plus a
+    margin that starts at ``start_margin`` and falls evenly to ``floor_margin`` over ``decay_days`` of its reign.
+
+    A noise-sized edge (a later submission one tier above) cannot move first place day after day, and a leader
+    that has held long enough can be passed by a small, real improvement.
+    """
+
+    start_margin: float = 0.05
+    floor_margin: float = 0.01
+    decay_days: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.floor_margin <= self.start_margin or self.decay_days < 1:
+            raise ValueError(f"a leader margin falls from start to floor over at least one day: {self}")
+
+    def margin(self, days_held: int) -> float:
+        """The margin in force after the leader has held first place ``days_held`` days (0 on its first)."""
+        if days_held >= self.decay_days:
+            return self.floor_margin
+        fallen = (self.start_margin - self.floor_margin) * max(days_held, 0) / self.decay_days
+        return max(self.floor_margin, self.start_margin - fallen)
+
+
+@dataclass(frozen=True)
 class Contest:
     id: str
     description: str
@@ -122,6 +147,7 @@ class Contest:
     max_checkpoint_bytes: int
     load_timeout_s: float
     worker_memory_bytes: int  # resident memory a benchmark worker may use before it is killed
+    leader: LeaderPolicy = LeaderPolicy()
     opens_at: str = "12:00"
     timezone: str = "America/New_York"
 

@@ -1,13 +1,15 @@
 """The validator: run a contest day now (``--once``) or every day at the contest's opening time.
 
 ``validator.py status`` prints the current day, its progress, the last weights and recent errors from
-the validator's state. SIGTERM and SIGINT stop it cleanly: every finished outcome is already stored,
-and the next start resumes the day.
+the validator's state, and first place with the score that would take it from its latest leaderboard.
+SIGTERM and SIGINT stop it cleanly: every finished outcome is already stored, and the next start resumes
+the day.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from base.commandline import (
     open_stores,
 )
 from contest.day.daemon import ValidatorDaemon
+from contest.day.leader import latest_leader
 from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
@@ -117,7 +120,9 @@ def main(argv: Sequence[str] | None = None, *, opener: ChainOpener = open_chain)
         print(f"error: {error}", flush=True)
         return 1
     if args.command == "status":
-        print(state.status().model_dump_json(indent=2))
+        leader = latest_leader(args.data_dir, args.contest)
+        status = state.status().model_dump(mode="json") | {"leader": leader and leader.model_dump(mode="json")}
+        print(json.dumps(status, indent=2))
         return 0
     try:
         contest = get_contest(args.contest)

@@ -23,6 +23,7 @@ from contest.baseline import ContestModels, ensure_models
 from contest.day.candidates import Candidate, collect
 from contest.day.copies import attribute_near_copies, mark_duplicates
 from contest.day.fetching import DayCheckpoints
+from contest.day.leader import Reigning, leader_after, reign_on, reigning
 from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
@@ -42,7 +43,13 @@ from contest.judging.scoring import (
 )
 from contest.publish.assembly import day_leaderboard
 from contest.publish.gallery import Gallery
-from contest.publish.leaderboard import Leaderboard, leaderboard_path, read_leaderboard, write_leaderboard
+from contest.publish.leaderboard import (
+    Leaderboard,
+    LeaderRecord,
+    leaderboard_path,
+    read_leaderboard,
+    write_leaderboard,
+)
 from contest.publish.signature import sign
 from pipelines.generation import GenerationInput
 
@@ -101,6 +108,7 @@ class Settled:
     vector: WeightVector
     faced: dict[tuple[str, str], FaceToFace]
     held: dict[str, str]  # later entry -> the earlier one it is held behind
+    leader: LeaderRecord | None  # first place after the day, and what passes it
 
 
 def _resumed(context: DayContext) -> tuple[StoredDay, DayOpening] | None:
@@ -175,44 +183,55 @@ def judge_step(
             models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done,
             record=lambda hotkey, outcome: record(hotkey, outcome, checkpoints.digests.get(hotkey)),
             closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
-            rivals=DayRivals(candidates, context.contest), hosts=context.hosts,
+            rivals=day_rivals(context, candidates, day.opening.day), hosts=context.hosts,
         )  # fmt: skip
     finally:
         remove_tree(day.cache_dir)
     return judged, models, judged_digests | checkpoints.digests
 
 
-def settle(context: DayContext, candidates: Sequence[Candidate], judged: JudgingRun) -> Settled:
-    """Verdicts for every candidate, near-copies out, the ranking and the weights it earns."""
+def settle(context: DayContext, candidates: Sequence[Candidate], judged: JudgingRun, day: str) -> Settled:
+    """Verdicts for every candidate, near-copies out, the ranking and the weights it earns, and first place."""
     contest = context.contest
     device = judged.baseline.device
     if contest.device_name and device.name != contest.device_name:
         log.warning("this %s is not the contest's device (%s): results are not comparable", device.name,
                     contest.device_name)  # fmt: skip
-    marked, judgements, ranked = _ranked(candidates, judged.judgements, judged.faced, contest)
+    rivals = day_rivals(context, candidates, day)
+    marked, judgements, ranked = rivals.ranked(judged.judgements, judged.faced)
     uids = {c.hotkey: c.uid for c in marked if c.uid is not None}
     vector = weight_vector(ranked.shares, uids, contest)
-    return Settled(marked, judgements, ranked.placed, ranked.shares, vector, dict(judged.faced), ranked.held)
+    leader = leader_after(rivals.reign_of, ranked.shares, judgements, contest.leader, day)
+    return Settled(marked, judgements, ranked.placed, ranked.shares, vector, dict(judged.faced), ranked.held, leader)
 
 
-def _ranked(
-    candidates: Sequence[Candidate], judged: Mapping[str, Judgement], faced: Faced, contest: Contest
-) -> tuple[list[Candidate], dict[str, Judgement], Ranking]:
-    verdicts = {c.hotkey: judged.get(c.hotkey) or Judgement(Verdict(None, reason=c.reason)) for c in candidates}
-    marked, judgements = attribute_near_copies(candidates, verdicts, contest.sampling.min_pairs)
-    entries = [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in marked]
-    return marked, judgements, ranking(entries, contest.tie_margin, contest.minimum_improvement, faced)
+def day_rivals(context: DayContext, candidates: Sequence[Candidate], day: str) -> DayRivals:
+    """The day's ranking, with the reign this validator's earlier leaderboards record."""
+    return DayRivals(candidates, context.contest, reigning(context.data_dir, context.contest.id, day), day)
 
 
 @dataclass(frozen=True)
 class DayRivals:
-    """Judging's ``Rivals`` for the day: the face-to-face runs its ranking still depends on."""
+    """The day's ranking from its judgements: near-copies out, the reigning leader defended; as judging's
+    ``Rivals``, the face-to-face runs that ranking still depends on."""
 
     candidates: Sequence[Candidate]
     contest: Contest
+    reign_of: Reigning | None
+    day: str
+
+    def ranked(
+        self, judged: Mapping[str, Judgement], faced: Faced
+    ) -> tuple[list[Candidate], dict[str, Judgement], Ranking]:
+        contest, candidates = self.contest, self.candidates
+        verdicts = {c.hotkey: judged.get(c.hotkey) or Judgement(Verdict(None, reason=c.reason)) for c in candidates}
+        marked, judgements = attribute_near_copies(candidates, verdicts, contest.sampling.min_pairs)
+        entries = [Entry(c.hotkey, c.commit_block, judgements[c.hotkey].verdict) for c in marked]
+        reign = reign_on(self.reign_of, judgements, contest.leader, self.day)
+        return marked, judgements, ranking(entries, contest.tie_margin, contest.minimum_improvement, faced, reign)
 
     def next_face_to_face(self, judgements: Mapping[str, Judgement], faced: Faced) -> tuple[str, str] | None:
-        return _ranked(self.candidates, judgements, faced, self.contest)[2].next_face_to_face
+        return self.ranked(judgements, faced)[2].next_face_to_face
 
 
 def set_weights_step(context: DayContext, day: OpenedDay, settled: Settled) -> int:
@@ -299,7 +318,7 @@ def _judged_day(context: DayContext, day: OpenedDay) -> tuple[Leaderboard, Path]
     candidates = collect_step(context, day)
     judged, models, digests = judge_step(context, day, candidates)
     candidates = mark_duplicates(candidates, digests)
-    settled = settle(context, candidates, judged)
+    settled = settle(context, candidates, judged, day.opening.day)
     weights_block = set_weights_step(context, day, settled)
     return publish_step(context, day, judged, models, settled, weights_block)
 

@@ -9,6 +9,8 @@ significant submissions first; scores within the noise of each other share a tie
 commit leads, so a copy with a lucky timing cannot pass the original. Only a tier's leader earns, and weights
 fall with the tier; when no submission qualifies they all go to the contest's ``no_winner_uid``. A leader
 that would earn past an earlier commit ranked near it earns only once a face-to-face run tells them apart.
+The reigning leader (first place on the validator's previous day) keeps first place unless a challenger's
+score clears its own by the contest's leader margin (``Reign``).
 """
 
 from __future__ import annotations
@@ -147,12 +149,25 @@ def _tiers(entries: Sequence[Entry], tie_margin: float) -> list[list[Entry]]:
     return [sorted(tier, key=commit_order) for tier in tiers]
 
 
-def rank(entries: Sequence[Entry], tie_margin: float, held: Mapping[str, str] | None = None) -> list[Placed]:
+@dataclass(frozen=True)
+class Reign:
+    """The reigning leader and the score a challenger needs to take first place from it: its score today plus
+    the contest's leader margin for the days it has led."""
+
+    key: str
+    required: float
+
+
+def rank(
+    entries: Sequence[Entry], tie_margin: float, held: Mapping[str, str] | None = None, reign: Reign | None = None
+) -> list[Placed]:
     """Valid entries, best first: significant ones above the rest, each group in tiers led by the earliest commit.
 
     Only scores decide (the order of ``entries`` never matters), and an entry that clearly beats another
     always ranks above it, unless it is ``held``: a later entry that face to face could not be told apart from
-    an earlier one (its key -> theirs) joins that entry's tier, behind it.
+    an earlier one (its key -> theirs) joins that entry's tier, behind it; or unless the ``reign``ing leader,
+    significant today, stands in its way: a tier above the leader's whose earner does not score above
+    ``reign.required`` goes just below the leader's tier, in its order.
     """
     held = held or {}
     valid = {entry.key: entry for entry in entries if entry.verdict.valid}
@@ -163,11 +178,23 @@ def rank(entries: Sequence[Entry], tie_margin: float, held: Mapping[str, str] | 
     for key in held:
         if key in valid and (home := _home(key, held, tier_of)) is not None:
             home.append(valid[key])
+    if reign is not None and reign.key in tier_of and valid[reign.key].verdict.significant:
+        tiers = _defended(tiers, tier_of[reign.key], reign.required)
     placed: list[Placed] = []
     for tier_number, tier in enumerate(tiers, start=1):
         for entry in sorted(tier, key=commit_order):
             placed.append(Placed(entry, len(placed) + 1, tier_number))
     return placed
+
+
+def _defended(tiers: list[list[Entry]], leaders_tier: list[Entry], required: float) -> list[list[Entry]]:
+    """The tiers above the leader's whose earner (earliest commit) does not score above ``required`` moved just
+    below it."""
+    at = next(number for number, tier in enumerate(tiers) if tier is leaders_tier)
+    above = tiers[:at]
+    challengers = [tier for tier in above if _score(min(tier, key=commit_order)) > required]
+    stood_off = [tier for tier in above if _score(min(tier, key=commit_order)) <= required]
+    return [*challengers, leaders_tier, *stood_off, *tiers[at + 1 :]]
 
 
 def _home(key: str, held: Mapping[str, str], tier_of: Mapping[str, list[Entry]]) -> list[Entry] | None:
@@ -244,7 +271,9 @@ class Ranking:
     next_face_to_face: tuple[str, str] | None  # (earlier, later) still to measure; the later is held until then
 
 
-def ranking(entries: Sequence[Entry], tie_margin: float, minimum_improvement: float, faced: Faced) -> Ranking:
+def ranking(
+    entries: Sequence[Entry], tie_margin: float, minimum_improvement: float, faced: Faced, reign: Reign | None = None
+) -> Ranking:
     """``rank`` and ``weights``, where an entry earns past an earlier commit only once told apart from it face to face.
 
     A tier's leader that is later than an entry ranked near it must, in a direct run: improve on the best
@@ -255,7 +284,7 @@ def ranking(entries: Sequence[Entry], tie_margin: float, minimum_improvement: fl
     held: dict[str, str] = {}
     pending: tuple[str, str] | None = None
     while True:
-        placed = rank(entries, tie_margin, held)
+        placed = rank(entries, tie_margin, held, reign)
         shares = weights(placed)
         doubt = _first_doubt(placed, shares, minimum_improvement, faced)
         if doubt is None:

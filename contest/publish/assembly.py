@@ -14,6 +14,7 @@ from contest.publish.leaderboard import (
     Device,
     HostRecord,
     Leaderboard,
+    LeaderRecord,
     ThumbnailInput,
     WeightVectorRecord,
     control_from,
@@ -69,6 +70,9 @@ class Settlement(Protocol):
     @property
     def held(self) -> Mapping[str, str]: ...
 
+    @property
+    def leader(self) -> LeaderRecord | None: ...
+
 
 def day_leaderboard(
     opening: Opening,
@@ -117,6 +121,7 @@ def day_leaderboard(
         ],
         submissions=rows,
         weights=WeightVectorRecord(uids=list(vector.uids), weights=list(vector.weights), policy=vector.policy),
+        leader=settled.leader,
         weights_set_at_block=weights_block,
         harness_share=judged.harness_share,
         thumbnail_inputs=[ThumbnailInput(prompt=item.prompt, seed=item.seed) for item in inputs[: gallery.count]],

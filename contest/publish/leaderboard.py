@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it i
 # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds;
 # 6: the baseline-failed kind, only a tier's earliest commit earns, dissimilar checkpoints stop after one block;
 # 7: face-to-face runs, the entries held behind an earlier one, judging hosts and the host-lost kind
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
@@ -141,6 +141,16 @@ class WeightVectorRecord(_Model):
     policy: str  # the rule that gave them
 
 
+class LeaderRecord(_Model):
+    """First place and what it takes to pass it (``contest.definitions.LeaderPolicy``)."""
+
+    hotkey: str
+    since: str  # the day it took first place
+    days_held: int  # days since then (0: it took first place today)
+    margin: float  # what a challenger must score above its score on the next day, in score units
+    score_to_lead: float  # its score today plus that margin: the score that would lead the next day
+
+
 class Submission(_Model):
     hotkey: str
     uid: int | None
@@ -192,6 +202,7 @@ class Leaderboard(_Model):
     hosts: list[HostRecord] = Field(default_factory=list)  # empty when the validator judged in its own process
     submissions: list[Submission]
     weights: WeightVectorRecord
+    leader: LeaderRecord | None = None  # None when no submission earned; absent before schema 8
     weights_set_at_block: int | None = None
     harness_share: float  # share of the day's benchmark wall time spent outside timed generation
     thumbnail_inputs: list[ThumbnailInput] = Field(default_factory=list)  # the first of the day's inputs

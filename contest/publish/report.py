@@ -9,7 +9,7 @@ from base.measure import Estimate, median_ci
 from contest.judging.checkpoint_worker import BenchmarkResult
 from contest.judging.compare import Comparison
 from contest.judging.judge import JudgingRun
-from contest.publish.leaderboard import ControlRecord, Interval, Leaderboard, Submission, control_from
+from contest.publish.leaderboard import ControlRecord, Interval, Leaderboard, LeaderRecord, Submission, control_from
 
 MIB = 1024 * 1024
 
@@ -95,6 +95,15 @@ def format_score(row: Submission, missing: str = "invalid") -> str:
     return format_interval(row.score_interval, digits=4, sign="+")
 
 
+def format_leader(leader: LeaderRecord) -> str:
+    """First place, since when, and the score that would take it: the same in the terminal and on the page."""
+    held = "today" if leader.days_held == 0 else f"on {leader.since}, {leader.days_held} days ago"
+    return (
+        f"leader {leader.hotkey[:12]} (took first place {held}); to lead the next day: score above "
+        f"{leader.score_to_lead:+.4f} (its score today plus the leader margin {leader.margin:.4f})"
+    )
+
+
 def format_leaderboard(leaderboard: Leaderboard) -> str:
     """The day's ranking, the A/A controls, the weights' rule, then every submission that is out and why."""
     header = ("rank", "tier", "uid", "hotkey", "repository", "score [95% CI]", "significant", "speed ratio [95% CI]")
@@ -127,6 +136,7 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
         *format_controls(leaderboard.controls),
         f"weights ({weights.policy}): "
         + ", ".join(f"uid {uid} {share:.4f}" for uid, share in zip(weights.uids, weights.weights, strict=True)),
+        *([format_leader(leaderboard.leader)] if leaderboard.leader else []),
     ]
     faced = [
         f"  {row.hotkey[:12]} against {run.earlier[:12]}: "

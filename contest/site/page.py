@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from contest.definitions import CONTESTS
 from contest.publish.leaderboard import Submission, Thumbnail
-from contest.publish.report import format_interval, format_score
+from contest.publish.report import format_interval, format_leader, format_score
 from contest.site.archive import PublishedDay
 
 MIB = 1024 * 1024
@@ -154,7 +154,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(interval=format_interval, ratio=_ratio, mib=_mib, score=_score)
+    environment.filters.update(interval=format_interval, ratio=_ratio, mib=_mib, score=_score, leader=format_leader)
     return environment
 
 

@@ -4,7 +4,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ import pytest
 from bittensor import Wallet
 
 from base.chain import LocalChain
+from contest.day.leader import Reigning, reigning
 from contest.definitions import get_contest
 from contest.judging.compare import speed_ratio
 from contest.publish.consensus import consensus
@@ -89,6 +90,26 @@ def test_the_report_and_the_page_show_the_judging_hosts(tmp_path: Path, leaderbo
     assert f"  host-1 on gpu-b: NVIDIA H100: judged {', '.join(row.hotkey[:12] for row in judged[1:])}" in report
     page = render_day(PublishedDay(tmp_path / "day.json", board, None), [], [board.contest])
     assert f"host-0 on gpu-a: NVIDIA H100, 1 judged; host-1 on gpu-b: NVIDIA H100, {len(judged) - 1} judged." in page
+
+
+def test_first_place_is_recorded_and_defended_the_next_day(tmp_path: Path, leaderboard: dict) -> None:
+    """The demo's leader took first place today; a later day of the same validator reads it as the reign."""
+    first = by_repository(leaderboard)["demo/onnx-unet"]
+    policy = get_contest(leaderboard["contest"]).leader
+    leader = leaderboard["leader"]
+    assert (leader["hotkey"], leader["since"], leader["days_held"]) == (first["hotkey"], leaderboard["day"], 0)
+    assert leader["margin"] == policy.start_margin
+    assert leader["score_to_lead"] == pytest.approx(first["score"] + policy.start_margin)
+    folder = tmp_path / "leaderboards" / leaderboard["contest"]
+    folder.mkdir(parents=True)
+    (folder / f"{leaderboard['day']}-{leaderboard['opening_block']}.json").write_text(json.dumps(leaderboard))
+    next_day = (date.fromisoformat(leaderboard["day"]) + timedelta(days=1)).isoformat()
+    assert reigning(tmp_path, leaderboard["contest"], next_day) == Reigning(first["hotkey"], leaderboard["day"])
+    assert reigning(tmp_path, leaderboard["contest"], leaderboard["day"]) is None  # only earlier days reign
+    board = Leaderboard.model_validate(leaderboard)
+    line = f"to lead the next day: score above {leader['score_to_lead']:+.4f}"
+    assert line in format_leaderboard(board)
+    assert line in render_day(PublishedDay(tmp_path / "day.json", board, None), [], [board.contest])
 
 
 def test_onnx_submission_ranks_first(leaderboard: dict) -> None:
