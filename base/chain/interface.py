@@ -33,6 +33,7 @@ class Neuron:
     hotkey: str
     stake: float
     validator_permit: bool
+    coldkey: str = ""  # the hotkey's owner; empty where the chain does not say
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ TEMPO = 360  # blocks between epochs, Bittensor's default
 MAX_COMMITMENT_BYTES = 128
 Quantity = TypeVar("Quantity", int, timedelta)  # both sides of a division have the same kind
 
-CHAIN_VERSION = 1  # 0: each hotkey's latest commitment only, registrations without their block; 1: both
+# 0: each hotkey's latest commitment only, registrations without their block; 1: both; 2: and each hotkey's coldkey
+CHAIN_VERSION = 2
 _COMMITMENTS_TABLE = """CREATE TABLE IF NOT EXISTS commitments (
     netuid INTEGER NOT NULL, hotkey TEXT NOT NULL, block INTEGER NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (netuid, hotkey, block))"""
@@ -47,7 +48,7 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS neurons (
     netuid INTEGER NOT NULL, uid INTEGER NOT NULL, hotkey TEXT NOT NULL, stake REAL NOT NULL,
-    validator_permit INTEGER NOT NULL, registered_block INTEGER NOT NULL,
+    validator_permit INTEGER NOT NULL, registered_block INTEGER NOT NULL, coldkey TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (netuid, uid), UNIQUE (netuid, hotkey))""",
     _COMMITMENTS_TABLE,
     """CREATE TABLE IF NOT EXISTS weights (
@@ -63,12 +64,13 @@ _FROM_VERSION_0 = (
     "INSERT INTO commitments SELECT netuid, hotkey, block, data FROM commitments_version_0",
     "DROP TABLE commitments_version_0",
 )
+_FROM_VERSION_1 = ("ALTER TABLE neurons ADD COLUMN coldkey TEXT NOT NULL DEFAULT ''",)
 _LATEST_COMMITMENTS = """
     SELECT hotkey, block, data FROM commitments AS c WHERE netuid = ?1 AND block = (
         SELECT MAX(block) FROM commitments WHERE netuid = c.netuid AND hotkey = c.hotkey AND block <= ?2)
     ORDER BY block, hotkey"""
 _REGISTERED = """
-    SELECT uid, hotkey, stake, validator_permit FROM neurons WHERE netuid = ?1 AND registered_block <= ?2
+    SELECT uid, hotkey, stake, validator_permit, coldkey FROM neurons WHERE netuid = ?1 AND registered_block <= ?2
     ORDER BY uid"""
 
 
@@ -109,6 +111,9 @@ class LocalChain:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and "commitments" in tables:
             for statement in _FROM_VERSION_0:
+                db.execute(statement)
+        if version in (0, 1) and "neurons" in tables:
+            for statement in _FROM_VERSION_1:
                 db.execute(statement)
         for statement in _TABLES:
             db.execute(statement)
@@ -184,8 +189,11 @@ class LocalChain:
             genesis = self._meta(db, "genesis_time")
         return hashlib.sha256(f"{chain_id}:{genesis}:{block}".encode()).digest()
 
-    def register(self, hotkey: str, netuid: int, stake: float = 0.0, validator_permit: bool = False) -> int:
-        """Give a hotkey a uid on the subnet (the next free one); registering again keeps its uid."""
+    def register(
+        self, hotkey: str, netuid: int, stake: float = 0.0, validator_permit: bool = False, coldkey: str = ""
+    ) -> int:
+        """Give a hotkey (owned by ``coldkey``) a uid on the subnet (the next free one); registering again keeps
+        its uid and its owner."""
         with self._connect() as db:
             row = db.execute("SELECT uid FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey)).fetchone()
             if row:
@@ -197,9 +205,9 @@ class LocalChain:
             uid = db.execute("SELECT COALESCE(MAX(uid) + 1, 0) FROM neurons WHERE netuid = ?", (netuid,))
             uid = uid.fetchone()[0]
             db.execute(
-                "INSERT INTO neurons (netuid, uid, hotkey, stake, validator_permit, registered_block)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (netuid, uid, hotkey, stake, int(validator_permit), self._block(db)),
+                "INSERT INTO neurons (netuid, uid, hotkey, stake, validator_permit, registered_block, coldkey)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (netuid, uid, hotkey, stake, int(validator_permit), self._block(db), coldkey),
             )
             return uid
 
@@ -217,7 +225,7 @@ class LocalChain:
         then is registered now, with the same uid.
         """
         rows = self._as_of(_REGISTERED, netuid, at_block)
-        return [Neuron(uid, hotkey, stake, bool(permit)) for uid, hotkey, stake, permit in rows]
+        return [Neuron(uid, hotkey, stake, bool(permit), coldkey) for uid, hotkey, stake, permit, coldkey in rows]
 
     def _require_registered(self, db: sqlite3.Connection, netuid: int, hotkey: str) -> None:
         found = db.execute("SELECT 1 FROM neurons WHERE netuid = ? AND hotkey = ?", (netuid, hotkey))

@@ -105,7 +105,7 @@ class BittensorChain:
         if metagraph is None:
             raise ChainError(f"subnet {netuid} does not exist on {self.endpoint}")
         return [
-            Neuron(neuron.uid, neuron.hotkey, neuron.total_stake.amount, neuron.validator_permit)
+            Neuron(neuron.uid, neuron.hotkey, neuron.total_stake.amount, neuron.validator_permit, neuron.coldkey)
             for neuron in metagraph.neurons
         ]
 

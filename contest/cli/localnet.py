@@ -61,12 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _register(chain: LocalChain, args: argparse.Namespace) -> str:
     wallet = Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=str(args.wallet_path))
     created = ""
+    if not wallet.coldkeypub_file.exists_on_device():  # the owner a registration names, as on the real chain
+        wallet.create_new_coldkey(use_password=False, overwrite=False, suppress=True)
+        created = f"created coldkey {wallet.coldkey_file.path} (no password); "
     if not wallet.hotkey_file.exists_on_device():
         wallet.create_new_hotkey(use_password=False, overwrite=False, suppress=True)
-        created = f"created hotkey {wallet.hotkey_file.path} (no password); "
-    hotkey = wallet.hotkey.ss58_address
+        created += f"created hotkey {wallet.hotkey_file.path} (no password); "
+    hotkey, coldkey = wallet.hotkey.ss58_address, wallet.coldkeypub.ss58_address
     stake = VALIDATOR_STAKE if args.validator else 0.0
-    uid = chain.register(hotkey, args.netuid, stake=stake, validator_permit=args.validator)
+    uid = chain.register(hotkey, args.netuid, stake=stake, validator_permit=args.validator, coldkey=coldkey)
     role = "validator" if args.validator else "miner"
     return f"{created}{hotkey} is uid {uid} on subnet {args.netuid} ({role})"
 

@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 from collections.abc import Sequence
+from pathlib import Path
 
 from base.chain import ChainError
 from base.commandline import (
@@ -24,6 +25,7 @@ from base.commandline import (
     open_chain,
     open_stores,
 )
+from contest.day.blocklist import Blocklist
 from contest.day.daemon import ValidatorDaemon
 from contest.day.leader import latest_leader
 from contest.day.state import StateVersionError, ValidatorState
@@ -64,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="with --ray.address local on a CPU contest: how many hosts this machine stands for (default: 1)",
     )
+    parser.add_argument(
+        "--blocklist",
+        type=Path,
+        default=None,
+        help="a file of 'hotkey <ss58>' and 'coldkey <ss58>' lines never judged, read at each day's opening "
+        "(default: blocklist.txt in the data folder, where there is one)",
+    )
     add_common_flags(parser, DEFAULT_CONTEST_ID)
     return parser
 
@@ -80,7 +89,10 @@ def _hosts(args: argparse.Namespace) -> OpenHosts:
 def _setup(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> DaySetup:
     config = network_config(args)
     wallet = load_wallet(args)
-    return DaySetup(opener(config), open_stores(config), contest, config.netuid, wallet, config.data_dir, _hosts(args))
+    blocklist = args.blocklist or config.data_dir / "blocklist.txt"
+    Blocklist.read(blocklist)  # a file that does not parse stops the validator now, not at the next opening
+    chain, stores = opener(config), open_stores(config)
+    return DaySetup(chain, stores, contest, config.netuid, wallet, config.data_dir, _hosts(args), blocklist)
 
 
 def run_once(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:

@@ -26,8 +26,9 @@ class Committed:
 
 
 def new_wallet(wallets: Path, name: str) -> Wallet:
-    """A wallet with an unencrypted hotkey under ``wallets`` (any one of that name is replaced)."""
+    """A wallet with an unencrypted coldkey and hotkey under ``wallets`` (any one of that name is replaced)."""
     made = Wallet(name=name, hotkey="default", path=str(wallets))
+    made.create_new_coldkey(use_password=False, overwrite=True, suppress=True)
     made.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
     return made
 
@@ -45,14 +46,16 @@ class World:
     def register(self, name: str) -> Wallet:
         """A miner's wallet, registered."""
         made = new_wallet(self.wallets, name)
-        self.chain.register(made.hotkey.ss58_address, self.netuid)
+        self.chain.register(made.hotkey.ss58_address, self.netuid, coldkey=made.coldkeypub.ss58_address)
         self.hotkeys[name] = made.hotkey.ss58_address
         return made
 
     def validator(self, name: str = "validator", stake: float = 1000.0) -> Wallet:
         """A validator's wallet, registered with ``stake`` and a permit."""
         made = new_wallet(self.wallets, name)
-        self.chain.register(made.hotkey.ss58_address, self.netuid, stake=stake, validator_permit=True)
+        self.chain.register(
+            made.hotkey.ss58_address, self.netuid, stake, validator_permit=True, coldkey=made.coldkeypub.ss58_address
+        )
         return made
 
     def submit(self, name: str, folder: Path, **overrides: str) -> bytes:

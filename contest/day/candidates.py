@@ -27,6 +27,7 @@ class Candidate:
     uid: int | None
     commit_block: int
     commitment: codec.Commitment | None = None
+    coldkey: str = ""  # the hotkey's owner at the opening, where the chain says
     reason: Reason | None = None
     duplicate_of: str | None = None
 
@@ -49,12 +50,13 @@ def collect(chain: Chain, netuid: int, contest: Contest, opening: DayOpening) ->
     deregistered or its uid handed on; one registered after it is not. A commitment made after the opening is
     not read: the hotkey's earlier one is.
     """
-    uids = {neuron.hotkey: neuron.uid for neuron in chain.neurons(netuid, at_block=opening.block)}
+    neurons = {neuron.hotkey: neuron for neuron in chain.neurons(netuid, at_block=opening.block)}
     candidates = []
     for entry in chain.commitments(netuid, at_block=opening.block):
-        if entry.hotkey not in uids:
+        if entry.hotkey not in neurons:
             continue
-        candidate = Candidate(entry.hotkey, uids[entry.hotkey], entry.block)
+        neuron = neurons[entry.hotkey]
+        candidate = Candidate(entry.hotkey, neuron.uid, entry.block, coldkey=neuron.coldkey)
         try:
             decoded = codec.decode(entry.data)
         except codec.InvalidCommitment as error:

@@ -20,6 +20,7 @@ from base.errors import first_line
 from base.removal import remove_tree
 from base.stores import Store
 from contest.baseline import ContestModels, ensure_models
+from contest.day.blocklist import Blocklist
 from contest.day.candidates import Candidate, collect
 from contest.day.copies import attribute_near_copies, mark_duplicates
 from contest.day.fetching import DayCheckpoints
@@ -68,6 +69,7 @@ class DaySetup:
     wallet: Wallet
     data_dir: Path
     hosts: OpenHosts = in_process  # where submissions are judged: the validator itself, or a Ray cluster's hosts
+    blocklist: Path | None = None  # hotkeys and coldkeys never judged (``contest.day.blocklist``); None: none
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,9 +156,12 @@ def open_step(context: DayContext, scheduled: datetime | None) -> OpenedDay:
 
 
 def collect_step(context: DayContext, day: OpenedDay) -> list[Candidate]:
-    candidates = collect(context.chain, context.netuid, context.contest, day.opening)
+    """The day's commitments, those on the blocklist (read now, at each opening) already out."""
+    blocklist = Blocklist.read(context.blocklist) if context.blocklist is not None else Blocklist()
+    candidates = blocklist.apply(collect(context.chain, context.netuid, context.contest, day.opening))
     context.state.set_submission_count(day.stored.id, len(candidates))
-    context.progress(f"{len(candidates)} commitments collected")
+    blocked = sum(1 for c in candidates if c.reason is not None and c.reason.kind == ReasonKind.BLOCKED)
+    context.progress(f"{len(candidates)} commitments collected" + (f", {blocked} blocked" if blocked else ""))
     return candidates
 
 

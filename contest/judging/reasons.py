@@ -18,6 +18,7 @@ class ReasonKind(StrEnum):
 
     INVALID_COMMITMENT = "invalid-commitment"
     UNKNOWN_CONTEST = "unknown-contest"
+    BLOCKED = "blocked"  # on the validator's blocklist (its hotkey or its coldkey)
     PROVIDER_UNAVAILABLE = "provider-unavailable"
     NO_DISK = "no-disk"
     DOWNLOAD = "download"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from bittensor import Wallet
 from onnx import TensorProto, helper
 from safetensors.numpy import load_file, save_file
 
@@ -176,9 +177,17 @@ def judged_day(
     day.submit("memory-bomb", _memory_bomb_unet(day.checkpoint("memory-bomb")))
     day.submit("hang", _hanging_unet(day.checkpoint("hang")))
     day.submit("wrong-shape", _half_width_unet(day.checkpoint("wrong-shape")))
+    day.submit("blocked-hotkey", day.checkpoint("blocked-hotkey", source=onnx_checkpoint))
+    day.commit_bytes(  # a repository that does not exist: were it fetched, it would be out as a download
+        "blocked-owner", codec.Commitment(CONTEST.id, "local", "ghost/blocked", "ef" * 20, b"\0" * 32).encode()
+    )
+    owner = Wallet(name="blocked-owner", hotkey="default", path=str(day.wallets)).coldkeypub.ss58_address
+    blocklist = data_dir.parent / "blocklist.txt"
+    blocklist.write_text(f"# known exploiters\nhotkey {day.hotkeys['blocked-hotkey']}\ncoldkey {owner}  # all of it\n")
     move_to_next_opening(day.chain, CONTEST)
 
-    board, _ = run_day(DaySetup(day.chain, {"local": day.store}, JUDGED_AS, NETUID, validator, data_dir))
+    setup = DaySetup(day.chain, {"local": day.store}, JUDGED_AS, NETUID, validator, data_dir, blocklist=blocklist)
+    board, _ = run_day(setup)
     rows = {row.hotkey: row for row in board.submissions}
     by_name = {name: rows[hotkey] for name, hotkey in day.hotkeys.items() if hotkey in rows}
     return by_name, day.hotkeys
@@ -300,6 +309,13 @@ def test_a_checkpoint_that_hangs_is_killed_at_the_load_limit(judged_day) -> None
 def test_a_checkpoint_whose_outputs_have_the_wrong_shape(judged_day) -> None:
     text = reason(judged_day, "wrong-shape")
     assert text.startswith("benchmark failed: ") and "size of tensor" in text
+
+
+def test_a_blocked_hotkey_and_a_blocked_owner_are_out_before_anything_is_downloaded(judged_day) -> None:
+    assert reason(judged_day, "blocked-hotkey") == "blocked: its hotkey is on this validator's blocklist"
+    rows, _ = judged_day
+    assert reason(judged_day, "blocked-owner").startswith("blocked: its coldkey 5")  # not a failed download
+    assert {rows[name].reason_kind for name in ("blocked-hotkey", "blocked-owner")} == {ReasonKind.BLOCKED}
 
 
 def test_each_reason_is_published_with_its_kind(judged_day) -> None:

@@ -18,15 +18,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().out.strip()
 
 
-def test_register_creates_a_missing_hotkey_and_keeps_the_uid_when_run_again(tmp_path: Path, capsys) -> None:
+def test_register_creates_missing_keys_and_keeps_the_uid_and_owner_when_run_again(tmp_path: Path, capsys) -> None:
     flags = ["--wallet.name", "alice", "--wallet.path", str(tmp_path / "wallets"), "--data_dir", str(tmp_path)]
     code, first = run(capsys, "register", *flags)
-    assert code == 0 and first.startswith("created hotkey ") and "is uid 0 on subnet 39 (miner)" in first
-    hotkey = Wallet(name="alice", hotkey="default", path=str(tmp_path / "wallets")).hotkey.ss58_address
+    assert code == 0 and first.startswith("created coldkey ") and "; created hotkey " in first
+    assert "is uid 0 on subnet 39 (miner)" in first
+    wallet = Wallet(name="alice", hotkey="default", path=str(tmp_path / "wallets"))
     code, again = run(capsys, "register", *flags, "--validator")
-    assert code == 0 and again == f"{hotkey} is uid 0 on subnet 39 (validator)"
+    assert code == 0 and again == f"{wallet.hotkey.ss58_address} is uid 0 on subnet 39 (validator)"
     (neuron,) = LocalChain(tmp_path / "chain.sqlite").neurons(39)
-    assert neuron.hotkey == hotkey and neuron.validator_permit and neuron.stake > 0
+    assert neuron.hotkey == wallet.hotkey.ss58_address and neuron.validator_permit and neuron.stake > 0
+    assert neuron.coldkey == wallet.coldkeypub.ss58_address
 
 
 def test_advance_and_open_day_move_the_block(tmp_path: Path, capsys) -> None:

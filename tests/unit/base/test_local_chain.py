@@ -148,7 +148,9 @@ def test_a_file_of_the_version_before_block_history_is_brought_up_to_date(tmp_pa
     ]
     assert [(c.hotkey, c.block, c.data) for c in chain.commitments(1, at_block=30)] == [("MINER", 30, b"\x01\x02")]
     assert chain.commitments(1, at_block=29) == []
-    chain.register(miner.hotkey.ss58_address, netuid=1)
+    assert {n.coldkey for n in chain.neurons(1)} == {""}  # registered before owners were kept
+    chain.register(miner.hotkey.ss58_address, netuid=1, coldkey=miner.coldkeypub.ss58_address)
+    assert chain.neurons(1)[-1].coldkey == miner.coldkeypub.ss58_address
     chain.advance(2)
     chain.commit(miner, 1, b"new")
     assert {c.hotkey for c in chain.commitments(1, at_block=40)} == {"MINER"}
