@@ -10,6 +10,7 @@
 // exponential back-off, and gives it 30 s to stop cleanly on `pm2 stop`. The page (edge-leaderboard) serves
 // what the validator publishes under dataDir; pageHost "0.0.0.0" makes it reachable from other machines.
 // rayAddress "local" spreads the judging over one Ray host per GPU of this machine (docs/validating.md).
+// metricsPort (e.g. "9108") serves Prometheus metrics on 127.0.0.1 (README, "Metrics").
 const settings = {
   netuid: "39",
   network: "local",
@@ -21,6 +22,7 @@ const settings = {
   pageHost: "127.0.0.1",
   pagePort: "8090",
   rayAddress: "",
+  metricsPort: "",
 };
 
 const validatorArgs = [
@@ -33,6 +35,7 @@ const validatorArgs = [
   "--wallet.path", settings.walletPath,
   "--data_dir", settings.dataDir,
   ...(settings.rayAddress ? ["--ray.address", settings.rayAddress] : []),
+  ...(settings.metricsPort ? ["--metrics.port", settings.metricsPort] : []),
   "--logging.debug",
 ];
 

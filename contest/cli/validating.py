@@ -28,6 +28,7 @@ from base.commandline import (
 from contest.day.blocklist import Blocklist
 from contest.day.daemon import ValidatorDaemon
 from contest.day.leader import latest_leader
+from contest.day.metrics import DayMetrics
 from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
@@ -73,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file of 'hotkey <ss58>' and 'coldkey <ss58>' lines never judged, read at each day's opening "
         "(default: blocklist.txt in the data folder, where there is one)",
     )
+    parser.add_argument(
+        "--metrics.port",
+        dest="metrics_port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (default: not served)",
+    )
+    parser.add_argument(
+        "--metrics.host",
+        dest="metrics_host",
+        default="127.0.0.1",
+        help="the address the metrics are served on (default: 127.0.0.1, this machine only)",
+    )
     add_common_flags(parser, DEFAULT_CONTEST_ID)
     return parser
 
@@ -92,7 +106,11 @@ def _setup(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> D
     blocklist = args.blocklist or config.data_dir / "blocklist.txt"
     Blocklist.read(blocklist)  # a file that does not parse stops the validator now, not at the next opening
     chain, stores = opener(config), open_stores(config)
-    return DaySetup(chain, stores, contest, config.netuid, wallet, config.data_dir, _hosts(args), blocklist)
+    metrics = DayMetrics()
+    if args.metrics_port is not None:
+        metrics.serve(args.metrics_port, args.metrics_host)
+    hosts = _hosts(args)
+    return DaySetup(chain, stores, contest, config.netuid, wallet, config.data_dir, hosts, blocklist, metrics)
 
 
 def run_once(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:

@@ -83,6 +83,7 @@ class ValidatorDaemon:
             log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")
         except (ChainError, OSError) as error:
             self.state.record_error(f"day: {error}")
+            self.setup.metrics.error()
             log.error("the day failed: %s (it resumes at the next start or opening)", error)
         except DayFailed as error:
             log.error("%s", error)
@@ -110,15 +111,18 @@ class ValidatorDaemon:
             return None
         try:
             block = self.chain.current_block()
+            self.setup.metrics.chain_head(block)
             interval = self.interval_blocks or self.chain.tempo(self.netuid)
             if block - last.block < interval:
                 return None
             set_at = self.chain.set_weights(self.wallet, self.netuid, last.uids, last.weights, WEIGHTS_VERSION_KEY)
         except ChainError as error:
             self.state.record_error(f"weights: {error}")
+            self.setup.metrics.error()
             log.warning("setting weights failed: %s (retried at the next check)", error)
             return None
         self.state.record_weights(last.day_id, set_at, last.uids, last.weights)
+        self.setup.metrics.weights_set(set_at)
         log.info("weights of day %s set again at block %d", last.day_id, set_at)
         return set_at
 

@@ -8,8 +8,9 @@ resumes where it stopped, with the same opening (hence the same inputs).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,11 +26,12 @@ from contest.day.candidates import Candidate, collect
 from contest.day.copies import attribute_near_copies, mark_duplicates
 from contest.day.fetching import DayCheckpoints
 from contest.day.leader import Reigning, leader_after, reign_on, reigning
+from contest.day.metrics import DayMetrics
 from contest.day.opening import DayOpening, open_day
 from contest.day.schedule import opening_on
 from contest.day.state import StoredDay, ValidatorState
 from contest.definitions import Contest, day_inputs
-from contest.judging.judge import Judgement, JudgingRun, OpenHosts, in_process, judge
+from contest.judging.judge import Judgement, JudgingRun, OpenHosts, Outcome, in_process, judge
 from contest.judging.reasons import ReasonKind
 from contest.judging.scoring import (
     Entry,
@@ -70,6 +72,7 @@ class DaySetup:
     data_dir: Path
     hosts: OpenHosts = in_process  # where submissions are judged: the validator itself, or a Ray cluster's hosts
     blocklist: Path | None = None  # hotkeys and coldkeys never judged (``contest.day.blocklist``); None: none
+    metrics: DayMetrics = field(default_factory=DayMetrics)  # what Prometheus scrapes, where it is served
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,13 +183,20 @@ def judge_step(
     checkpoints = DayCheckpoints(
         candidates, context.stores, day.cache_dir, context.contest, judged_digests, context.progress
     )
-    record = state.recorder(stored.id)
+    store = state.recorder(stored.id)
+    context.metrics.day_opened(len(candidates), len(done) + sum(1 for c in candidates if not c.alive))
+    last = [time.monotonic()]
+
+    def record(hotkey: str, outcome: Outcome) -> None:
+        store(hotkey, outcome, checkpoints.digests.get(hotkey))
+        context.metrics.stored(outcome, time.monotonic() - last[0])
+        last[0] = time.monotonic()
+
     models = ensure_models(context.contest, context.data_dir, context.stores.get("huggingface"))
     day.cache_dir.mkdir(parents=True, exist_ok=True)  # the workers' scratch folders too: removed with the day
     try:
         judged = judge(
-            models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done,
-            record=lambda hotkey, outcome: record(hotkey, outcome, checkpoints.digests.get(hotkey)),
+            models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done, record=record,
             closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
             rivals=day_rivals(context, candidates, day.opening.day), hosts=context.hosts,
         )  # fmt: skip
@@ -207,6 +217,7 @@ def settle(context: DayContext, candidates: Sequence[Candidate], judged: Judging
     uids = {c.hotkey: c.uid for c in marked if c.uid is not None}
     vector = weight_vector(ranked.shares, uids, contest)
     leader = leader_after(rivals.reign_of, ranked.shares, judgements, contest.leader, day)
+    context.metrics.settled(judgements, judged.controls)
     return Settled(marked, judgements, ranked.placed, ranked.shares, vector, dict(judged.faced), ranked.held, leader)
 
 
@@ -245,6 +256,7 @@ def set_weights_step(context: DayContext, day: OpenedDay, settled: Settled) -> i
         context.wallet, context.netuid, list(vector.uids), list(vector.weights), WEIGHTS_VERSION_KEY
     )
     context.state.record_weights(day.stored.id, block, list(vector.uids), list(vector.weights))
+    context.metrics.weights_set(block)
     return block
 
 
@@ -312,6 +324,7 @@ def run_day(
     except Exception as error:
         cause = f"{type(error).__name__}: {first_line(error)}"
         failures = context.state.record_day_failure(day.stored.id, cause)
+        context.metrics.error()
         if failures < MAX_DAY_FAILURES:
             raise
         note = f"given up after failing {failures} times in the validator; the last: {cause}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,9 +16,11 @@ import onnx
 import pytest
 from bittensor import Wallet
 from onnx import TensorProto, helper
+from prometheus_client.parser import text_string_to_metric_families
 from safetensors.numpy import load_file, save_file
 
 from base.chain import commitment as codec
+from contest.day.metrics import DayMetrics
 from contest.day.opening import move_to_next_opening
 from contest.day.steps import DaySetup, run_day
 from contest.judging.reasons import ReasonKind
@@ -129,8 +133,14 @@ JUDGED_AS = replace(CONTEST, load_timeout_s=10.0)
 
 
 @pytest.fixture(scope="module")
+def scraped() -> dict[str, str]:
+    """The metrics endpoint's text, scraped by the day below as Prometheus would: in the middle and at the end."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def judged_day(
-    tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path, onnx_checkpoint: Path
+    tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path, onnx_checkpoint: Path, scraped: dict[str, str]
 ) -> tuple[dict, dict[str, str]]:
     data_dir = tmp_path_factory.mktemp("bad") / "data"
     day = Day(data_dir, tiny_checkpoint)
@@ -186,11 +196,42 @@ def judged_day(
     blocklist.write_text(f"# known exploiters\nhotkey {day.hotkeys['blocked-hotkey']}\ncoldkey {owner}  # all of it\n")
     move_to_next_opening(day.chain, CONTEST)
 
-    setup = DaySetup(day.chain, {"local": day.store}, JUDGED_AS, NETUID, validator, data_dir, blocklist=blocklist)
-    board, _ = run_day(setup)
+    metrics, port = DayMetrics(), free_port()
+    metrics.serve(port)
+
+    def progress(line: str) -> None:
+        if line.startswith("[3/"):
+            scraped["midday"] = scrape(port)
+
+    setup = DaySetup(
+        day.chain, {"local": day.store}, JUDGED_AS, NETUID, validator, data_dir, blocklist=blocklist, metrics=metrics
+    )
+    board, _ = run_day(setup, progress=progress)
+    scraped["end"] = scrape(port)
+    scraped["weights_set_at_block"] = str(board.weights_set_at_block)
     rows = {row.hotkey: row for row in board.submissions}
     by_name = {name: rows[hotkey] for name, hotkey in day.hotkeys.items() if hotkey in rows}
     return by_name, day.hotkeys
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample, parsed as Prometheus parses the text format."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return found.value
+    raise KeyError(f"{name}{labels} is not in the metrics")
 
 
 def reason(judged_day, name: str) -> str:
@@ -316,6 +357,24 @@ def test_a_blocked_hotkey_and_a_blocked_owner_are_out_before_anything_is_downloa
     rows, _ = judged_day
     assert reason(judged_day, "blocked-owner").startswith("blocked: its coldkey 5")  # not a failed download
     assert {rows[name].reason_kind for name in ("blocked-hotkey", "blocked-owner")} == {ReasonKind.BLOCKED}
+
+
+def test_the_metrics_endpoint_shows_the_day_while_it_runs_and_its_outcomes_after(judged_day, scraped) -> None:
+    rows, _ = judged_day
+    midday, end = scraped["midday"], scraped["end"]
+    assert sample(midday, "edge_day_submissions") == len(rows)
+    assert 0 < sample(midday, "edge_day_judged") < len(rows)
+    assert sample(end, "edge_day_judged") == len(rows)
+    kinds: dict[str, int] = {}
+    for row in rows.values():
+        kinds[row.reason_kind or "valid"] = kinds.get(row.reason_kind or "valid", 0) + 1
+    for kind, count in kinds.items():
+        assert sample(end, "edge_day_outcomes", kind=kind) == count, kind
+    assert sample(end, "edge_outcomes_total", kind="refused") >= 1
+    assert 0.5 < sample(end, "edge_control_speed_ratio") < 2.0
+    assert sample(end, "edge_seconds_per_image", side="baseline") > 0
+    assert sample(end, "edge_submission_seconds_count") >= 1
+    assert sample(end, "edge_weights_block") == int(scraped["weights_set_at_block"])
 
 
 def test_each_reason_is_published_with_its_kind(judged_day) -> None:
