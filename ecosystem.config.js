@@ -11,6 +11,8 @@
 // what the validator publishes under dataDir; pageHost "0.0.0.0" makes it reachable from other machines.
 // rayAddress "local" spreads the judging over one Ray host per GPU of this machine (docs/validating.md).
 // metricsPort (e.g. "9108") serves Prometheus metrics on 127.0.0.1 (README, "Metrics").
+// autoupdate true: between days, fast-forward this checkout, `make setup`, and exit for PM2 to restart
+// (README, "Auto-update"); autoupdateSigningKey takes only commits that GPG key signed.
 const settings = {
   netuid: "39",
   network: "local",
@@ -23,6 +25,8 @@ const settings = {
   pagePort: "8090",
   rayAddress: "",
   metricsPort: "",
+  autoupdate: false,
+  autoupdateSigningKey: "",
 };
 
 const validatorArgs = [
@@ -36,6 +40,8 @@ const validatorArgs = [
   "--data_dir", settings.dataDir,
   ...(settings.rayAddress ? ["--ray.address", settings.rayAddress] : []),
   ...(settings.metricsPort ? ["--metrics.port", settings.metricsPort] : []),
+  ...(settings.autoupdate ? ["--autoupdate"] : []),
+  ...(settings.autoupdateSigningKey ? ["--autoupdate.signing_key", settings.autoupdateSigningKey] : []),
   "--logging.debug",
 ];
 

@@ -1,7 +1,8 @@
 """The validator: run a contest day now (``--once``) or every day at the contest's opening time.
 
 ``validator.py status`` prints the current day, its progress, the last weights and recent errors from
-the validator's state, and first place with the score that would take it from its latest leaderboard.
+the validator's state, first place with the score that would take it from its latest leaderboard, and the
+latest self-update check.
 SIGTERM and SIGINT stop it cleanly: every finished outcome is already stored, and the next start resumes
 the day.
 """
@@ -31,10 +32,12 @@ from contest.day.leader import latest_leader
 from contest.day.metrics import DayMetrics
 from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
+from contest.day.updater import UpdatePolicy, Updater, current_branch, read_result
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
 from contest.judging.judge import OpenHosts, in_process
 from contest.publish.report import format_leaderboard
 
+REPOSITORY = Path(__file__).resolve().parents[2]  # the checkout --autoupdate moves forward
 log = logging.getLogger("validator")
 
 
@@ -87,8 +90,29 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="the address the metrics are served on (default: 127.0.0.1, this machine only)",
     )
+    parser.add_argument(
+        "--autoupdate",
+        action="store_true",
+        help="between days, fast-forward to --autoupdate.remote/branch, run `make setup` and exit for PM2 to "
+        "restart (never over local changes; a failed set-up goes back)",
+    )
+    parser.add_argument("--autoupdate.interval_minutes", dest="autoupdate_minutes", type=float, default=30.0,
+                        help="minutes between update checks (default: 30)")  # fmt: skip
+    parser.add_argument("--autoupdate.remote", dest="autoupdate_remote", default="origin",
+                        help="the git remote to update from (default: origin)")  # fmt: skip
+    parser.add_argument("--autoupdate.branch", dest="autoupdate_branch", default=None,
+                        help="the branch to follow (default: the one checked out)")  # fmt: skip
+    parser.add_argument("--autoupdate.signing_key", dest="autoupdate_signing_key", default=None,
+                        help="take only commits with a valid signature by this GPG key fingerprint")  # fmt: skip
     add_common_flags(parser, DEFAULT_CONTEST_ID)
     return parser
+
+
+def _updater(args: argparse.Namespace) -> Updater | None:
+    if not args.autoupdate:
+        return None
+    branch = args.autoupdate_branch or current_branch(REPOSITORY)
+    return Updater(REPOSITORY, UpdatePolicy(args.autoupdate_remote, branch, args.autoupdate_signing_key))
 
 
 def _hosts(args: argparse.Namespace) -> OpenHosts:
@@ -125,6 +149,8 @@ def serve(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> in
         _setup(args, contest, opener),
         interval_blocks=args.weights_interval_blocks,
         progress=lambda message: print(message, flush=True),
+        updater=_updater(args),
+        update_minutes=args.autoupdate_minutes,
     )
 
     def stop(signum: int, _frame: object) -> None:
@@ -151,7 +177,10 @@ def main(argv: Sequence[str] | None = None, *, opener: ChainOpener = open_chain)
         return 1
     if args.command == "status":
         leader = latest_leader(args.data_dir, args.contest)
-        status = state.status().model_dump(mode="json") | {"leader": leader and leader.model_dump(mode="json")}
+        status = state.status().model_dump(mode="json") | {
+            "leader": leader and leader.model_dump(mode="json"),
+            "update": read_result(args.data_dir),
+        }
         print(json.dumps(status, indent=2))
         return 0
     try:

@@ -26,6 +26,7 @@ from contest.day.opening import chain_time
 from contest.day.schedule import latest_opening, opening_trigger
 from contest.day.state import ValidatorState
 from contest.day.steps import MAX_DAY_FAILURES, WEIGHTS_VERSION_KEY, DayFailed, DaySetup, DayStopped, run_day
+from contest.day.updater import Updater, UpdateResult, save_result
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -38,8 +39,12 @@ class ValidatorDaemon:
         interval_blocks: int | None = None,
         clock: Clock = lambda: datetime.now(UTC),
         progress: Callable[[str], None] = log.info,
+        updater: Updater | None = None,
+        update_minutes: float = 30.0,
     ) -> None:
         self.setup, self.clock, self.progress = setup, clock, progress
+        self.updater, self.update_minutes = updater, update_minutes
+        self._update_waits = threading.Event()
         self.chain, self.contest, self.netuid, self.wallet = setup.chain, setup.contest, setup.netuid, setup.wallet
         self.state = ValidatorState.of(setup.data_dir)
         self.interval_blocks = interval_blocks
@@ -73,7 +78,9 @@ class ValidatorDaemon:
             # A day that fails in the validator is resumed at once; given up, the scheduled day runs next.
             for _ in range(MAX_DAY_FAILURES + 1):
                 if self._day_ends(scheduled):
-                    return
+                    break
+        if self._update_waits.is_set():
+            self.update()
 
     def _day_ends(self, scheduled: datetime | None) -> bool:
         """Run the day; whether nothing is left to run now (False: run again, resuming or opening the next)."""
@@ -104,6 +111,27 @@ class ValidatorDaemon:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
+    def update(self) -> UpdateResult | None:
+        """An update check while no day is being judged (one that finds a day waits for it to end); an update
+        taken stops the daemon, so that the process exits and PM2 starts the new version."""
+        if self.updater is None or self._stopping.is_set():
+            return None
+        if not self._day_lock.acquire(blocking=False):
+            self._update_waits.set()
+            log.info("update: a day is being judged; the check waits for it to finish")
+            return None
+        try:
+            self._update_waits.clear()
+            result = self.updater.check()
+        finally:
+            self._day_lock.release()
+        save_result(self.setup.data_dir, result)
+        self.setup.metrics.update_checked(result.status)
+        if result.status == "updated":
+            self.progress(f"update: {result.message}")
+            self.stop()
+        return result
+
     def keep_weights(self) -> int | None:
         """Set the latest finished day's weights again once the interval has passed; returns the block."""
         last = self.state.last_weights()
@@ -131,6 +159,9 @@ class ValidatorDaemon:
         self._scheduler = scheduler
         scheduler.add_job(self.open_day, opening_trigger(self.contest), id="opening", max_instances=2)
         scheduler.add_job(self.keep_weights, IntervalTrigger(seconds=check_seconds), id="weights", coalesce=True)
+        if self.updater is not None:
+            every = IntervalTrigger(minutes=self.update_minutes)
+            scheduler.add_job(self.update, every, id="update", coalesce=True, max_instances=1)
         if self.owed_day():
             scheduler.add_job(self.owed, id="owed day", max_instances=2)
         log.info("next %s day opens at %s %s", self.contest.id, self.contest.opens_at, self.contest.timezone)

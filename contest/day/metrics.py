@@ -10,11 +10,12 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, start_http_server
 
 from contest.judging.judge import Judgement, Measurement, Outcome, Reference
 
 SUBMISSION_SECONDS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800)
+UPDATE_STATES = ["unchecked", "current", "updated", "refused", "failed"]
 
 
 class DayMetrics:
@@ -42,6 +43,9 @@ class DayMetrics:
         self.weights_block = Gauge("edge_weights_block", "Block of the latest weights set", registry=registry)
         self.head_block = Gauge("edge_chain_head_block", "The chain's head at the latest check", registry=registry)
         self.errors = Counter("edge_errors", "Errors recorded (a day's or the weights')", registry=registry)
+        self.update_state = Enum(
+            "edge_update", "The latest self-update check (--autoupdate)", states=UPDATE_STATES, registry=registry
+        )
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Serve ``/metrics`` from a daemon thread for as long as the process lives."""
@@ -79,3 +83,6 @@ class DayMetrics:
 
     def error(self) -> None:
         self.errors.inc()
+
+    def update_checked(self, status: str) -> None:
+        self.update_state.state(status)
