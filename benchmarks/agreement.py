@@ -18,6 +18,7 @@ copies, face-to-face runs, and the largest slow-down of the baseline seen inside
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -131,7 +132,13 @@ def describe(board: dict, names: dict[str, str]) -> str:
         for row in board["submissions"]
         if row["rank"] is None and names[row["hotkey"]] not in NEVER_PAID
     ]
-    return " ".join(cells + out)
+    leader = board.get("leader")
+    reign = (
+        [f"leader:{names[leader['hotkey']]} since {leader['since']} (to lead: above {leader['score_to_lead']:+.3f})"]
+        if leader
+        else ["leader:nobody"]
+    )
+    return " ".join(cells + out + reign)
 
 
 def main() -> None:
@@ -146,6 +153,7 @@ def main() -> None:
         chain, names = set_up(work)
         print(f"{len(names)} miners committed; * marks a significant score; w is the weight", flush=True)
         same_winner, copy_weight, largest_slowdown, openings_agree, face_to_face = 0, 0.0, 0.0, 0, 0
+        leaders: dict[str, list[str]] = {validator: [] for validator in VALIDATORS}
         for day in range(1, args.days + 1):
             block = move_to_next_opening(chain, contest)
             boards = {validator: run_validator(work, validator) for validator in VALIDATORS}
@@ -160,12 +168,16 @@ def main() -> None:
                   f"{'/'.join(str(b['opening_block']) for b in boards.values())})", flush=True)  # fmt: skip
             for validator, board in boards.items():
                 print(f"  {validator}: {describe(board, names)}", flush=True)
+                leaders[validator].append(names[board["leader"]["hotkey"]] if board.get("leader") else "nobody")
         print(f"\nover {args.days} days, two validators each ({time.monotonic() - started:.0f} s):")
         print(f"  the same opening block: {openings_agree} of {args.days} days")
         print(f"  the same winner: {same_winner} of {args.days} days")
         print(f"  weight to the baseline, the dressed baseline and the copies: {copy_weight:.4f} in total")
         print(f"  face-to-face runs: {face_to_face} ({face_to_face / (2 * args.days):.1f} a validator-day)")
         print(f"  the largest slow-down of the baseline inside a pair: {largest_slowdown:+.1%}")
+        for validator, held in leaders.items():
+            changes = sum(a != b for a, b in itertools.pairwise(held))
+            print(f"  {validator}'s first place by day: {' '.join(held)} ({changes} changes of hands)")
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
