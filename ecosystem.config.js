@@ -10,9 +10,9 @@
 // exponential back-off, and gives it 30 s to stop cleanly on `pm2 stop`. The page (edge-leaderboard) serves
 // what the validator publishes under dataDir; pageHost "0.0.0.0" makes it reachable from other machines.
 // rayAddress "local" spreads the judging over one Ray host per GPU of this machine (docs/validating.md).
-// metricsPort (e.g. "9108") serves Prometheus metrics on 127.0.0.1 (README, "Metrics").
+// metricsPort (e.g. "9108") serves Prometheus metrics on 127.0.0.1 (docs/validating.md#metrics).
 // autoupdate true: between days, fast-forward this checkout, `make setup`, and exit for PM2 to restart
-// (README, "Auto-update"); autoupdateSigningKey takes only commits that GPG key signed.
+// (docs/validating.md#auto-update); autoupdateSigningKey takes only commits that GPG key signed.
 const settings = {
   netuid: "39",
   network: "local",

@@ -16,7 +16,7 @@ from diffusers.models import AutoencoderKL, UNet2DConditionModel
 from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-from pipelines.tiny_sdxl import build_tokenizer, sdxl_scheduler
+from pipelines.tiny_sdxl import build_tokenizer, sdxl_pipeline
 
 # The published sizes (stabilityai/stable-diffusion-xl-base-1.0's configs).
 TEXT_VOCAB_SIZE = 49408
@@ -64,8 +64,7 @@ def _text_config(sizes: dict, end_token_id: int) -> CLIPTextConfig:
 
 def build_full_sdxl(seed: int) -> StableDiffusionXLPipeline:
     """Build the pipeline in float16 (about 7 GB; built in half precision, so 16 GB of memory suffice)."""
-    tokenizer = build_tokenizer()
-    end_token_id = len(tokenizer) - 1  # the tiny tokenizer's last token ends the text
+    end_token_id = len(build_tokenizer()) - 1  # the tiny tokenizer's last token ends the text
     default_dtype = torch.get_default_dtype()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -77,16 +76,7 @@ def build_full_sdxl(seed: int) -> StableDiffusionXLPipeline:
             vae = AutoencoderKL(**VAE)
         finally:
             torch.set_default_dtype(default_dtype)
-    return StableDiffusionXLPipeline(
-        vae=vae.eval(),
-        text_encoder=text_encoder.eval(),
-        text_encoder_2=text_encoder_2.eval(),
-        tokenizer=tokenizer,
-        tokenizer_2=build_tokenizer(),
-        unet=unet.eval(),
-        scheduler=sdxl_scheduler(),  # type: ignore[arg-type]  # diffusers annotates schedulers with an Enum of names
-        add_watermarker=False,
-    )
+    return sdxl_pipeline(text_encoder, text_encoder_2, unet, vae)
 
 
 def save_full_sdxl(folder: Path, seed: int) -> Path:

@@ -133,8 +133,7 @@ def _give_the_text_a_say(unet: UNet2DConditionModel) -> None:
 
 def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeline:
     """Build the pipeline; the same seed always gives the same weights, on any machine."""
-    tokenizer = build_tokenizer()
-    vocab_size = len(tokenizer)
+    vocab_size = len(build_tokenizer())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         text_encoder = CLIPTextModel(_text_config(vocab_size, with_projection=False))
@@ -142,11 +141,19 @@ def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeli
         unet = _unet(sample_size=image_size // 8)
         vae = _vae(image_size)
     _give_the_text_a_say(unet)
+    return sdxl_pipeline(text_encoder, text_encoder_2, unet, vae)
+
+
+def sdxl_pipeline(
+    text_encoder: CLIPTextModel, text_encoder_2: CLIPTextModelWithProjection, unet: UNet2DConditionModel,
+    vae: AutoencoderKL,
+) -> StableDiffusionXLPipeline:  # fmt: skip
+    """The components as an SDXL pipeline for inference, with the byte tokenizer and SDXL's scheduler."""
     return StableDiffusionXLPipeline(
         vae=vae.eval(),
         text_encoder=text_encoder.eval(),
         text_encoder_2=text_encoder_2.eval(),
-        tokenizer=tokenizer,
+        tokenizer=build_tokenizer(),
         tokenizer_2=build_tokenizer(),
         unet=unet.eval(),
         scheduler=sdxl_scheduler(),  # type: ignore[arg-type]  # diffusers annotates schedulers with an Enum of names

@@ -1,5 +1,5 @@
 """What a validator exposes to Prometheus: the day's progress, its outcomes and timings, the A/A control, the
-weights and the errors (``--metrics.port``; README, "Metrics", says what to alert on).
+weights and the errors (``--metrics.port``; docs/validating.md, "Metrics", says what to alert on).
 
 Each validator has its own registry, served on loopback unless told otherwise: the figures are the operator's,
 not the public's (the leaderboard is the public record).
