@@ -13,6 +13,7 @@ import pytest
 from bittensor import Wallet
 
 from base.chain import LocalChain
+from contest.cli import validating
 from contest.day.leader import Reigning, reigning
 from contest.definitions import get_contest
 from contest.judging.compare import speed_ratio
@@ -92,7 +93,9 @@ def test_the_report_and_the_page_show_the_judging_hosts(tmp_path: Path, leaderbo
     assert f"host-0 on gpu-a: NVIDIA H100, 1 judged; host-1 on gpu-b: NVIDIA H100, {len(judged) - 1} judged." in page
 
 
-def test_first_place_is_recorded_and_defended_the_next_day(tmp_path: Path, leaderboard: dict) -> None:
+def test_first_place_is_recorded_and_defended_the_next_day(
+    tmp_path: Path, demo: tuple[Path, str], leaderboard: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The demo's leader took first place today; a later day of the same validator reads it as the reign."""
     first = by_repository(leaderboard)["demo/onnx-unet"]
     policy = get_contest(leaderboard["contest"]).leader
@@ -106,6 +109,9 @@ def test_first_place_is_recorded_and_defended_the_next_day(tmp_path: Path, leade
     next_day = (date.fromisoformat(leaderboard["day"]) + timedelta(days=1)).isoformat()
     assert reigning(tmp_path, leaderboard["contest"], next_day) == Reigning(first["hotkey"], leaderboard["day"])
     assert reigning(tmp_path, leaderboard["contest"], leaderboard["day"]) is None  # only earlier days reign
+    data_dir, _ = demo
+    assert validating.main(["status", "--data_dir", str(data_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["leader"] == leader
     board = Leaderboard.model_validate(leaderboard)
     line = f"to lead the next day: score above {leader['score_to_lead']:+.4f}"
     assert line in format_leaderboard(board)
