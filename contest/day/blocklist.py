@@ -51,9 +51,6 @@ class Blocklist:
             entries[words[0]].add(words[1])
         return cls(frozenset(entries["hotkey"]), frozenset(entries["coldkey"]))
 
-    def __len__(self) -> int:
-        return len(self.hotkeys) + len(self.coldkeys)
-
     def apply(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Each living candidate whose hotkey or owner is listed, out as ``blocked``."""
         return [self._judged(candidate) if candidate.alive else candidate for candidate in candidates]

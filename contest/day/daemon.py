@@ -89,8 +89,7 @@ class ValidatorDaemon:
         except DayStopped:
             log.info("stopped mid-day: judged submissions are kept, the rest are judged at the next start")
         except (ChainError, OSError) as error:
-            self.state.record_error(f"day: {error}")
-            self.setup.metrics.error()
+            self._error(f"day: {error}")
             log.error("the day failed: %s (it resumes at the next start or opening)", error)
         except DayFailed as error:
             log.error("%s", error)
@@ -110,6 +109,11 @@ class ValidatorDaemon:
         self._stopping.set()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+    def _error(self, message: str) -> None:
+        """Kept in the state for ``status`` and counted for the metrics."""
+        self.state.record_error(message)
+        self.setup.metrics.error()
 
     def update(self) -> UpdateResult | None:
         """An update check while no day is being judged (one that finds a day waits for it to end); an update
@@ -145,8 +149,7 @@ class ValidatorDaemon:
                 return None
             set_at = self.chain.set_weights(self.wallet, self.netuid, last.uids, last.weights, WEIGHTS_VERSION_KEY)
         except ChainError as error:
-            self.state.record_error(f"weights: {error}")
-            self.setup.metrics.error()
+            self._error(f"weights: {error}")
             log.warning("setting weights failed: %s (retried at the next check)", error)
             return None
         self.state.record_weights(last.day_id, set_at, last.uids, last.weights)

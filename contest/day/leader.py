@@ -35,10 +35,12 @@ def _order(path: Path) -> tuple[str, int]:
     return day, int(block) if block.isdigit() else -1
 
 
-def latest_leader(data_dir: Path, contest_id: str, before: str = "9999-12-31") -> LeaderRecord | None:
-    """First place as this validator's latest readable leaderboard of the contest before the day ``before`` has it."""
+def latest_leader(data_dir: Path, contest_id: str, before: str | None = None) -> LeaderRecord | None:
+    """First place as this validator's latest readable leaderboard of the contest has it (before the day
+    ``before``, where given)."""
     folder = leaderboards_root(data_dir) / contest_id
-    earlier = sorted((path for path in folder.glob("*.json") if _order(path)[0] < before), key=_order)
+    paths = (path for path in folder.glob("*.json") if before is None or _order(path)[0] < before)
+    earlier = sorted(paths, key=_order)
     for path in reversed(earlier):
         try:
             return read_leaderboard(path).leader

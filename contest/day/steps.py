@@ -95,6 +95,7 @@ class OpenedDay:
     leaderboard: Path
     gallery: Gallery
     cache_dir: Path
+    reign_of: Reigning | None  # first place before this day, read once from the validator's leaderboards
 
     @property
     def finished(self) -> bool:
@@ -155,7 +156,8 @@ def open_step(context: DayContext, scheduled: datetime | None) -> OpenedDay:
     cache_dir = context.data_dir / "validator" / "checkpoints" / f"{contest.id}-{opening.block}"
     inputs = day_inputs(contest, opening.block_hash)
     judged_before = len(state.outcomes(stored.id)) if resumed else None
-    return OpenedDay(stored, opening, judged_before, inputs, path, Gallery(path.parent, path.stem), cache_dir)
+    gallery, reign_of = Gallery(path.parent, path.stem), reigning(context.data_dir, contest.id, opening.day)
+    return OpenedDay(stored, opening, judged_before, inputs, path, gallery, cache_dir, reign_of)
 
 
 def collect_step(context: DayContext, day: OpenedDay) -> list[Candidate]:
@@ -185,12 +187,13 @@ def judge_step(
     )
     store = state.recorder(stored.id)
     context.metrics.day_opened(len(candidates), len(done) + sum(1 for c in candidates if not c.alive))
-    last = [time.monotonic()]
+    last = time.monotonic()
 
     def record(hotkey: str, outcome: Outcome) -> None:
+        nonlocal last
         store(hotkey, outcome, checkpoints.digests.get(hotkey))
-        context.metrics.stored(outcome, time.monotonic() - last[0])
-        last[0] = time.monotonic()
+        context.metrics.stored(outcome, time.monotonic() - last)
+        last = time.monotonic()
 
     models = ensure_models(context.contest, context.data_dir, context.stores.get("huggingface"))
     day.cache_dir.mkdir(parents=True, exist_ok=True)  # the workers' scratch folders too: removed with the day
@@ -198,32 +201,27 @@ def judge_step(
         judged = judge(
             models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done, record=record,
             closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
-            rivals=day_rivals(context, candidates, day.opening.day), hosts=context.hosts,
+            rivals=DayRivals(candidates, context.contest, day.reign_of, day.opening.day), hosts=context.hosts,
         )  # fmt: skip
     finally:
         remove_tree(day.cache_dir)
     return judged, models, judged_digests | checkpoints.digests
 
 
-def settle(context: DayContext, candidates: Sequence[Candidate], judged: JudgingRun, day: str) -> Settled:
+def settle(context: DayContext, candidates: Sequence[Candidate], judged: JudgingRun, day: OpenedDay) -> Settled:
     """Verdicts for every candidate, near-copies out, the ranking and the weights it earns, and first place."""
     contest = context.contest
     device = judged.baseline.device
     if contest.device_name and device.name != contest.device_name:
         log.warning("this %s is not the contest's device (%s): results are not comparable", device.name,
                     contest.device_name)  # fmt: skip
-    rivals = day_rivals(context, candidates, day)
+    rivals = DayRivals(candidates, contest, day.reign_of, day.opening.day)
     marked, judgements, ranked = rivals.ranked(judged.judgements, judged.faced)
     uids = {c.hotkey: c.uid for c in marked if c.uid is not None}
     vector = weight_vector(ranked.shares, uids, contest)
-    leader = leader_after(rivals.reign_of, ranked.shares, judgements, contest.leader, day)
+    leader = leader_after(day.reign_of, ranked.shares, judgements, contest.leader, day.opening.day)
     context.metrics.settled(judgements, judged.controls)
     return Settled(marked, judgements, ranked.placed, ranked.shares, vector, dict(judged.faced), ranked.held, leader)
-
-
-def day_rivals(context: DayContext, candidates: Sequence[Candidate], day: str) -> DayRivals:
-    """The day's ranking, with the reign this validator's earlier leaderboards record."""
-    return DayRivals(candidates, context.contest, reigning(context.data_dir, context.contest.id, day), day)
 
 
 @dataclass(frozen=True)
@@ -336,7 +334,7 @@ def _judged_day(context: DayContext, day: OpenedDay) -> tuple[Leaderboard, Path]
     candidates = collect_step(context, day)
     judged, models, digests = judge_step(context, day, candidates)
     candidates = mark_duplicates(candidates, digests)
-    settled = settle(context, candidates, judged, day.opening.day)
+    settled = settle(context, candidates, judged, day)
     weights_block = set_weights_step(context, day, settled)
     return publish_step(context, day, judged, models, settled, weights_block)
 

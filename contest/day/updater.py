@@ -47,13 +47,7 @@ class Updater:
         self.repository, self.policy, self._run = repository, policy, run
 
     def _git(self, *arguments: str) -> subprocess.CompletedProcess[str]:
-        return self._run(
-            ["git", "-C", str(self.repository), *arguments],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
+        return git(self.repository, *arguments, run=self._run)
 
     def _out(self, *arguments: str) -> str:
         done = self._git(*arguments)
@@ -147,7 +141,12 @@ def read_result(data_dir: Path) -> dict | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def current_branch(repository: Path, run: Run = subprocess.run) -> str:
-    done = run(["git", "-C", str(repository), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True, text=True,
-               timeout=GIT_TIMEOUT_S, check=False)  # fmt: skip
+def git(repository: Path, *arguments: str, run: Run = subprocess.run) -> subprocess.CompletedProcess[str]:
+    return run(["git", "-C", str(repository), *arguments], capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
+               check=False)  # fmt: skip
+
+
+def current_branch(repository: Path) -> str:
+    """The checked-out branch; ``main`` where none is (a detached head)."""
+    done = git(repository, "rev-parse", "--abbrev-ref", "HEAD")
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() != "HEAD" else "main"

@@ -187,6 +187,9 @@ def judged_day(
     day.submit("memory-bomb", _memory_bomb_unet(day.checkpoint("memory-bomb")))
     day.submit("hang", _hanging_unet(day.checkpoint("hang")))
     day.submit("wrong-shape", _half_width_unet(day.checkpoint("wrong-shape")))
+    absurd = day.checkpoint("absurd-config")  # a config whose UNet would take 144 TB: refused by the allocator
+    edit_json(absurd / "unet" / "config.json", block_out_channels=[10**12, 64])
+    day.submit("absurd-config", absurd)
     day.submit("blocked-hotkey", day.checkpoint("blocked-hotkey", source=onnx_checkpoint))
     day.commit_bytes(  # a repository that does not exist: were it fetched, it would be out as a download
         "blocked-owner", codec.Commitment(CONTEST.id, "local", "ghost/blocked", "ef" * 20, b"\0" * 32).encode()
@@ -352,6 +355,11 @@ def test_a_checkpoint_whose_outputs_have_the_wrong_shape(judged_day) -> None:
     assert text.startswith("benchmark failed: ") and "size of tensor" in text
 
 
+def test_a_config_that_declares_an_absurd_size_fails_at_load_and_nothing_else(judged_day) -> None:
+    text = reason(judged_day, "absurd-config")
+    assert text.startswith("benchmark failed: RuntimeError: ") and "can't allocate memory" in text
+
+
 def test_a_blocked_hotkey_and_a_blocked_owner_are_out_before_anything_is_downloaded(judged_day) -> None:
     assert reason(judged_day, "blocked-hotkey") == "blocked: its hotkey is on this validator's blocklist"
     rows, _ = judged_day
@@ -384,7 +392,7 @@ def test_each_reason_is_published_with_its_kind(judged_day) -> None:
         "unknown-contest": ReasonKind.UNKNOWN_CONTEST, "missing-repository": ReasonKind.DOWNLOAD,
         "oversize": ReasonKind.DOWNLOAD,
         "pickle": ReasonKind.REFUSED, "symlink": ReasonKind.DOWNLOAD, "unmodified": ReasonKind.UNMODIFIED_BASELINE,
-        "reupload": ReasonKind.DUPLICATE, "near-copy": ReasonKind.NEAR_COPY,
+        "reupload": ReasonKind.DUPLICATE, "near-copy": ReasonKind.NEAR_COPY, "absurd-config": ReasonKind.FAILED,
     }  # fmt: skip
     assert {name: rows[name].reason_kind for name in expected if name in rows} == expected
     assert all((row.reason_kind is None) == row.valid for row in rows.values())

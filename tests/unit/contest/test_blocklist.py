@@ -28,7 +28,7 @@ def test_entries_comments_and_blank_lines(tmp_path: Path) -> None:
 
 
 def test_no_file_blocks_nothing(tmp_path: Path) -> None:
-    assert len(Blocklist.read(tmp_path / "absent.txt")) == 0
+    assert Blocklist.read(tmp_path / "absent.txt") == Blocklist(frozenset(), frozenset())
 
 
 @pytest.mark.parametrize(
