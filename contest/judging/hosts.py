@@ -46,6 +46,7 @@ class HostReport:
     controls: tuple[Reference, ...]
     baseline: BenchmarkResult  # its baseline over every pair it ran, with its reference copy's load and memory
     timed_seconds: float  # every timed image either side of every pair
+    drained: str | None = None  # why the host was given no more submissions: its machine drifted
 
 
 class Hosts(Protocol):

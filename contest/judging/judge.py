@@ -171,6 +171,23 @@ def slowdown(run: PairedRun, reference: Reference, drift: float) -> Estimate:
     return Estimate(ratio.value - 1.0, ratio.low - 1.0, ratio.high - 1.0)
 
 
+def drift_beyond(controls: Sequence[Reference], drift: float) -> str | None:
+    """Why this machine's measurements can no longer be trusted, or None: the baseline's time per image in the
+    latest control moved, interval and all, further from the first control's than ``drift``, the change of speed
+    that the contest allows any machine between runs (and adds to every comparison across runs)."""
+    if len(controls) < 2:
+        return None
+    first, latest = controls[0], controls[-1]
+    ratio = ratio_ci(latest.baseline_samples, first.baseline_samples)  # above 1: slower now
+    if ratio.low <= 1.0 + drift and ratio.high >= 1.0 / (1.0 + drift):
+        return None
+    change = f"{abs(ratio.value - 1.0):.0%} {'slower' if ratio.value > 1.0 else 'faster'}"
+    return (
+        f"its baseline ran {change} in its control after {latest.after_submissions} submissions than in its first "
+        f"({ratio.value:.3f} [{ratio.low:.3f}, {ratio.high:.3f}]), beyond the {drift:.0%} the contest allows"
+    )
+
+
 def precise_enough(baseline: Side, other: Side, sampling: SamplingPolicy) -> bool:
     """Whether more pairs would no longer narrow the speed ratio's interval enough to matter.
 
@@ -323,6 +340,11 @@ class Judging:
         except BaselineFailed as error:
             self.progress(f"{error}: restarting the validator's workers")
             self.restart()
+
+    @property
+    def drifted(self) -> str | None:
+        """Why this host's machine drifted beyond what the contest allows (``drift_beyond``), or None."""
+        return drift_beyond(self.controls, self.contest.control.drift)
 
     def control_if_due(self) -> None:
         """The control again once its interval has passed: the machine's speed drifts over a day."""

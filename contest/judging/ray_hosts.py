@@ -4,7 +4,9 @@ A host claims one device: ``num_gpus=1`` on a CUDA contest; on the CPU contest a
 (``DEVICE_RESOURCE``), so that one machine can stand for several hosts. The validator checks each submission
 out and hands its folder to the first free host; the hosts read it from the validator's disk, so they are
 placed on the validator's machine (one machine, several devices). A host that dies or loses its
-connection mid-submission is dropped, and the submission is judged again on another (``judge``).
+connection mid-submission is dropped, and the submission is judged again on another (``judge``). A host
+whose baseline drifts beyond what the contest allows (``drift_beyond``) finishes its submission and is
+drained: it is given no more, and the leaderboard says why.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,10 @@ class HostActor:
         kept, self.kept = self.kept, []
         return kept
 
-    def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept]:
-        return judge_checked_out(self.judging, key, Path(folder), at), self._drain()
+    def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept, str | None]:
+        """The outcome, the images it kept, and why this host should take no more (``Judging.drifted``)."""
+        outcome = judge_checked_out(self.judging, key, Path(folder), at)
+        return outcome, self._drain(), self.judging.drifted
 
     def face_to_face(self, earlier: str, earlier_folder: str, later: str, later_folder: str) -> FaceToFace:
         return self.judging.face_to_face(earlier, Path(earlier_folder), later, Path(later_folder))
@@ -145,15 +149,16 @@ def _cause(error: RayError) -> str:
 class RayHosts:
     """The run's hosts on a Ray cluster, fed by ``judge``'s queue: the next submission to the first free one."""
 
-    def __init__(self, count: int, setup: HostSetup) -> None:
+    def __init__(self, count: int, setup: HostSetup, actor: type[HostActor] = HostActor) -> None:
         self.progress, self.keep_images = setup.progress, setup.keep_images
         models, contest, inputs, scratch_in = setup.models, setup.contest, setup.inputs, setup.scratch_in
-        remote = ray.remote(max_restarts=0, max_task_retries=0)(HostActor).options(**_claim(contest))
+        remote = ray.remote(max_restarts=0, max_task_retries=0)(actor).options(**_claim(contest))
         # Ray's handles proxy each method as ``.remote``, which its type stubs do not describe.
         names = [f"host-{number}" for number in range(count)]
         self.actors: dict[str, Any] = {name: remote.remote(name, models, contest, inputs, scratch_in) for name in names}
         self.running: dict[Any, tuple[str, str]] = {}  # the call's reference -> (host, key)
         self.idle: list[str] = []
+        self.drained: dict[str, str] = {}  # host -> why it takes no more submissions
         self._reports: list[HostReport] = []
         opened = {name: actor.open.remote() for name, actor in self.actors.items()}
         refused: list[str] = []
@@ -205,14 +210,18 @@ class RayHosts:
         for call in ready:
             name, key = self.running.pop(call)
             try:
-                outcome, kept = ray.get(call)
+                outcome, kept, drifted = ray.get(call)
             except RayActorError as error:
                 self.progress(f"{name} was lost while judging {key}: {first_line(error)}")
                 del self.actors[name]
                 done.append(Finished(key, name, HostLost(f"{name}: {first_line(error)}")))
                 continue
             self._keep(kept)
-            self.idle.append(name)
+            if drifted is None:
+                self.idle.append(name)
+            else:
+                self.progress(f"{name} is drained: {drifted}")
+                self.drained[name] = drifted
             done.append(Finished(key, name, outcome))
         return done
 
@@ -227,7 +236,8 @@ class RayHosts:
     def reports(self) -> Sequence[HostReport]:
         if not self._reports:
             calls = [actor.report.remote() for actor in self.actors.values()]
-            self._reports = [self._get(call, "a host's report was lost") for call in calls]
+            reports: list[HostReport] = [self._get(call, "a host's report was lost") for call in calls]
+            self._reports = [replace(report, drained=self.drained.get(report.name)) for report in reports]
         return self._reports
 
     def close(self) -> None:

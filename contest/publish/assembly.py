@@ -116,7 +116,12 @@ def day_leaderboard(
         minimum_improvement=minimum_improvement,
         controls=[control_from(reference) for reference in judged.controls],
         hosts=[
-            HostRecord(name=report.name, machine=report.machine, controls=[control_from(c) for c in report.controls])
+            HostRecord(
+                name=report.name,
+                machine=report.machine,
+                controls=[control_from(c) for c in report.controls],
+                drained=report.drained,
+            )
             for report in spread
         ],
         submissions=rows,

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # judging publishes through this module's thumbnails, so it i
 # 2: thumbnails; 3: significance, tiers, sampling, controls, weights set; 4: SSIM and CLIP parts; 5: reason kinds;
 # 6: the baseline-failed kind, only a tier's earliest commit earns, dissimilar checkpoints stop after one block;
 # 7: face-to-face runs, the entries held behind an earlier one, judging hosts and the host-lost kind
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 SCHEMA_FILE = Path(__file__).with_name("leaderboard.schema.json")
 
 
@@ -124,6 +124,7 @@ class HostRecord(_Model):
     name: str
     machine: str  # its hostname and device
     controls: list[ControlRecord]
+    drained: str | None = None  # why it was given no more submissions (its baseline drifted); schema 9
 
 
 class FaceToFaceRecord(_Model):

@@ -129,6 +129,7 @@ def format_leaderboard(leaderboard: Leaderboard) -> str:
     hosts = [
         f"  {host.name} on {host.machine}: judged "
         + (", ".join(row.hotkey[:12] for row in leaderboard.submissions if row.host == host.name) or "nothing")
+        + (f"; drained: {host.drained}" if host.drained else "")
         for host in leaderboard.hosts
     ]
     summary = [

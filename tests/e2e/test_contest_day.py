@@ -76,21 +76,25 @@ def test_the_report_and_the_page_show_face_to_face_runs_and_who_is_held(tmp_path
 
 
 def test_the_report_and_the_page_show_the_judging_hosts(tmp_path: Path, leaderboard: dict) -> None:
-    """The demo's day as if judged on two Ray hosts, the first taking the leader and the second the rest."""
+    """The demo's day as if judged on two Ray hosts, the first taking the leader and then drained, the second
+    the rest."""
     board = Leaderboard.model_validate(leaderboard)
     assert board.hosts == [] and all(row.host is None for row in board.submissions)  # judged in process
     judged = [row for row in board.submissions if row.metrics is not None]
     rows = [row.model_copy(update={"host": "host-0" if row is judged[0] else "host-1"}) for row in judged]
     hosts = [
-        HostRecord(name="host-0", machine="gpu-a: NVIDIA H100", controls=board.controls),
+        HostRecord(name="host-0", machine="gpu-a: NVIDIA H100", controls=board.controls, drained="it drifted"),
         HostRecord(name="host-1", machine="gpu-b: NVIDIA H100", controls=board.controls),
     ]
     board = board.model_copy(update={"hosts": hosts, "submissions": rows})
     report = format_leaderboard(board)
-    assert f"  host-0 on gpu-a: NVIDIA H100: judged {judged[0].hotkey[:12]}" in report
+    assert f"  host-0 on gpu-a: NVIDIA H100: judged {judged[0].hotkey[:12]}; drained: it drifted\n" in report
     assert f"  host-1 on gpu-b: NVIDIA H100: judged {', '.join(row.hotkey[:12] for row in judged[1:])}" in report
     page = render_day(PublishedDay(tmp_path / "day.json", board, None), [], [board.contest])
-    assert f"host-0 on gpu-a: NVIDIA H100, 1 judged; host-1 on gpu-b: NVIDIA H100, {len(judged) - 1} judged." in page
+    assert (
+        f"host-0 on gpu-a: NVIDIA H100, 1 judged (drained: it drifted); host-1 on gpu-b: NVIDIA H100, "
+        f"{len(judged) - 1} judged." in page
+    )
 
 
 def test_first_place_is_recorded_and_defended_the_next_day(

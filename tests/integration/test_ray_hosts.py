@@ -20,10 +20,11 @@ import ray
 from base.measure.device import probe_device
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
-from contest.judging.judge import HostSetup, JudgingRun, judge
+from contest.judging.hosts import HostReport
+from contest.judging.judge import HostSetup, JudgingRun, Outcome, judge
 from contest.judging.pairing import BaselineFailed
-from contest.judging.ray_hosts import DEVICE_RESOURCE, RayFleet, RayHosts, devices
-from contest.judging.reasons import ReasonKind
+from contest.judging.ray_hosts import DEVICE_RESOURCE, HostActor, Kept, RayFleet, RayHosts, devices
+from contest.judging.reasons import Reason, ReasonKind
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 INPUTS = day_inputs(CONTEST, b"\x0c" * 32)
@@ -150,3 +151,46 @@ def _ray_worker(process: psutil.Process) -> bool:
         return " ".join(process.cmdline()).startswith("ray::")
     except psutil.Error:
         return False
+
+
+class DriftingHost(HostActor):
+    """A host whose every outcome is a reason naming it, and whose machine drifts after its first submission
+    where it is host-0: a drift on cue, which a real machine gives only by chance."""
+
+    def open(self) -> tuple[str, Kept]:
+        self.machine = "stand-in: cpu"
+        return self.machine, []
+
+    def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept, str | None]:
+        drifted = "its baseline ran 40% slower" if self.name == "host-0" else None
+        return Reason(ReasonKind.FAILED, f"judged on {self.name}"), [], drifted
+
+    def report(self) -> HostReport:
+        return HostReport(self.name, self.machine, (), None, 0.0)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
+    spread_day: tuple[JudgingRun, list[str]], tiny_models: ContestModels
+) -> None:
+    lines: list[str] = []
+    keys = [f"miner-{number}" for number in range(4)]
+    run = judge(
+        tiny_models,
+        {key: Path("/nonexistent") / key for key in keys},
+        CONTEST,
+        INPUTS,
+        progress=lines.append,
+        hosts=lambda setup: RayHosts(2, setup, DriftingHost),
+    )
+    drained_on = [key for key, host in run.judged_on.items() if host == "host-0"]
+    assert len(drained_on) == 1, run.judged_on  # its first submission is kept: measured on one device throughout
+    assert set(run.judged_on) == set(keys) and list(run.judged_on.values()).count("host-1") == 3
+    assert "host-0 is drained: its baseline ran 40% slower" in lines, lines
+    assert {report.name: report.drained for report in run.hosts} == {
+        "host-0": "its baseline ran 40% slower",
+        "host-1": None,
+    }
+    assert devices_free_within(10.0) == 2
