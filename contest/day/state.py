@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from contest.judging.hosts import Doing, HostActivity
 from contest.judging.judge import Outcome
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,17 @@ _OUTCOME = TypeAdapter(Outcome)
 # The outcome's schema, as stored beside each outcome: one written under another schema is measured again.
 OUTCOME_SCHEMA = hashlib.sha256(json.dumps(_OUTCOME.json_schema(), sort_keys=True).encode()).hexdigest()[:16]
 FIRST_VERSION = 5  # files from before it were never released: refused, not read
-STATE_VERSION = 5
+STATE_VERSION = 6
+_HOSTS = """
+CREATE TABLE hosts (
+    day_id INTEGER NOT NULL REFERENCES days (id), name TEXT NOT NULL, doing TEXT NOT NULL, machine TEXT NOT NULL,
+    submission TEXT, note TEXT, at TEXT NOT NULL, PRIMARY KEY (day_id, name));
+"""
 # version -> the statements that bring a file of that version to the next one
-MIGRATIONS: dict[int, str] = {}
-_SCHEMA = """
+MIGRATIONS: dict[int, str] = {5: _HOSTS}
+_SCHEMA = (
+    _HOSTS
+    + """
 CREATE TABLE days (
     id INTEGER PRIMARY KEY, contest TEXT NOT NULL, day TEXT NOT NULL, opening_block INTEGER NOT NULL,
     block_hash BLOB NOT NULL, opened_at TEXT NOT NULL, status TEXT NOT NULL, submissions INTEGER,
@@ -51,6 +59,7 @@ CREATE TABLE errors (id INTEGER PRIMARY KEY, at TEXT NOT NULL, message TEXT NOT 
 CREATE TABLE day_failures (
     id INTEGER PRIMARY KEY, day_id INTEGER NOT NULL REFERENCES days (id), at TEXT NOT NULL, message TEXT NOT NULL);
 """
+)
 
 
 class StateVersionError(RuntimeError):
@@ -103,11 +112,24 @@ class ErrorEntry(BaseModel):
     message: str
 
 
+class HostEntry(BaseModel):
+    """A judging host of the latest day and what it did last (``contest.judging.hosts.HostActivity``)."""
+
+    name: str
+    doing: Doing
+    machine: str
+    submission: str | None
+    note: str | None
+    at: str
+
+
 class Status(BaseModel):
-    """What ``validator.py status`` prints: the latest day, its progress, the last weights, recent errors."""
+    """What ``validator.py status`` prints: the latest day, its progress and its hosts (a day spread over a Ray
+    cluster's), the last weights, recent errors."""
 
     state_version: int
     day: DayProgress | None
+    hosts: list[HostEntry]
     last_weights: WeightsStatus | None
     errors: list[ErrorEntry]
 
@@ -280,6 +302,15 @@ class ValidatorState:
             return None
         return WeightsRecord(row["day_id"], row["block"], json.loads(row["uids"]), json.loads(row["weights"]))
 
+    def record_host(self, day_id: int, activity: HostActivity) -> None:
+        """What a host of the day is doing now; the one row per host is replaced."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO hosts (day_id, name, doing, machine, submission, note, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (day_id, activity.name, activity.doing, activity.machine, activity.submission, activity.note, _now()),
+            )
+
     def record_error(self, message: str) -> None:
         with self._connect() as db:
             db.execute("INSERT INTO errors (at, message) VALUES (?, ?)", (_now(), message))
@@ -290,6 +321,10 @@ class ValidatorState:
             weights = db.execute("SELECT block, uids, weights, set_at FROM weights ORDER BY id DESC").fetchone()
             errors = db.execute("SELECT at, message FROM errors ORDER BY id DESC LIMIT 5").fetchall()
             judged = db.execute("SELECT COUNT(*) FROM outcomes WHERE day_id = ?", (day.id if day else -1,)).fetchone()
+            hosts = db.execute(
+                "SELECT name, doing, machine, submission, note, at FROM hosts WHERE day_id = ? ORDER BY name",
+                (day.id if day else -1,),
+            ).fetchall()
         current = None
         if day is not None:
             current = DayProgress(
@@ -305,6 +340,7 @@ class ValidatorState:
         return Status(
             state_version=STATE_VERSION,
             day=current,
+            hosts=[HostEntry(**dict(row)) for row in hosts],
             last_weights=last_weights,
             errors=[ErrorEntry(at=row["at"], message=row["message"]) for row in errors],
         )

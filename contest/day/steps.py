@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 from bittensor import Wallet
@@ -202,6 +203,7 @@ def judge_step(
             models, checkpoints, context.contest, day.inputs, progress=context.progress, done=done, record=record,
             closing=context.closing, keep_images=day.gallery.keep, scratch_in=day.cache_dir,
             rivals=DayRivals(candidates, context.contest, day.reign_of, day.opening.day), hosts=context.hosts,
+            watch_hosts=partial(state.record_host, stored.id),
         )  # fmt: skip
     finally:
         remove_tree(day.cache_dir)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from contest.judging.checkpoint_worker import BenchmarkResult, Timings
 from contest.judging.scoring import FaceToFace
@@ -35,6 +35,20 @@ class Finished:
     key: str
     host: str
     outcome: Outcome | HostLost
+
+
+Doing = Literal["opening", "refused", "ready", "judging", "drained", "lost"]
+
+
+@dataclass(frozen=True)
+class HostActivity:
+    """What one host is doing now, as ``validator.py status`` shows it while a day runs on several."""
+
+    name: str
+    doing: Doing
+    machine: str = ""  # its hostname and device, once it has opened
+    submission: str | None = None  # the submission it is judging, or the one it was lost or drained with
+    note: str | None = None  # why it was refused, lost or drained
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from contest.definitions import Contest, SamplingPolicy
 from contest.judging.checkpoint_worker import SESSION, BenchmarkResult, CheckpointWorker, Timings
 from contest.judging.compare import Comparison, compare, speed_ratio
 from contest.judging.embedding import ImageEncoderWorker
-from contest.judging.hosts import HostLost, HostReport, Hosts, InProcessHost
+from contest.judging.hosts import HostActivity, HostLost, HostReport, Hosts, InProcessHost
 from contest.judging.pairing import BaselineFailed, PairedRun, Side, Stop, measure_pairs
 from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.scoring import Faced, FaceToFace, Verdict, score, score_interval
@@ -589,6 +589,7 @@ class HostSetup:
     progress: Callable[[str], None]
     keep_images: KeepImages | None
     scratch_in: Path | None
+    watch: Callable[[HostActivity], None] | None = None  # each host's every change of activity
 
 
 # Starts a run's judging hosts, each with its own baseline workers and its first A/A control.
@@ -621,6 +622,7 @@ def judge(
     scratch_in: Path | None = None,
     rivals: Rivals | None = None,
     hosts: OpenHosts = in_process,
+    watch_hosts: Callable[[HostActivity], None] | None = None,
 ) -> JudgingRun:
     """Benchmark the baseline and every submission not in ``done``; ``record`` gets each new outcome at once.
 
@@ -629,13 +631,13 @@ def judge(
     submissions not yet started are left out with that reason (the next day has opened). ``keep_images`` gets
     what the baseline and each measured submission drew; the workers' scratch folders are made in
     ``scratch_in``. Then the face-to-face runs ``rivals`` asks for, at most ``MAX_FACE_TO_FACE``, each pair
-    checked out again.
+    checked out again. ``watch_hosts`` hears what each host of several is doing, as it changes.
     """
     started = time.perf_counter()
     source = Folders(submissions) if isinstance(submissions, Mapping) else submissions
     keys = list(source.order())
     outcomes = dict(done or {})
-    setup = HostSetup(models, contest, inputs, progress, keep_images, scratch_in)
+    setup = HostSetup(models, contest, inputs, progress, keep_images, scratch_in, watch_hosts)
     with contextlib.closing(hosts(setup)) as opened:
         judged_on = _judge_all(opened, source, keys, outcomes, progress, record, closing)
         judgements = {key: Judgement.of(outcomes[key], contest) for key in keys}

@@ -27,7 +27,7 @@ from base.errors import first_line
 from base.measure.device import probe_device
 from contest.baseline import ContestModels
 from contest.definitions import Contest
-from contest.judging.hosts import Finished, HostLost, HostReport, judge_checked_out, report_of
+from contest.judging.hosts import Doing, Finished, HostActivity, HostLost, HostReport, judge_checked_out, report_of
 from contest.judging.judge import HostSetup, Judging, Outcome
 from contest.judging.pairing import BaselineFailed
 from contest.judging.scoring import FaceToFace
@@ -150,12 +150,15 @@ class RayHosts:
     """The run's hosts on a Ray cluster, fed by ``judge``'s queue: the next submission to the first free one."""
 
     def __init__(self, count: int, setup: HostSetup, actor: type[HostActor] = HostActor) -> None:
-        self.progress, self.keep_images = setup.progress, setup.keep_images
+        self.progress, self.keep_images, self.watch = setup.progress, setup.keep_images, setup.watch
+        self.machines: dict[str, str] = {}
         models, contest, inputs, scratch_in = setup.models, setup.contest, setup.inputs, setup.scratch_in
         remote = ray.remote(max_restarts=0, max_task_retries=0)(actor).options(**_claim(contest))
         # Ray's handles proxy each method as ``.remote``, which its type stubs do not describe.
         names = [f"host-{number}" for number in range(count)]
         self.actors: dict[str, Any] = {name: remote.remote(name, models, contest, inputs, scratch_in) for name in names}
+        for name in names:
+            self._tell(name, "opening")
         self.running: dict[Any, tuple[str, str]] = {}  # the call's reference -> (host, key)
         self.idle: list[str] = []
         self.drained: dict[str, str] = {}  # host -> why it takes no more submissions
@@ -169,9 +172,12 @@ class RayHosts:
                 except RayError as error:  # this host is dropped; the others judge the day
                     refused.append(f"{name} did not open: {_cause(error)}")
                     self.progress(refused[-1])
+                    self._tell(name, "refused", note=_cause(error))
                     ray.kill(self.actors.pop(name))
                     continue
                 self.progress(f"{name} is ready on {facts}")
+                self.machines[name] = facts
+                self._tell(name, "ready")
                 self._keep(kept)
                 self.idle.append(name)
         except BaseException:
@@ -179,6 +185,10 @@ class RayHosts:
             raise
         if not self.idle:
             raise BaselineFailed(f"no judging host opened ({'; '.join(refused)})")
+
+    def _tell(self, name: str, doing: Doing, submission: str | None = None, note: str | None = None) -> None:
+        if self.watch is not None:
+            self.watch(HostActivity(name, doing, self.machines.get(name, ""), submission, note))
 
     def _get(self, call: Any, what: str) -> Any:
         try:
@@ -203,6 +213,7 @@ class RayHosts:
         name = self.idle.pop(0)
         self.progress(f"{at}: on {name}")
         self.running[self.actors[name].judge.remote(key, str(folder), at)] = (name, key)
+        self._tell(name, "judging", key)
 
     def finished(self) -> list[Finished]:
         ready, _ = ray.wait(list(self.running), num_returns=1)
@@ -213,15 +224,18 @@ class RayHosts:
                 outcome, kept, drifted = ray.get(call)
             except RayActorError as error:
                 self.progress(f"{name} was lost while judging {key}: {first_line(error)}")
+                self._tell(name, "lost", key, first_line(error))
                 del self.actors[name]
                 done.append(Finished(key, name, HostLost(f"{name}: {first_line(error)}")))
                 continue
             self._keep(kept)
             if drifted is None:
                 self.idle.append(name)
+                self._tell(name, "ready")
             else:
                 self.progress(f"{name} is drained: {drifted}")
                 self.drained[name] = drifted
+                self._tell(name, "drained", key, drifted)
             done.append(Finished(key, name, outcome))
         return done
 
@@ -229,8 +243,10 @@ class RayHosts:
         if not self.idle:  # the last host was lost with the last submission
             raise BaselineFailed("no judging host is left for a face-to-face run")
         name = self.idle[0]
+        self._tell(name, "judging", f"{later} against {earlier}")
         call = self.actors[name].face_to_face.remote(earlier, str(earlier_folder), later, str(later_folder))
         faced: FaceToFace = self._get(call, f"{name} failed a face-to-face run")
+        self._tell(name, "ready")
         return faced
 
     def reports(self) -> Sequence[HostReport]:

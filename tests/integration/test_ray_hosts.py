@@ -20,7 +20,7 @@ import ray
 from base.measure.device import probe_device
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs, get_contest
-from contest.judging.hosts import HostReport
+from contest.judging.hosts import HostActivity, HostReport
 from contest.judging.judge import HostSetup, JudgingRun, Outcome, judge
 from contest.judging.pairing import BaselineFailed
 from contest.judging.ray_hosts import DEVICE_RESOURCE, HostActor, Kept, RayFleet, RayHosts, devices
@@ -176,6 +176,7 @@ def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
     spread_day: tuple[JudgingRun, list[str]], tiny_models: ContestModels
 ) -> None:
     lines: list[str] = []
+    activities: list[HostActivity] = []
     keys = [f"miner-{number}" for number in range(4)]
     run = judge(
         tiny_models,
@@ -184,6 +185,7 @@ def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
         INPUTS,
         progress=lines.append,
         hosts=lambda setup: RayHosts(2, setup, DriftingHost),
+        watch_hosts=activities.append,
     )
     drained_on = [key for key, host in run.judged_on.items() if host == "host-0"]
     assert len(drained_on) == 1, run.judged_on  # its first submission is kept: measured on one device throughout
@@ -194,3 +196,11 @@ def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
         "host-1": None,
     }
     assert devices_free_within(10.0) == 2
+    (drained,) = drained_on
+    assert [(a.doing, a.submission) for a in activities if a.name == "host-0"] == [
+        ("opening", None),
+        ("ready", None),
+        ("judging", drained),
+        ("drained", drained),
+    ]
+    assert {a.machine for a in activities if a.doing != "opening"} == {"stand-in: cpu"}

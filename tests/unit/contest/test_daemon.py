@@ -20,6 +20,7 @@ from contest.day.fetching import make_room
 from contest.day.state import OUTCOME_SCHEMA, STATE_VERSION, StateVersionError, ValidatorState
 from contest.day.steps import DaySetup
 from contest.definitions import get_contest
+from contest.judging.hosts import HostActivity
 from contest.judging.reasons import Reason, ReasonKind
 
 CONTEST = get_contest("tiny-sdxl-cpu")
@@ -124,6 +125,43 @@ def test_status_reports_the_day_the_weights_and_errors(tmp_path: Path) -> None:
     }  # fmt: skip
     assert status["last_weights"]["uids"] == [1, 2] and status["last_weights"]["block"] == 120
     assert status["errors"][0]["message"] == "weights: cannot reach the chain"
+
+
+def test_status_lists_each_host_of_the_latest_day_with_what_it_did_last(tmp_path: Path) -> None:
+    state = ValidatorState(tmp_path / "state.sqlite")
+    earlier = state.start_day(CONTEST.id, "2026-07-14", 50, b"\x02" * 32, datetime(2026, 7, 14, 16, tzinfo=UTC))
+    state.record_host(earlier.id, HostActivity("host-9", "ready", "old-box: cpu"))
+    state.finish_day(earlier.id, tmp_path / "earlier.json")
+    day = state.start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, 16, tzinfo=UTC))
+    assert state.status().hosts == []
+    for activity in (
+        HostActivity("host-1", "opening"),
+        HostActivity("host-0", "opening"),
+        HostActivity("host-0", "ready", "gpu-a: NVIDIA H100"),
+        HostActivity("host-1", "refused", note="host-1 on gpu-b has a NVIDIA A100, not NVIDIA H100"),
+        HostActivity("host-0", "judging", "gpu-a: NVIDIA H100", "[2/5] 5Fxyz"),
+    ):
+        state.record_host(day.id, activity)
+    hosts = [entry.model_dump(exclude={"at"}) for entry in state.status().hosts]
+    assert hosts == [
+        {"name": "host-0", "doing": "judging", "machine": "gpu-a: NVIDIA H100", "submission": "[2/5] 5Fxyz",
+         "note": None},
+        {"name": "host-1", "doing": "refused", "machine": "",  "submission": None,
+         "note": "host-1 on gpu-b has a NVIDIA A100, not NVIDIA H100"},
+    ]  # fmt: skip
+
+
+def test_a_state_file_of_version_5_gains_the_hosts_and_keeps_its_days(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    day = ValidatorState(path).start_day(CONTEST.id, "2026-07-15", 100, b"\x01" * 32, datetime(2026, 7, 15, tzinfo=UTC))
+    with sqlite3.connect(path) as db:  # version 5 is this file less the hosts
+        db.executescript("DROP TABLE hosts; PRAGMA user_version = 5;")
+    migrated = ValidatorState(path)
+    assert migrated.running_day(CONTEST.id) == day
+    migrated.record_host(day.id, HostActivity("host-0", "ready", "box: cpu"))
+    assert [entry.name for entry in migrated.status().hosts] == ["host-0"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == STATE_VERSION == 6
 
 
 def test_make_room_clears_other_days_and_partial_downloads_only_when_short(tmp_path: Path) -> None:
