@@ -9,6 +9,7 @@ from base.isolation.worker import (
     WorkerHandle,
     WorkerOverMemory,
     WorkerTimeout,
+    start_worker_server,
     started_once_more,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "lock_path",
     "quiet_this_process",
     "release_orphans",
+    "start_worker_server",
     "started_once_more",
     "stop_orphans",
 ]

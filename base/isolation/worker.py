@@ -181,6 +181,16 @@ def _server_running() -> bool:
     return pid is not None and os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
 
 
+def start_worker_server(preload: Sequence[str] = ()) -> None:
+    """Start the server workers fork from, with ``preload`` imported in it, where it is not running.
+
+    The first worker does this itself; a program that will start workers calls it first thing, so that the
+    server's imports (seconds, for torch) overlap the program's own start instead of following it.
+    """
+    multiprocessing.get_context("forkserver").set_forkserver_preload([quiet.__name__, *preload])
+    _start_server()
+
+
 def _start_server() -> None:
     """Start the worker server, where it is not running, from the workers' environment alone.
 
@@ -295,8 +305,7 @@ class Worker:
         if readable is not None:
             sandbox.warn_once_without_landlock()
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([quiet.__name__, *preload])
-        _start_server()
+        start_worker_server(preload)
         if scratch_in is not None:
             scratch_in.mkdir(parents=True, exist_ok=True)
         self._scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_in))

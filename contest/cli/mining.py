@@ -30,6 +30,7 @@ from base.isolation import WorkerError
 from base.stores import StoreError, submission_hash
 from contest.baseline import ContestModels, ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest, inspect_for_contest
+from contest.judging.checkpoint_worker import start_judging_server
 from contest.judging.selfcheck import self_check
 from contest.publish.report import format_judged
 from pipelines.checkpoint_guard import CheckpointRefused
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _prepare(args: argparse.Namespace, optimize: Optimize, baseline: Path, work_dir: Path) -> Path:
+    start_judging_server()  # for the self-check that follows: its imports overlap the copy and optimize()
     source = args.model_dir if args.model_dir.is_dir() else baseline
     log.info("starting from %s", source)
     checkpoint = work_dir / "checkpoint"

@@ -34,6 +34,7 @@ from contest.day.state import StateVersionError, ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
 from contest.day.updater import UpdatePolicy, Updater, current_branch, read_result
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest
+from contest.judging.checkpoint_worker import start_judging_server
 from contest.judging.judge import OpenHosts, in_process
 from contest.publish.report import format_leaderboard
 
@@ -138,7 +139,10 @@ def _setup(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> D
 
 
 def run_once(args: argparse.Namespace, contest: Contest, opener: ChainOpener) -> int:
-    leaderboard, path = run_day(_setup(args, contest, opener), progress=lambda message: print(message, flush=True))
+    setup = _setup(args, contest, opener)
+    if args.ray_address is None:  # judged in this process: the workers' server imports while the day opens
+        start_judging_server()
+    leaderboard, path = run_day(setup, progress=lambda message: print(message, flush=True))
     print(format_leaderboard(leaderboard))
     print(f"leaderboard: {path}", flush=True)
     return 0

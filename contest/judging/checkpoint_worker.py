@@ -14,16 +14,23 @@ from typing import Protocol
 
 import numpy as np
 
-from base.isolation import Worker, WorkerHandle
+from base.isolation import Worker, WorkerHandle, start_worker_server
 from base.measure import DeviceInfo, EnergyReading, MemoryReading, total_energy
 from contest.definitions import Contest
 from pipelines.generation import GenerationInput
 
 SESSION = "contest.judging.worker_session:CheckpointSession"
+SESSION_MODULE = SESSION.split(":")[0]  # what the workers' server imports once: every worker of a run forks from it
 # A submission slower than this many times the baseline per image can never score, so it is not waited for.
 IMAGE_LIMIT_FACTOR = 4.0
 MIN_IMAGE_LIMIT_S = 10.0
 ANSWER_LIMIT_S = 60.0
+
+
+def start_judging_server() -> None:
+    """Start the checkpoint workers' server now: a command that will judge calls this first, so the server's
+    imports overlap the command's own start."""
+    start_worker_server([SESSION_MODULE])
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class CheckpointWorker(WorkerHandle):
             session,
             request,
             contest.load_timeout_s if start_timeout_s is None else start_timeout_s,
-            preload=[SESSION.split(":")[0]],
+            preload=[SESSION_MODULE],
             memory_limit_bytes=contest.worker_memory_bytes,
             isolated=True,
             readable=[checkpoint],

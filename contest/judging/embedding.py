@@ -15,7 +15,7 @@ import numpy as np
 
 from base.isolation import Worker, WorkerHandle
 from contest.definitions import Contest, get_contest
-from contest.judging.checkpoint_worker import ANSWER_LIMIT_S, SESSION
+from contest.judging.checkpoint_worker import ANSWER_LIMIT_S, SESSION_MODULE
 from contest.judging.similarity import Similarity, compare_images
 
 ENCODER_SESSION = "contest.judging.embedding:EncoderSession"
@@ -52,7 +52,7 @@ class ImageEncoderWorker(WorkerHandle):
             ENCODER_SESSION,
             EncoderRequest(folder, contest.id),
             contest.load_timeout_s,
-            preload=[SESSION.split(":")[0]],  # the checkpoint workers' server: one server serves both
+            preload=[SESSION_MODULE],  # the checkpoint workers' server: one server serves both
             memory_limit_bytes=contest.worker_memory_bytes,
             isolated=True,
             readable=[folder],

@@ -15,7 +15,7 @@ from pathlib import Path
 from base.errors import first_line
 from base.isolation import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
 from contest.definitions import Contest, inspect_for_contest
-from contest.judging.checkpoint_worker import SESSION
+from contest.judging.checkpoint_worker import SESSION_MODULE
 from contest.judging.reasons import Reason, ReasonKind
 from pipelines.checkpoint_guard import CheckpointRefused
 from pipelines.model_digest import model_digest
@@ -80,7 +80,7 @@ def _started(request: ScreenRequest) -> Worker:
             INSPECTION,
             request,
             contest.load_timeout_s,
-            preload=[SESSION.split(":")[0]],  # the checkpoint workers' server: one server serves every worker
+            preload=[SESSION_MODULE],  # the checkpoint workers' server: one server serves every worker
             memory_limit_bytes=contest.worker_memory_bytes,
             isolated=True,
             readable=[request.folder],
