@@ -11,6 +11,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from base.chain import ChainError
@@ -27,10 +28,12 @@ from base.commandline import (
 )
 from base.errors import first_line
 from base.isolation import WorkerError
-from base.stores import StoreError, submission_hash
+from base.stores import StoreError, folder_digest, submission_hash
 from contest.baseline import ContestModels, ensure_models
-from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest, inspect_for_contest
+from contest.cli.passed_checks import PassedChecks
+from contest.definitions import DEFAULT_CONTEST_ID, Contest, day_inputs, get_contest, inspect_for_contest
 from contest.judging.checkpoint_worker import start_judging_server
+from contest.judging.scoring import Verdict
 from contest.judging.selfcheck import self_check
 from contest.publish.report import format_judged
 from pipelines.checkpoint_guard import CheckpointRefused
@@ -72,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge the checkpoint against the baseline as a validator would, on fresh random inputs, and stop: "
         "no push, no commit, no wallet or chain needed",
     )
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="measure the checkpoint even if these exact files passed the self-check against this baseline "
+        "in the last 24 hours (by default that check stands)",
+    )
     add_common_flags(parser, DEFAULT_CONTEST_ID)
     return parser
 
@@ -88,11 +97,37 @@ def _prepare(args: argparse.Namespace, optimize: Optimize, baseline: Path, work_
     return checkpoint
 
 
-def _check(checkpoint: Path, models: ContestModels, contest, block_hash: bytes) -> None:
+def _check(
+    checkpoint: Path, models: ContestModels, contest: Contest, block_hash: bytes, passed: PassedChecks, recheck: bool
+) -> None:
+    """The checkpoint refused or judged as a validator would; one that passed within the day (``passed``) is not
+    measured again unless ``recheck``."""
     try:
         inspect_for_contest(checkpoint, contest)
     except CheckpointRefused as error:
         raise SubmissionRefused(f"the checkpoint would be refused: {error}") from None
+    key = PassedChecks.key(contest, models.baseline_digest, folder_digest(checkpoint))
+    earlier = None if recheck else passed.find(key, datetime.now(UTC))
+    if earlier is not None:
+        print(
+            f"self-check: this exact checkpoint passed at {earlier.checked_at:%Y-%m-%d %H:%M} UTC against this "
+            "baseline; not measured again (--recheck measures it again)",
+            flush=True,
+        )
+        verdict = earlier.verdict
+    else:
+        verdict = _measure(checkpoint, models, contest, block_hash)
+        passed.keep(key, verdict, datetime.now(UTC))
+    print(f"self-check score {verdict.score:+.4f} [95% CI {verdict.low:+.4f}, {verdict.high:+.4f}]", flush=True)
+    if not verdict.significant:
+        print(
+            f"warning: not a significant improvement here (the interval must lie above "
+            f"{contest.minimum_improvement:+.4f}): measured so on the contest's device, it would earn no weight",
+            flush=True,
+        )
+
+
+def _measure(checkpoint: Path, models: ContestModels, contest: Contest, block_hash: bytes) -> Verdict:
     log.info("self-check: benchmarking the baseline and the submission as a validator would")
     inputs = day_inputs(contest, block_hash)
     try:
@@ -103,14 +138,11 @@ def _check(checkpoint: Path, models: ContestModels, contest, block_hash: bytes) 
         print(table, flush=True)
     if not result.verdict.valid:
         raise SubmissionRefused(f"the checkpoint would be invalid: {result.verdict.reason}")
-    verdict = result.verdict
-    print(f"self-check score {verdict.score:+.4f} [95% CI {verdict.low:+.4f}, {verdict.high:+.4f}]", flush=True)
-    if not verdict.significant:
-        print(
-            f"warning: not a significant improvement here (the interval must lie above "
-            f"{contest.minimum_improvement:+.4f}): measured so on the contest's device, it would earn no weight",
-            flush=True,
-        )
+    return result.verdict
+
+
+def _passed_checks(data_dir: Path) -> PassedChecks:
+    return PassedChecks(data_dir / "miner" / "passed-checks")
 
 
 def check_only(args: argparse.Namespace, optimize: Optimize) -> int:
@@ -120,7 +152,7 @@ def check_only(args: argparse.Namespace, optimize: Optimize) -> int:
     models = ensure_models(contest, config.data_dir, open_stores(config)["huggingface"])
     with tempfile.TemporaryDirectory(prefix="edge-miner-") as scratch:
         checkpoint = _prepare(args, optimize, models.baseline, Path(scratch))
-        _check(checkpoint, models, contest, secrets.token_bytes(32))
+        _check(checkpoint, models, contest, secrets.token_bytes(32), _passed_checks(config.data_dir), args.recheck)
     print("check only: nothing was pushed or committed", flush=True)
     return 0
 
@@ -141,15 +173,16 @@ def submit(args: argparse.Namespace, optimize: Optimize, opener: ChainOpener = o
     store = stores[config.store]
     models = ensure_models(contest, config.data_dir, stores["huggingface"])
     block_hash = chain.block_hash(chain.current_block())
+    passed = _passed_checks(config.data_dir)
     with tempfile.TemporaryDirectory(prefix="edge-miner-") as scratch:
         work_dir = Path(scratch)
         if args.no_commit:
             revision = args.revision or store.head_revision(args.repository)
             checkpoint = store.fetch(args.repository, revision, work_dir / "checkpoint", contest.max_checkpoint_bytes)
-            _check(checkpoint, models, contest, block_hash)
+            _check(checkpoint, models, contest, block_hash, passed, args.recheck)
         else:
             checkpoint = _prepare(args, optimize, models.baseline, work_dir)
-            _check(checkpoint, models, contest, block_hash)
+            _check(checkpoint, models, contest, block_hash, passed, args.recheck)
             revision = store.push(checkpoint, args.repository, args.commit_message)
             log.info("pushed %s at %s", args.repository, revision)
         content_hash = submission_hash(checkpoint, hotkey)

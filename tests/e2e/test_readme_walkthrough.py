@@ -49,6 +49,8 @@ def test_the_readme_walkthrough_runs_block_by_block(tmp_path: Path) -> None:
         assert library_noise(output) == [], shown
         outputs.append(output)
     assert any("check only: nothing was pushed or committed" in output.splitlines() for output in outputs)
+    (submitted,) = [output for output in outputs if "pushed alice/fast-sdxl" in output]
+    assert "this exact checkpoint passed at" in submitted and "benchmarking" not in submitted  # checked once
     assert any("alice/fast-sdxl" in output and "tiny-sdxl-cpu" in output for output in outputs)  # commitments
     (path,) = (tmp_path / "data" / "local" / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
     (row,) = json.loads(path.read_text())["submissions"]
