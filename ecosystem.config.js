@@ -10,6 +10,9 @@
 // exponential back-off, and gives it 30 s to stop cleanly on `pm2 stop`. The page (edge-leaderboard) serves
 // what the validator publishes under dataDir; pageHost "0.0.0.0" makes it reachable from other machines.
 // rayAddress "local" spreads the judging over one Ray host per GPU of this machine (docs/validating.md).
+// rayHeadIp (this machine's private address) starts a Ray head as edge-ray-head beside the validator, with
+// token authentication, for GPU machines to join (docs/validating.md#hosts-on-other-machines); the
+// validator then judges on the whole cluster. Never give it a public address.
 // metricsPort (e.g. "9108") serves Prometheus metrics on 127.0.0.1 (docs/validating.md#metrics).
 // autoupdate true: between days, fast-forward this checkout, `make setup`, and exit for PM2 to restart
 // (docs/validating.md#auto-update); autoupdateSigningKey takes only commits that GPG key signed.
@@ -24,10 +27,17 @@ const settings = {
   pageHost: "127.0.0.1",
   pagePort: "8090",
   rayAddress: "",
+  rayHeadIp: "",
+  rayHeadPort: "6379",
   metricsPort: "",
   autoupdate: false,
   autoupdateSigningKey: "",
 };
+
+const rayHead = settings.rayHeadIp ? `${settings.rayHeadIp}:${settings.rayHeadPort}` : "";
+const rayAddress = rayHead || settings.rayAddress;
+// An unauthenticated Ray cluster runs any code sent to it: every Ray process here checks the shared token.
+const rayEnvironment = rayHead ? { RAY_AUTH_MODE: "token" } : {};
 
 const validatorArgs = [
   "run", "python", "validator/validator.py",
@@ -38,7 +48,7 @@ const validatorArgs = [
   "--wallet.hotkey", settings.walletHotkey,
   "--wallet.path", settings.walletPath,
   "--data_dir", settings.dataDir,
-  ...(settings.rayAddress ? ["--ray.address", settings.rayAddress] : []),
+  ...(rayAddress ? ["--ray.address", rayAddress] : []),
   ...(settings.metricsPort ? ["--metrics.port", settings.metricsPort] : []),
   ...(settings.autoupdate ? ["--autoupdate"] : []),
   ...(settings.autoupdateSigningKey ? ["--autoupdate.signing_key", settings.autoupdateSigningKey] : []),
@@ -56,6 +66,7 @@ module.exports = {
       autorestart: true,
       exp_backoff_restart_delay: 1000,
       kill_timeout: 30000,
+      env: rayEnvironment,
     },
     {
       name: "edge-leaderboard",
@@ -71,5 +82,23 @@ module.exports = {
       autorestart: true,
       exp_backoff_restart_delay: 1000,
     },
+    ...(rayHead
+      ? [
+          {
+            name: "edge-ray-head",
+            script: "bash",
+            args: [
+              "-c",
+              "poetry run ray get-auth-token --generate > /dev/null && exec poetry run ray start --head --block " +
+                `--node-ip-address ${settings.rayHeadIp} --port ${settings.rayHeadPort} --include-dashboard false`,
+            ],
+            interpreter: "none",
+            cwd: __dirname,
+            autorestart: true,
+            exp_backoff_restart_delay: 1000,
+            env: rayEnvironment,
+          },
+        ]
+      : []),
   ],
 };

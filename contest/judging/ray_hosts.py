@@ -2,18 +2,21 @@
 
 A host claims one device: ``num_gpus=1`` on a CUDA contest; on the CPU contest a custom resource
 (``DEVICE_RESOURCE``), so that one machine can stand for several hosts. The validator checks each submission
-out and hands its folder to the first free host; the hosts read it from the validator's disk, so they are
-placed on the validator's machine (one machine, several devices). A host that dies or loses its
-connection mid-submission is dropped, and the submission is judged again on another (``judge``). A host
-whose baseline drifts beyond what the contest allows (``drift_beyond``) finishes its submission and is
-drained: it is given no more, and the leaderboard says why.
+out (download, hash, duplicate check: once, whatever the number of hosts) and hands it to the first free
+host: its folder to a host on the validator's own node, the folder shipped through Ray's object store to a
+host on another (``contest.judging.shipping``), which also gets the baseline and the image encoder so. A host
+that dies or loses its connection mid-submission is dropped, and the submission is judged again on another
+(``judge``). A host whose baseline drifts beyond what the contest allows (``drift_beyond``) finishes its
+submission and is drained: it is given no more, and the leaderboard says why.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,16 +24,17 @@ from typing import Any
 import numpy as np
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from base.errors import first_line
 from base.measure.device import probe_device
+from base.removal import remove_tree
 from contest.baseline import ContestModels
 from contest.definitions import Contest
 from contest.judging.hosts import Doing, Finished, HostActivity, HostLost, HostReport, judge_checked_out, report_of
 from contest.judging.judge import HostSetup, Judging, Outcome
 from contest.judging.pairing import BaselineFailed
 from contest.judging.scoring import FaceToFace
+from contest.judging.shipping import Shipment, ship, unpack
 from pipelines.generation import GenerationInput
 
 log = logging.getLogger(__name__)
@@ -56,18 +60,46 @@ class HostActor:
         self.name, self.kept = name, []  # type: tuple[str, Kept]
         self._opening = (models, contest, inputs, scratch_in)
         self.machine, self.opened = "", None  # type: tuple[str, Judging | None]
+        self.received: Path | None = None  # where shipped folders are written, on another machine than the validator's
+        self._shipments = 0
 
-    def open(self) -> tuple[str, Kept]:
+    def node(self) -> str:
+        """The Ray node this host runs on: another than the validator's means its folders are shipped to it."""
+        return str(ray.get_runtime_context().get_node_id())
+
+    def open(self, shipped_models: tuple[Shipment, Shipment] | None = None) -> tuple[str, Kept]:
         """The device checked before any worker starts, then the baseline and the first A/A control:
-        ``hostname: device`` and the control's images."""
+        ``hostname: device`` and the control's images. ``shipped_models``: the baseline and the image encoder,
+        for a host on another machine than the validator's."""
         models, contest, inputs, scratch_in = self._opening
         device = probe_device(contest.device)
         self.machine = f"{socket.gethostname()}: {device.name}"
         if contest.device_name and device.name != contest.device_name:
             raise HostRefused(f"{self.name} on {socket.gethostname()} has a {device.name}, not {contest.device_name}")
+        if shipped_models is not None:
+            self.received = scratch_in = Path(tempfile.mkdtemp(prefix=f"edge-{self.name}-"))
+            baseline, encoder = (self._receive(shipment) for shipment in shipped_models)
+            models = replace(models, baseline=baseline, image_encoder=encoder)
         self.opened = Judging(models, contest, inputs, self._progress, self._keep, scratch_in=scratch_in)
         self.opened.fresh_control()
         return self.machine, self._drain()
+
+    def _receive(self, shipment: Shipment) -> Path:
+        assert self.received is not None
+        self._shipments += 1
+        return unpack(shipment, self.received / f"shipped-{self._shipments}")
+
+    @contextmanager
+    def _folder(self, given: str | Shipment) -> Iterator[Path]:
+        """The folder the validator named, or the one it shipped, written here for as long as it is judged."""
+        if isinstance(given, str):
+            yield Path(given)
+            return
+        folder = self._receive(given)
+        try:
+            yield folder
+        finally:
+            remove_tree(folder)
 
     def _progress(self, message: str) -> None:
         print(f"{self.name}: {message}", flush=True)  # Ray shows a worker's output in the validator's
@@ -79,13 +111,17 @@ class HostActor:
         kept, self.kept = self.kept, []
         return kept
 
-    def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept, str | None]:
+    def judge(self, key: str, folder: str | Shipment, at: str) -> tuple[Outcome, Kept, str | None]:
         """The outcome, the images it kept, and why this host should take no more (``Judging.drifted``)."""
-        outcome = judge_checked_out(self.judging, key, Path(folder), at)
+        with self._folder(folder) as checkpoint:
+            outcome = judge_checked_out(self.judging, key, checkpoint, at)
         return outcome, self._drain(), self.judging.drifted
 
-    def face_to_face(self, earlier: str, earlier_folder: str, later: str, later_folder: str) -> FaceToFace:
-        return self.judging.face_to_face(earlier, Path(earlier_folder), later, Path(later_folder))
+    def face_to_face(
+        self, earlier: str, earlier_folder: str | Shipment, later: str, later_folder: str | Shipment
+    ) -> FaceToFace:
+        with self._folder(earlier_folder) as earlier_checkpoint, self._folder(later_folder) as later_checkpoint:
+            return self.judging.face_to_face(earlier, earlier_checkpoint, later, later_checkpoint)
 
     def report(self) -> HostReport:
         return report_of(self.judging, self.name, self.machine)
@@ -99,6 +135,8 @@ class HostActor:
     def close(self) -> None:
         if self.opened is not None:
             self.opened.close()
+        if self.received is not None:
+            remove_tree(self.received)
 
 
 @dataclass(frozen=True)
@@ -124,21 +162,18 @@ def connect(address: str, cpu_hosts: int = 1) -> None:
 
 
 def devices(contest: Contest) -> int:
-    """How many hosts this machine has room for: its GPUs on a CUDA contest, its device resource on the CPU one.
-
-    Only this machine's: a host reads each checkpoint from the validator's disk.
-    """
+    """How many hosts the cluster has room for: its GPUs on a CUDA contest, its device resource on the CPU one,
+    over every live node."""
     resource = "GPU" if contest.device == "cuda" else DEVICE_RESOURCE
-    here = ray.get_runtime_context().get_node_id()
-    return sum(int(node["Resources"].get(resource, 0)) for node in ray.nodes() if node["NodeID"] == here)
+    return sum(int(node["Resources"].get(resource, 0)) for node in ray.nodes() if node["Alive"])
 
 
 def _claim(contest: Contest) -> dict[str, Any]:
-    """One device per host, on this machine; the host's own processes are the device's, not Ray's CPUs to share."""
-    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    """One device per host, wherever Ray finds one; the host's own processes are the device's, not Ray's CPUs
+    to share."""
     if contest.device == "cuda":
-        return {"num_gpus": 1, "num_cpus": 0, "scheduling_strategy": here}
-    return {"resources": {DEVICE_RESOURCE: 1}, "num_cpus": 0, "scheduling_strategy": here}
+        return {"num_gpus": 1, "num_cpus": 0}
+    return {"resources": {DEVICE_RESOURCE: 1}, "num_cpus": 0}
 
 
 def _cause(error: RayError) -> str:
@@ -163,19 +198,30 @@ class RayHosts:
         self.idle: list[str] = []
         self.drained: dict[str, str] = {}  # host -> why it takes no more submissions
         self._reports: list[HostReport] = []
-        opened = {name: actor.open.remote() for name, actor in self.actors.items()}
+        self.elsewhere: set[str] = set()  # hosts on another node than the validator's: folders are shipped to them
         refused: list[str] = []
         try:
+            here = ray.get_runtime_context().get_node_id()
+            nodes = {name: actor.node.remote() for name, actor in self.actors.items()}
+            for name, call in nodes.items():
+                try:
+                    if ray.get(call) != here:
+                        self.elsewhere.add(name)
+                except RayError as error:
+                    self._refuse(name, error, refused)
+            shipped = (ship(models.baseline), ship(models.image_encoder)) if self.elsewhere else None
+            opened = {
+                name: actor.open.remote(shipped if name in self.elsewhere else None)
+                for name, actor in self.actors.items()
+            }
             for name, call in opened.items():
                 try:
                     facts, kept = ray.get(call)
                 except RayError as error:  # this host is dropped; the others judge the day
-                    refused.append(f"{name} did not open: {_cause(error)}")
-                    self.progress(refused[-1])
-                    self._tell(name, "refused", note=_cause(error))
-                    ray.kill(self.actors.pop(name))
+                    self._refuse(name, error, refused)
                     continue
-                self.progress(f"{name} is ready on {facts}")
+                where = " (another machine: each checkpoint is shipped to it)" if name in self.elsewhere else ""
+                self.progress(f"{name} is ready on {facts}{where}")
                 self.machines[name] = facts
                 self._tell(name, "ready")
                 self._keep(kept)
@@ -185,6 +231,16 @@ class RayHosts:
             raise
         if not self.idle:
             raise BaselineFailed(f"no judging host opened ({'; '.join(refused)})")
+
+    def _refuse(self, name: str, error: RayError, refused: list[str]) -> None:
+        refused.append(f"{name} did not open: {_cause(error)}")
+        self.progress(refused[-1])
+        self._tell(name, "refused", note=_cause(error))
+        ray.kill(self.actors.pop(name))
+
+    def _payload(self, name: str, folder: Path) -> str | Shipment:
+        """What host ``name`` is handed for ``folder``: its path on this machine, or the folder shipped."""
+        return ship(folder) if name in self.elsewhere else str(folder)
 
     def _tell(self, name: str, doing: Doing, submission: str | None = None, note: str | None = None) -> None:
         if self.watch is not None:
@@ -212,7 +268,7 @@ class RayHosts:
     def start(self, key: str, folder: Path, at: str) -> None:
         name = self.idle.pop(0)
         self.progress(f"{at}: on {name}")
-        self.running[self.actors[name].judge.remote(key, str(folder), at)] = (name, key)
+        self.running[self.actors[name].judge.remote(key, self._payload(name, folder), at)] = (name, key)
         self._tell(name, "judging", key)
 
     def finished(self) -> list[Finished]:
@@ -244,7 +300,9 @@ class RayHosts:
             raise BaselineFailed("no judging host is left for a face-to-face run")
         name = self.idle[0]
         self._tell(name, "judging", f"{later} against {earlier}")
-        call = self.actors[name].face_to_face.remote(earlier, str(earlier_folder), later, str(later_folder))
+        call = self.actors[name].face_to_face.remote(
+            earlier, self._payload(name, earlier_folder), later, self._payload(name, later_folder)
+        )
         faced: FaceToFace = self._get(call, f"{name} failed a face-to-face run")
         self._tell(name, "ready")
         return faced

@@ -95,3 +95,31 @@ def test_pm2_keeps_the_validator_and_its_page_online_and_the_day_is_served(tmp_p
         assert all(app["restart_time"] == 0 for app in apps.values()), logs
     finally:
         pm2_run("kill")
+
+
+def process_file_apps(path: Path) -> list[dict]:
+    """The apps the process file gives PM2, as node evaluates it."""
+    shown = subprocess.run(
+        ["node", "-e", f"console.log(JSON.stringify(require({json.dumps(str(path))}).apps))"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(shown.stdout)
+
+
+def test_a_ray_head_beside_the_validator_runs_with_token_authentication_and_the_validator_joins_it(
+    tmp_path: Path,
+) -> None:
+    plain = {app["name"]: app for app in process_file_apps(edited_process_file(tmp_path / "plain.config.js", {}))}
+    assert set(plain) == {"edge-validator", "edge-leaderboard"}
+    assert "--ray.address" not in plain["edge-validator"]["args"] and plain["edge-validator"]["env"] == {}
+    settings = {"rayHeadIp": "10.0.0.1", "rayHeadPort": "6391"}
+    apps = {app["name"]: app for app in process_file_apps(edited_process_file(tmp_path / "head.config.js", settings))}
+    head, validator = apps["edge-ray-head"], apps["edge-validator"]
+    assert head["env"] == validator["env"] == {"RAY_AUTH_MODE": "token"}
+    command = head["args"][-1]
+    generate, start = command.split(" && ")
+    assert generate == "poetry run ray get-auth-token --generate > /dev/null"
+    assert start.startswith("exec poetry run ray start --head")
+    assert "--node-ip-address 10.0.0.1 --port 6391 --include-dashboard false" in command and "--block" in command
+    address = validator["args"].index("--ray.address")
+    assert validator["args"][address + 1] == "10.0.0.1:6391"

@@ -25,6 +25,7 @@ from contest.judging.judge import HostSetup, JudgingRun, Outcome, judge
 from contest.judging.pairing import BaselineFailed
 from contest.judging.ray_hosts import DEVICE_RESOURCE, HostActor, Kept, RayFleet, RayHosts, devices
 from contest.judging.reasons import Reason, ReasonKind
+from contest.judging.shipping import Shipment
 
 CONTEST = get_contest("tiny-sdxl-cpu")
 INPUTS = day_inputs(CONTEST, b"\x0c" * 32)
@@ -157,11 +158,11 @@ class DriftingHost(HostActor):
     """A host whose every outcome is a reason naming it, and whose machine drifts after its first submission
     where it is host-0: a drift on cue, which a real machine gives only by chance."""
 
-    def open(self) -> tuple[str, Kept]:
+    def open(self, shipped_models: tuple[Shipment, Shipment] | None = None) -> tuple[str, Kept]:
         self.machine = "stand-in: cpu"
         return self.machine, []
 
-    def judge(self, key: str, folder: str, at: str) -> tuple[Outcome, Kept, str | None]:
+    def judge(self, key: str, folder: str | Shipment, at: str) -> tuple[Outcome, Kept, str | None]:
         drifted = "its baseline ran 40% slower" if self.name == "host-0" else None
         return Reason(ReasonKind.FAILED, f"judged on {self.name}"), [], drifted
 
