@@ -8,9 +8,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
+from contest.judging.ray_hosts import DEVICE_RESOURCE
 from contest.judging.reasons import Reason, ReasonKind
 from tests.support.days import nudge_output
 from tests.support.paths import ROOT
@@ -54,25 +57,19 @@ def validator(data_dir: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def run_to_end(command: list[str]) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+def run_to_end(command: list[str], environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False, env=environment)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
 
-def leaderboard(data_dir: Path) -> dict:
-    (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
-    return json.loads(path.read_text())
-
-
-def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committed_day: Path, tmp_path: Path) -> None:
-    crashed = tmp_path / "crashed"
-    shutil.copytree(committed_day, crashed)
-
-    state = ValidatorState.of(crashed)
+def killed_after_a_first_outcome(data_dir: Path, *extra: str, environment: dict[str, str] | None = None) -> set[str]:
+    """``validator.py --once`` SIGKILLed as soon as its state holds one outcome: the hotkeys judged by then."""
+    state = ValidatorState.of(data_dir)
     process = subprocess.Popen(
-        validator(crashed, "--once"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+        validator(data_dir, "--once", *extra), cwd=ROOT, env=environment,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         day = state.running_day("tiny-sdxl-cpu")
@@ -85,6 +82,20 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
     day = state.running_day("tiny-sdxl-cpu")
     judged_before = set(state.outcomes(day.id))
     assert 1 <= len(judged_before) < len(MINERS)
+    return judged_before
+
+
+def leaderboard(data_dir: Path) -> dict:
+    (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committed_day: Path, tmp_path: Path) -> None:
+    crashed = tmp_path / "crashed"
+    shutil.copytree(committed_day, crashed)
+    state = ValidatorState.of(crashed)
+    judged_before = killed_after_a_first_outcome(crashed)
+    day = state.running_day("tiny-sdxl-cpu")
     boards = crashed / "leaderboards" / "tiny-sdxl-cpu"
     before_restart = {
         hotkey: {
@@ -187,3 +198,46 @@ def test_a_second_validator_on_the_same_folder_exits_and_the_first_goes_on_unhar
     state = ValidatorState.of(serving_then_stopped["data_dir"])
     day = state.running_day("tiny-sdxl-cpu")
     assert all(not isinstance(outcome, Reason) for outcome in state.outcomes(day.id).values())
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[tuple[str, dict[str, str]]]:
+    """A Ray head started apart from any validator, as docs/validating.md starts one: token authentication, two
+    CPU-contest devices, on loopback. It outlives the validators the test kills."""
+    ray = str(Path(sys.executable).with_name("ray"))
+    environment = {**os.environ, "RAY_AUTH_MODE": "token"}
+    subprocess.run([ray, "get-auth-token", "--generate"], env=environment, capture_output=True, check=True, timeout=60)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = [
+        ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
+        "--resources", json.dumps({DEVICE_RESOURCE: 2}), "--include-dashboard", "false", "--disable-usage-stats",
+    ]  # fmt: skip
+    subprocess.run(start, env=environment, capture_output=True, check=True, timeout=120)
+    try:
+        yield f"127.0.0.1:{port}", environment
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=environment, capture_output=True, timeout=120)
+
+
+def test_a_validator_killed_mid_day_with_the_cluster_up_resumes_with_only_what_is_left(
+    committed_day: Path, tmp_path: Path, ray_head: tuple[str, dict[str, str]]
+) -> None:
+    address, environment = ray_head
+    data_dir = tmp_path / "spread"
+    shutil.copytree(committed_day, data_dir)
+    judged_before = killed_after_a_first_outcome(data_dir, "--ray.address", address, environment=environment)
+
+    resumed = run_to_end(validator(data_dir, "--once", "--ray.address", address), environment)
+    assert resumed.stdout.count("was judged before the restart") == len(judged_before)
+    assert resumed.stdout.count("benchmarking against the baseline") == len(MINERS) - len(judged_before)
+    assert sum(" is ready on " in line for line in resumed.stdout.splitlines()) == 2
+    board = leaderboard(data_dir)
+    assert all(row["valid"] for row in board["submissions"]) and len(board["submissions"]) == len(MINERS)
+    assert {host["name"] for host in board["hosts"]} == {"host-0", "host-1"}
+    judged_now = {row["hotkey"] for row in board["submissions"]} - judged_before
+    assert all(row["host"] in {"host-0", "host-1"} for row in board["submissions"] if row["hotkey"] in judged_now)
+    status = json.loads(run_to_end(validator(data_dir, "status")).stdout)
+    assert status["day"]["status"] == "finished" and status["day"]["judged"] == len(MINERS)
+    assert [(host["name"], host["doing"]) for host in status["hosts"]] == [("host-0", "ready"), ("host-1", "ready")]
