@@ -56,7 +56,7 @@ def day_inputs(contest: Contest, days: int) -> list[GenerationInput]:
     inputs: list[GenerationInput] = []
     for day in range(days):
         block_hash = hashlib.sha256(f"similarity calibration day {day}".encode()).digest()
-        inputs += derive_inputs(block_hash, contest.id, contest.sampling.min_pairs)
+        inputs += derive_inputs(block_hash, contest.id, contest.sampling.min_pairs, contest.prompts)
     return inputs
 
 
@@ -164,6 +164,10 @@ def main() -> None:
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def _lowest(row: Row) -> float:
+    return row.similarity.minimum
+
+
 def report(rows: list[Row], contest: Contest, images: int, wall_s: float) -> None:
     gate = contest.similarity
     print(
@@ -179,14 +183,18 @@ def report(rows: list[Row], contest: Contest, images: int, wall_s: float) -> Non
             f"{min(similarity.clip):8.4f}  {similarity.minimum:9.4f}  {similarity.mean:6.4f}  "
             f"{'pass' if passed else 'FAIL'}"
         )
-    bad = [row.similarity.minimum for row in rows if not row.allowed]
-    options = [row.similarity.minimum for row in rows if row.allowed and row.name not in EXTREMES]
-    if bad and options:
+    bad = [row for row in rows if not row.allowed]
+    passing = [row for row in rows if row.allowed and row.similarity.minimum >= gate.threshold]
+    out = [row.name for row in rows if row.allowed and row.name not in EXTREMES and row not in passing]
+    if bad and passing:
+        worst, closest = max(bad, key=_lowest), min(passing, key=_lowest)
         print(
-            f"\nhighest known-bad score {max(bad):.4f}; lowest score of a recipe at its documented setting "
-            f"{min(options):.4f}; the threshold {gate.threshold} "
-            f"{'separates them' if max(bad) < gate.threshold <= min(options) else 'does NOT separate them'}"
+            f"\nhighest known-bad score {_lowest(worst):.4f} ({worst.name}), {gate.threshold - _lowest(worst):+.4f} "
+            f"below the threshold {gate.threshold}; lowest passing recipe {_lowest(closest):.4f} ({closest.name}), "
+            f"{_lowest(closest) - gate.threshold:+.4f} above it"
         )
+    if out:
+        print(f"recipes that change what this contest's baseline draws, at these settings: {', '.join(out)}")
     print(f"torch {torch.__version__}, wall {wall_s:.0f} s")
 
 

@@ -2,18 +2,20 @@
 
 A Hugging Face model is pinned to a full commit sha and fetched through the store code, so every validator
 judges against the same files whenever it downloads them, with the same size cap and retries as a
-submission, and never downloads the pickles a repository may also hold. The embedded default builds both
-offline from seeds.
+submission, and never downloads the pickles a repository may also hold. The embedded default's models ship in
+this package, checked against their digest before use; device checks build random ones offline from seeds.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from base.names import is_revision
-from base.stores import HuggingFaceStore, Store
+from base.stores import HuggingFaceStore, Store, folder_digest
 from contest.definitions import Contest, ModelReference
 from pipelines.model_digest import model_digest
 
@@ -56,13 +58,25 @@ def ensure_image_encoder(contest: Contest, cache_dir: Path, store: Store | None 
     return _ensure(contest, "image encoder", contest.similarity.image_encoder, cache_dir / "image-encoders", store)
 
 
-def _build(reference: ModelReference, contest: Contest, staged: Path) -> None:
-    """An embedded model, built offline from its seed (the libraries load only when a build is needed)."""
-    if reference.source == "tiny-sdxl":
-        from pipelines.tiny_sdxl import save_tiny_sdxl
+def _copy_shipped(reference: ModelReference, contest: Contest, role: str, staged: Path) -> None:
+    """A model shipped in this package, refused unless its files are the ones the contest names."""
+    if not reference.path or not reference.sha256:
+        raise ValueError(f"contest {contest.id!r}: its shipped {role} names no path or no sha256")
+    shipped = Path(str(files("contest") / "data" / reference.path))
+    if not shipped.is_dir():
+        raise ValueError(f"contest {contest.id!r}: its {role} is not shipped at {shipped}")
+    shutil.copytree(shipped, staged, symlinks=False)
+    found = folder_digest(staged).hex()
+    if found != reference.sha256:
+        raise ValueError(
+            f"contest {contest.id!r}: the shipped {role} at {shipped} has digest {found}, not the contest's "
+            f"{reference.sha256}: reinstall the package (or retrain with pipelines.tiny_world.train and update it)"
+        )
 
-        save_tiny_sdxl(staged, seed=reference.seed, image_size=contest.generation.width)
-    elif reference.source == "full-size-sdxl":
+
+def _build(reference: ModelReference, staged: Path) -> None:
+    """A model with random weights, built offline from its seed (the libraries load only when a build is needed)."""
+    if reference.source == "full-size-sdxl":
         from pipelines.full_sdxl import save_full_sdxl
 
         save_full_sdxl(staged, seed=reference.seed)
@@ -111,8 +125,10 @@ def _ensure(
                 contest.max_checkpoint_bytes,
                 allow_patterns=BASELINE_FILES,
             )
+        elif reference.source == "shipped":
+            _copy_shipped(reference, contest, role, staged)
         else:
-            _build(reference, contest, staged)
+            _build(reference, staged)
         try:
             staged.rename(destination)
         except OSError:

@@ -17,9 +17,9 @@ from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionMode
 TINY_IMAGE_SIZE = 64
 
 
-def save_tiny_image_encoder(folder: Path, seed: int) -> Path:
-    """A CLIP vision model with projection at a size a CPU runs in milliseconds; the same seed, the same weights."""
-    config = CLIPVisionConfig(
+def tiny_vision_config() -> CLIPVisionConfig:
+    """A CLIP vision model with projection at a size a CPU runs in milliseconds."""
+    return CLIPVisionConfig(
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
@@ -28,15 +28,26 @@ def save_tiny_image_encoder(folder: Path, seed: int) -> Path:
         patch_size=8,
         projection_dim=32,
     )
+
+
+def tiny_image_processor() -> CLIPImageProcessorPil:
+    edge = {"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE}
+    return CLIPImageProcessorPil(size={"shortest_edge": TINY_IMAGE_SIZE}, crop_size=edge)
+
+
+def save_image_encoder(model: CLIPVisionModelWithProjection, folder: Path) -> Path:
+    """The model and the tiny processor as a folder ``ImageEncoder`` reads (safetensors weights)."""
+    model.save_pretrained(folder, safe_serialization=True)
+    tiny_image_processor().save_pretrained(folder)
+    return folder
+
+
+def save_tiny_image_encoder(folder: Path, seed: int) -> Path:
+    """An untrained tiny image encoder: the same seed, the same weights."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = CLIPVisionModelWithProjection(config).eval()
-    model.save_pretrained(folder, safe_serialization=True)
-    size = {"shortest_edge": TINY_IMAGE_SIZE}
-    CLIPImageProcessorPil(size=size, crop_size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE}).save_pretrained(
-        folder
-    )
-    return folder
+        model = CLIPVisionModelWithProjection(tiny_vision_config()).eval()
+    return save_image_encoder(model, folder)
 
 
 class ImageEncoder:

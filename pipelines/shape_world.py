@@ -66,6 +66,12 @@ class Scene:
         return f"{' and '.join(shape.phrase for shape in self.shapes)} on {_article(self.background)} background"
 
 
+def grammar_words() -> tuple[str, ...]:
+    """Every word a sentence of the grammar can use, in a fixed order."""
+    fixed = ("a", "an", "and", "on", "background", *SIZES, *COLOURS, *SHAPES)
+    return tuple(dict.fromkeys(fixed + tuple(word for place in PLACES for word in place.split())))
+
+
 def _article(word: str) -> str:
     return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 

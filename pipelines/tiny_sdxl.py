@@ -1,30 +1,28 @@
-"""The embedded default baseline: a tiny SDXL-architecture pipeline built offline from configs and a seed.
+"""The embedded default's architecture: a tiny SDXL pipeline, built untrained from configs and a seed.
 
 Every component has the shape of its Stable Diffusion XL counterpart (two CLIP text encoders, SDXL's
 ``text_time`` UNet conditioning, a KL VAE, an Euler scheduler) at a size a 2-core CPU runs in a fraction
 of a second, so the contest's code paths are exercised end to end without downloading weights.
+``pipelines.tiny_world.train`` trains it on the shape world; the trained weights ship with the contest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 
 import torch
 from diffusers.models import AutoencoderKL, UNet2DConditionModel
-from diffusers.models.embeddings import TimestepEmbedding
 from diffusers.pipelines.stable_diffusion_xl.pipeline_stable_diffusion_xl import StableDiffusionXLPipeline
 from diffusers.schedulers.scheduling_euler_discrete import EulerDiscreteScheduler
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
+from pipelines.shape_world import grammar_words
+
 TEXT_HIDDEN_SIZE = 32
 TEXT_PROJECTION_DIM = 32
 TIME_EMBED_DIM = 8
-# Random weights leave the text almost no say: cross-attention's output and the pooled text embedding are tiny
-# beside the noise, so the same seed with another prompt drew nearly the same picture (grayscale SSIM 0.99) and
-# no similarity gate could tell a model that ignores the prompt. Scaled up by these, the prompt shapes the
-# picture (SSIM 0.77 for another prompt) while fewer steps still keep it (0.96 at half the steps).
-CROSS_ATTENTION_GAIN = 64.0
-POOLED_TEXT_GAIN = 16.0
 START_TOKEN = "<|startoftext|>"
 END_TOKEN = "<|endoftext|>"
 
@@ -42,14 +40,48 @@ def _byte_symbols() -> list[str]:
     return [symbols[b] for b in range(256)]
 
 
+def _whole_word_merges(words: Iterable[str]) -> list[tuple[str, str]]:
+    """BPE merges under which each word is one token: each word's left-to-right chain, and where another word's
+    merge splits it first, a merge that joins the pieces it is left with (until every word comes out whole)."""
+    merges: list[tuple[str, str]] = []
+    for _ in range(8):
+        ranks = {pair: rank for rank, pair in enumerate(merges)}
+        added = False
+        for word in words:
+            pieces = _apply_merges(word, ranks)
+            while len(pieces) > 1:
+                merges.append((pieces[0], pieces[1]))
+                ranks[merges[-1]] = len(merges) - 1
+                pieces = _apply_merges(word, ranks)
+                added = True
+        if not added:
+            return merges
+    raise RuntimeError("the grammar's words do not settle into whole tokens")
+
+
+def _apply_merges(word: str, ranks: dict[tuple[str, str], int]) -> list[str]:
+    """The pieces byte-level BPE leaves of one word (CLIP's rule: the lowest-ranked adjacent pair merges first)."""
+    pieces = [*word[:-1], word[-1] + "</w>"]
+    while len(pieces) > 1:
+        pairs = [(ranks.get((a, b), len(ranks)), index) for index, (a, b) in enumerate(pairwise(pieces))]
+        rank, index = min(pairs)
+        if rank == len(ranks):
+            break
+        pieces[index : index + 2] = [pieces[index] + pieces[index + 1]]
+    return pieces
+
+
 def build_tokenizer() -> CLIPTokenizer:
-    """A CLIP tokenizer whose vocabulary is every byte symbol, alone and word-final, with no merges."""
+    """A CLIP tokenizer whose vocabulary is every byte symbol, alone and word-final, and each word of the shape
+    world's grammar whole, so a tiny text encoder reads words rather than spelling them out."""
     symbols = _byte_symbols()
-    vocab_tokens = symbols + [s + "</w>" for s in symbols] + [START_TOKEN, END_TOKEN]
+    merges = _whole_word_merges(grammar_words())
+    merged = list(dict.fromkeys(a + b for a, b in merges))
+    vocab_tokens = symbols + [s + "</w>" for s in symbols] + merged + [START_TOKEN, END_TOKEN]
     vocab = {token: index for index, token in enumerate(vocab_tokens)}
     return CLIPTokenizer(
         vocab=vocab,
-        merges=[],
+        merges=merges,  # type: ignore[arg-type]  # the tokenizers backend takes pairs (a list of "a b" is refused)
         unk_token=END_TOKEN,
         bos_token=START_TOKEN,
         eos_token=END_TOKEN,
@@ -102,7 +134,8 @@ def _vae(image_size: int) -> AutoencoderKL:
         up_block_types=("UpDecoderBlock2D",) * 4,
         block_out_channels=(16, 32, 32, 32),
         latent_channels=4,
-        norm_num_groups=8,
+        # One group: the shape world's flat colours would otherwise lose their colour to each group's mean.
+        norm_num_groups=1,
         sample_size=image_size,
     )
 
@@ -120,19 +153,9 @@ def sdxl_scheduler() -> EulerDiscreteScheduler:
     )
 
 
-@torch.no_grad()
-def _give_the_text_a_say(unet: UNet2DConditionModel) -> None:
-    for name, module in unet.named_modules():
-        if name.endswith("attn2.to_out.0"):
-            module.weight.mul_(CROSS_ATTENTION_GAIN)
-    embedding = unet.add_embedding
-    if not isinstance(embedding, TimestepEmbedding):
-        raise TypeError(f"the UNet's added embedding is a {type(embedding).__name__}, not SDXL's text_time embedding")
-    embedding.linear_1.weight.mul_(POOLED_TEXT_GAIN)
-
-
 def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeline:
-    """Build the pipeline; the same seed always gives the same weights, on any machine."""
+    """Build the pipeline untrained (what ``pipelines.tiny_world.train`` starts from); the same seed always gives
+    the same weights, on any machine."""
     vocab_size = len(build_tokenizer())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -140,7 +163,6 @@ def build_tiny_sdxl(seed: int, image_size: int = 128) -> StableDiffusionXLPipeli
         text_encoder_2 = CLIPTextModelWithProjection(_text_config(vocab_size, with_projection=True))
         unet = _unet(sample_size=image_size // 8)
         vae = _vae(image_size)
-    _give_the_text_a_say(unet)
     return sdxl_pipeline(text_encoder, text_encoder_2, unet, vae)
 
 

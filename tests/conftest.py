@@ -28,24 +28,20 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from contest.baseline import ContestModels  # noqa: E402
+from contest.baseline import ContestModels, ensure_models  # noqa: E402
 from contest.definitions import get_contest  # noqa: E402
-from pipelines.image_encoder import save_tiny_image_encoder  # noqa: E402
 from pipelines.onnx_unet import export_onnx_checkpoint  # noqa: E402
-from pipelines.tiny_sdxl import save_tiny_sdxl  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_sdxl(tmp_path_factory.mktemp("tiny") / "checkpoint", seed=0)
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> ContestModels:
+    """The embedded default's models, as shipped: the baseline and the similarity gate's image encoder."""
+    return ensure_models(get_contest("tiny-sdxl-cpu"), tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> ContestModels:
-    """The embedded default's models: the baseline and the similarity gate's image encoder."""
-    seed = get_contest("tiny-sdxl-cpu").similarity.image_encoder.seed
-    encoder = save_tiny_image_encoder(tmp_path_factory.mktemp("encoder") / "image-encoder", seed=seed)
-    return ContestModels.of(get_contest("tiny-sdxl-cpu"), tiny_checkpoint, encoder)
+def tiny_checkpoint(tiny_models: ContestModels) -> Path:
+    return tiny_models.baseline
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The similarity gate's image encoder: built offline from a seed, safetensors only, run in a worker of its own."""
+"""The similarity gate's image encoder: shipped (or built from a seed), safetensors only, in a worker of its own."""
 
 from __future__ import annotations
 
@@ -26,14 +26,14 @@ CONTEST = get_contest("tiny-sdxl-cpu")
 def drawn(tiny_checkpoint: Path) -> list[np.ndarray]:
     """Four images the tiny baseline draws, and four it draws for other prompts."""
     runtime = load_runtime(tiny_checkpoint, Manifest(), CONTEST.generation, "cpu", CONTEST.default_dtype)
-    return runtime.generate(derive_inputs(b"\x01" * 32, CONTEST.id, 4) + derive_inputs(b"\x02" * 32, CONTEST.id, 4))
+    first, second = (derive_inputs(block, CONTEST.id, 4, CONTEST.prompts) for block in (b"\x01" * 32, b"\x02" * 32))
+    return runtime.generate(first + second)
 
 
-def test_the_same_seed_builds_the_same_encoder(tmp_path: Path, tiny_models: ContestModels) -> None:
-    again = save_tiny_image_encoder(tmp_path / "again", seed=CONTEST.similarity.image_encoder.seed)
-    assert folder_digest(again) == folder_digest(tiny_models.image_encoder)
-    other = save_tiny_image_encoder(tmp_path / "other", seed=CONTEST.similarity.image_encoder.seed + 1)
-    assert folder_digest(other) != folder_digest(again)
+def test_the_same_seed_builds_the_same_untrained_encoder(tmp_path: Path) -> None:
+    one = save_tiny_image_encoder(tmp_path / "one", seed=0)
+    assert folder_digest(save_tiny_image_encoder(tmp_path / "again", seed=0)) == folder_digest(one)
+    assert folder_digest(save_tiny_image_encoder(tmp_path / "other", seed=1)) != folder_digest(one)
 
 
 def test_embeddings_have_length_one_and_tell_pictures_apart(tiny_models: ContestModels, drawn) -> None:
@@ -69,4 +69,5 @@ def test_the_worker_scores_the_baseline_one_and_a_blank_or_another_prompt_lower(
     assert itself.clip == pytest.approx((1.0,) * 4, abs=1e-5)
     for failing in (wrong, empty):
         assert failing.minimum < CONTEST.similarity.threshold
-        assert max(failing.clip) < 1.0 and max(failing.ssim) < 0.5
+    assert max(wrong.clip) < 0.9  # the trained CLIP tells pictures of other sentences apart by what they show
+    assert max(empty.clip) < 0.9 and max(empty.ssim) < 0.5

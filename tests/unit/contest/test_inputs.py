@@ -1,4 +1,5 @@
-"""The day's inputs: a pure function of the block hash and contest id, drawn from the shipped word list."""
+"""The day's inputs: a pure function of the block hash and contest id, drawn from the shipped word list or the
+shape world's grammar."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import torch
 
 from contest.inputs import SEED_BITS, derive_inputs, parse_block_hash, prompt_words
 from pipelines.generation import GenerationInput
+from pipelines.shape_world import parse_prompt
 
 BLOCK = bytes(range(32))
 OTHER_BLOCK = bytes(range(1, 33))
+# The first shape-world input of the all-zero block on the first install it ran on (see the test that uses it).
+PINNED_PROMPT = "a small purple triangle at the top left and a small green cross at the top right on a pink background"
+PINNED_SEED = 7673343999401139804
 
 
 def test_word_list_is_clean() -> None:
@@ -92,3 +97,21 @@ def test_parse_block_hash_round_trip(prefix: str) -> None:
 def test_parse_block_hash_rejects_malformed_text(text: str) -> None:
     with pytest.raises(ValueError, match="64 hex digits"):
         parse_block_hash(text)
+
+
+def test_a_shape_world_day_is_sentences_of_the_grammar_that_differ_by_block() -> None:
+    inputs = derive_inputs(BLOCK, "tiny-sdxl-cpu", 40, prompts="shape-world")
+    assert inputs == derive_inputs(BLOCK, "tiny-sdxl-cpu", 40, prompts="shape-world")
+    assert [parse_prompt(item.prompt).prompt for item in inputs] == [item.prompt for item in inputs]
+    assert len({item.prompt for item in inputs}) == len({item.seed for item in inputs}) == 40
+    assert all(0 <= item.seed < 2**SEED_BITS for item in inputs)
+    other = derive_inputs(OTHER_BLOCK, "tiny-sdxl-cpu", 40, prompts="shape-world")
+    assert {item.seed for item in inputs}.isdisjoint(item.seed for item in other)
+    assert len({item.prompt for item in inputs} & {item.prompt for item in other}) <= 1
+
+
+def test_the_shape_world_derivation_is_the_same_on_every_install() -> None:
+    """Validators on different machines must draw the same day: this pins numpy's PCG64 stream and the grammar,
+    so an upgrade that changed either fails here rather than splitting the validators."""
+    (first,) = derive_inputs(bytes(32), "tiny-sdxl-cpu", 1, prompts="shape-world")
+    assert first == GenerationInput(prompt=PINNED_PROMPT, seed=PINNED_SEED)
