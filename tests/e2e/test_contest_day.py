@@ -127,7 +127,10 @@ def test_onnx_submission_ranks_first(leaderboard: dict) -> None:
     assert row["rank"] == 1 and row["valid"] and row["significant"]
     assert row["score_interval"]["low"] > leaderboard["minimum_improvement"]
     assert row["metrics"]["runtime"] == "onnxruntime"
-    assert row["metrics"]["similarity"]["minimum"] >= 0.99
+    # Its guidance cut-off moves pixels (SSIM) but not what the pictures show (the trained CLIP's cosine).
+    similarity = row["metrics"]["similarity"]
+    assert similarity["minimum"] >= get_contest(leaderboard["contest"]).similarity.threshold
+    assert similarity["clip_minimum"] >= 0.9
 
 
 def test_reupload_by_another_hotkey_is_a_duplicate_of_the_earliest(leaderboard: dict) -> None:
