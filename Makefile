@@ -87,6 +87,7 @@ benchmark: setup
 	$(POETRY) run python benchmarks/contest_scaling.py
 	$(POETRY) run python benchmarks/optimisations.py
 	$(POETRY) run python benchmarks/similarity_calibration.py
+	$(POETRY) run python benchmarks/tiny_world_quality.py --sheet artifacts/tiny-world.png
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .hypothesis

@@ -107,6 +107,7 @@ def main() -> None:
         ]
         images = ImageEncoder(models.image_encoder, contest.device).embed(pictures)
         hits = retrieved(images, text_embeddings(models.baseline, prompts))
+        args.sheet.parent.mkdir(parents=True, exist_ok=True)
         contact_sheet(pictures[:SHEET_PICTURES], prompts[:SHEET_PICTURES]).save(args.sheet)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
