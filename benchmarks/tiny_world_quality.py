@@ -32,8 +32,8 @@ from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from pipelines.generation import GenerationInput
 from pipelines.image_encoder import ImageEncoder
-from pipelines.shape_world import COLOURS, Scene, nearest_colours, parse_prompt, scenes
-from pipelines.tiny_world.train import TrainingPlan
+from pipelines.shape_world import COLOURS, Scene, dominant_colour, nearest_colours, parse_prompt, scenes
+from pipelines.tiny_world.train import TrainingPlan, token_ids
 
 HELD_OUT_SEED = 1_000_003  # training draws its scenes from TrainingPlan.seed
 CANDIDATES = 10
@@ -42,20 +42,17 @@ SHEET_PICTURES = 16
 
 def colour_checks(picture: np.ndarray, scene: Scene) -> tuple[bool, bool]:
     """(the dominant non-background colour is a shape's, the most common colour is the background)."""
-    names = list(COLOURS)
-    counts = np.bincount(nearest_colours(picture).ravel(), minlength=len(names))
-    background_right = names[int(counts.argmax())] == scene.background
-    counts[names.index(scene.background)] = 0
-    shape_colour_right = names[int(counts.argmax())] in {shape.colour for shape in scene.shapes}
-    return shape_colour_right, background_right
+    most_common = list(COLOURS)[int(np.bincount(nearest_colours(picture).ravel()).argmax())]
+    return dominant_colour(picture, scene.background) in {shape.colour for shape in scene.shapes}, (
+        most_common == scene.background
+    )
 
 
 @torch.inference_mode()
 def text_embeddings(baseline: Path, prompts: list[str]) -> np.ndarray:
     tokenizer = CLIPTokenizer.from_pretrained(baseline / "tokenizer_2")
     model = CLIPTextModelWithProjection.from_pretrained(baseline / "text_encoder_2", use_safetensors=True).eval()
-    ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
-    return torch.nn.functional.normalize(model(ids).text_embeds, dim=-1).numpy()
+    return torch.nn.functional.normalize(model(token_ids(tokenizer, prompts)).text_embeds, dim=-1).numpy()
 
 
 def retrieved(images: np.ndarray, texts: np.ndarray) -> list[bool]:

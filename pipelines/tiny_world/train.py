@@ -246,8 +246,18 @@ def train_unet(
 
 
 def train(output: Path, plan: TrainingPlan) -> tuple[Path, Path]:
-    """Train every stage and save ``output/baseline`` and ``output/image-encoder``."""
+    """Train every stage and save ``output/baseline`` and ``output/image-encoder``; torch's global random state
+    and determinism setting are the caller's again afterwards."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return _train_stages(output, plan)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _train_stages(output: Path, plan: TrainingPlan) -> tuple[Path, Path]:
     started = time.monotonic()
     untrained = build_tiny_sdxl(plan.seed, plan.image_size)
     with torch.random.fork_rng(devices=[]):
