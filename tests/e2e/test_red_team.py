@@ -51,6 +51,19 @@ def byte_named_file(folder: Path) -> Path:
     return folder
 
 
+def colours_swapped(folder: Path, first: str = "red", second: str = "blue") -> Path:
+    """The checkpoint with two colour words' token ids swapped in both tokenizers: the same weights and speed,
+    other pictures for every sentence that names either colour."""
+    for tokenizer in ("tokenizer", "tokenizer_2"):
+        path = folder / tokenizer / "tokenizer.json"
+        document = json.loads(path.read_text(encoding="utf-8"))
+        vocab = document["model"]["vocab"]
+        a, b = f"{first}</w>", f"{second}</w>"
+        vocab[a], vocab[b] = vocab[b], vocab[a]
+        path.write_text(json.dumps(document), encoding="utf-8")
+    return folder
+
+
 def push_unhashed(day: Day, name: str, folder: Path) -> None:
     """Push ``folder`` and commit it with a made-up content hash: these folders are out before any hash is read."""
     revision = day.store.push(folder, f"{name}/model", "submit")
@@ -74,6 +87,7 @@ def attacked_day(
             f"copier-{index}", codec.Commitment(**{**original.__dict__, "content_hash": bytes(32)}).encode()
         )
     day.submit("nudged", nudge_output(day.checkpoint("nudged", source=onnx_checkpoint), 0.01))
+    day.submit("colours-swapped", colours_swapped(day.checkpoint("colours-swapped", source=onnx_checkpoint)))
     push_unhashed(day, "deep", deep_tree(day.checkpoint("deep"), 1_100))
     push_unhashed(day, "byte-name", byte_named_file(day.checkpoint("byte-name")))
     dressed = day.checkpoint("dressed-baseline")
@@ -103,6 +117,12 @@ def test_a_nudged_copy_of_the_leader_shares_its_tier_and_earns_nothing(attacked_
     rows, _, _, _ = attacked_day
     nudged = rows["nudged"]
     assert nudged.valid and nudged.tier == rows["honest"].tier and nudged.weight == 0.0
+
+
+def test_the_leader_with_two_colour_words_swapped_is_out_by_similarity(attacked_day) -> None:
+    rows, _, _, _ = attacked_day
+    swapped = rows["colours-swapped"]
+    assert not swapped.valid and swapped.reason_kind == ReasonKind.SIMILARITY and swapped.weight == 0.0
 
 
 def test_the_baseline_dressed_in_a_restating_manifest_and_a_licence_is_the_baseline(attacked_day) -> None:
