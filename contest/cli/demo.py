@@ -40,7 +40,7 @@ def drifted_copy(baseline: Path, destination: Path) -> Path:
     weights = load_file(destination / VAE_WEIGHTS)
     generator = torch.Generator().manual_seed(1)
     drifted = {
-        name: tensor + 0.5 * torch.randn(tensor.shape, generator=generator) * tensor.std()
+        name: tensor + torch.randn(tensor.shape, generator=generator) * tensor.std()
         if name.startswith("decoder.") and tensor.ndim == 4 and tensor.numel() > 1
         else tensor
         for name, tensor in weights.items()
