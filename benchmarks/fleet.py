@@ -28,7 +28,7 @@ from runtime_comparison import FIXED_BLOCK_HASH, resaved_copy  # beside this scr
 from contest.baseline import ensure_models
 from contest.definitions import DEFAULT_CONTEST_ID, day_inputs, get_contest
 from contest.inputs import parse_block_hash
-from contest.judging.judge import JudgingRun, judge
+from contest.judging.judge import judge
 from contest.judging.ray_hosts import RayFleet, connect
 from pipelines.onnx_unet import export_onnx_checkpoint
 
@@ -38,18 +38,6 @@ def with_pickle(baseline: Path, destination: Path) -> Path:
         shutil.copytree(baseline, destination)
         (destination / "unet" / "weights.data").write_bytes(b"\x80\x04K\x01.")
     return destination
-
-
-def kinds(run: JudgingRun) -> dict[str, str]:
-    return {
-        key: "valid" if j.verdict.valid else str(j.verdict.reason.kind if j.verdict.reason else "?")
-        for key, j in run.judgements.items()
-    }
-
-
-def winner(run: JudgingRun) -> str | None:
-    scored = {key: j.verdict.score for key, j in run.judgements.items() if j.verdict.score is not None}
-    return max(scored, key=lambda key: scored[key]) if scored else None
 
 
 def main() -> None:
@@ -102,10 +90,10 @@ def main() -> None:
     print(
         f"wall time with {args.hosts} hosts minus in process: {overhead:+.1f} s ({overhead / judged:+.1f} s/submission)"
     )
-    same_kinds, same_winner = kinds(alone) == kinds(spread), winner(alone) == winner(spread)
-    print(f"same validity and reason kinds: {same_kinds}; same winner: {same_winner} ({winner(spread)})")
+    same_kinds, same_winner = alone.kinds() == spread.kinds(), alone.top_scored() == spread.top_scored()
+    print(f"same validity and reason kinds: {same_kinds}; same winner: {same_winner} ({spread.top_scored()})")
     for key in submissions:
-        print(f"  {key:<18} in process {kinds(alone)[key]:<12} {args.hosts} hosts {kinds(spread)[key]}")
+        print(f"  {key:<18} in process {alone.kinds()[key]:<12} {args.hosts} hosts {spread.kinds()[key]}")
 
 
 if __name__ == "__main__":

@@ -141,6 +141,17 @@ class JudgingRun:
         """Share of the wall time spent outside timed generation (spawns, imports, loads, warm-ups)."""
         return max(0.0, 1.0 - self.timed_seconds / self.wall_seconds)
 
+    def kinds(self) -> dict[str, str]:
+        """Each submission's kind of outcome, ``valid`` or the kind of reason it is out: what two runs over the
+        same submissions must agree on, wherever each was judged."""
+        verdicts = {key: judgement.verdict for key, judgement in self.judgements.items()}
+        return {key: str(verdict.reason.kind) if verdict.reason else "valid" for key, verdict in verdicts.items()}
+
+    def top_scored(self) -> str | None:
+        """The submission with the highest score, where any was scored."""
+        scored = {key: j.verdict.score for key, j in self.judgements.items() if j.verdict.score is not None}
+        return max(scored, key=scored.__getitem__) if scored else None
+
 
 def _outcome(measure: Callable[[], Outcome]) -> Outcome:
     """A failing submission is an outcome with the reason, never an error for the day."""

@@ -2,7 +2,8 @@
 
 The host on the second node stands for a host on another machine: the validator ships it the baseline, the
 image encoder and each checkpoint through the object store, and judges it as it judges a host beside it.
-Removing that node mid-submission is a machine lost: the submission is judged again on the other host.
+Removing that node mid-submission is a machine lost: the submission is judged again on the other host. The
+same submissions judged in the validator's own process must come out the same.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import ray
 from ray.cluster_utils import Cluster
 
 from contest.baseline import ContestModels
-from contest.definitions import day_inputs, get_contest
+from contest.definitions import day_inputs
 from contest.judging.judge import JudgingRun, judge
 from contest.judging.ray_hosts import DEVICE_RESOURCE, RayFleet, devices
 from contest.judging.reasons import ReasonKind
 from contest.judging.shipping import Entry, ship, unpack
-from tests.support.days import nudged_copy
+from tests.support.days import QUICK_CONTEST, nudged_copy
 
-CONTEST = get_contest("tiny-sdxl-cpu")
+CONTEST = QUICK_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
 INPUTS = day_inputs(CONTEST, b"\x0d" * 32)
 SHIPPED = "(another machine: each checkpoint is shipped to it)"
 
@@ -76,17 +77,22 @@ def test_a_shipped_path_outside_its_folder_is_refused(two_nodes, tmp_path: Path,
 
 
 @pytest.fixture(scope="module")
-def spread_over_two_nodes(
-    two_nodes, tiny_models: ContestModels, onnx_checkpoint: Path, tiny_checkpoint: Path, tmp_path_factory
-) -> tuple[JudgingRun, list[str]]:
-    """A faster model, a copy as fast as the baseline, a pickle; the second node is removed two seconds into the
-    first submission its host was shipped."""
-    cluster, second = two_nodes
+def submissions(tiny_checkpoint: Path, onnx_checkpoint: Path, tmp_path_factory) -> dict[str, Path]:
+    """A faster model, a copy as fast as the baseline, a pickle."""
     work = tmp_path_factory.mktemp("two-nodes")
     pickle = work / "pickle"
     shutil.copytree(tiny_checkpoint, pickle)
     (pickle / "unet" / "weights.data").write_bytes(b"\x80\x04K\x01.")
-    submissions = {"onnx": onnx_checkpoint, "nudged": nudged_copy(tiny_checkpoint, work / "nudged"), "pickle": pickle}
+    return {"onnx": onnx_checkpoint, "nudged": nudged_copy(tiny_checkpoint, work / "nudged"), "pickle": pickle}
+
+
+@pytest.fixture(scope="module")
+def spread_over_two_nodes(
+    two_nodes, tiny_models: ContestModels, submissions: dict[str, Path]
+) -> tuple[JudgingRun, list[str]]:
+    """The submissions judged on two hosts, one per node; the second node is removed two seconds into the first
+    submission its host was shipped."""
+    cluster, second = two_nodes
     lines: list[str] = []
     elsewhere: list[str] = []
     removal: list[threading.Timer] = []
@@ -122,3 +128,18 @@ def test_a_node_removed_mid_submission_has_it_judged_again_on_the_other_host(spr
     assert verdicts["nudged"].valid and not verdicts["nudged"].significant, verdicts["nudged"]
     assert verdicts["pickle"].reason is not None and verdicts["pickle"].reason.kind == ReasonKind.REFUSED
     assert devices(CONTEST) == 1  # the removed node's device is gone with it
+
+
+@pytest.fixture(scope="module")
+def judged_in_process(tiny_models: ContestModels, submissions: dict[str, Path]) -> JudgingRun:
+    """The same submissions on the same image set, judged in the validator's own process."""
+    return judge(tiny_models, submissions, CONTEST, INPUTS)
+
+
+def test_two_nodes_and_one_process_agree_on_each_outcome_and_on_the_top_score(
+    spread_over_two_nodes, judged_in_process: JudgingRun
+) -> None:
+    spread, _ = spread_over_two_nodes
+    expected = {"onnx": "valid", "nudged": "valid", "pickle": "refused"}
+    assert spread.kinds() == judged_in_process.kinds() == expected
+    assert spread.top_scored() == judged_in_process.top_scored() == "onnx"
