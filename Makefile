@@ -85,6 +85,7 @@ benchmark: setup
 	$(POETRY) run python benchmarks/null_submission.py
 	$(POETRY) run python benchmarks/agreement.py
 	$(POETRY) run python benchmarks/contest_scaling.py
+	$(POETRY) run python benchmarks/fleet.py
 	$(POETRY) run python benchmarks/optimisations.py
 	$(POETRY) run python benchmarks/similarity_calibration.py
 	$(POETRY) run python benchmarks/tiny_world_quality.py --sheet artifacts/tiny-world.png
