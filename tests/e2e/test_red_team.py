@@ -173,13 +173,24 @@ def test_each_checkpoint_is_fetched_when_judging_reaches_it_with_no_other_on_dis
     )
 
 
+def running(process: psutil.Process) -> str | None:
+    """The command line of a process that is still running; None for one that has exited, reaped or not."""
+    try:
+        return None if process.status() == psutil.STATUS_ZOMBIE else " ".join(process.cmdline())
+    except psutil.Error:
+        return None
+
+
 def test_nothing_is_left_running_or_on_disk_after_the_day(attacked_day) -> None:
     _, _, _, data_dir = attacked_day
     # The worker server and multiprocessing's resource tracker serve this process for as long as it lives; a
     # worker would be a child of the server, so anything else alive below this process was left behind.
-    servers = [child for child in psutil.Process().children() if "from multiprocessing." in " ".join(child.cmdline())]
-    living = [child for child in psutil.Process().children(recursive=True) if child.status() != psutil.STATUS_ZOMBIE]
-    assert [child for child in living if child not in servers] == []
+    # An exited child that no one has reaped yet (a zombie) runs nothing; it has no command line to read.
+    living = {
+        child: command for child in psutil.Process().children(recursive=True) if (command := running(child)) is not None
+    }
+    servers = [child for child in psutil.Process().children() if "from multiprocessing." in living.get(child, "")]
+    assert [command for child, command in living.items() if child not in servers] == []
     checkpoints = data_dir / "validator" / "checkpoints"
     assert not checkpoints.exists() or list(checkpoints.iterdir()) == []
 
