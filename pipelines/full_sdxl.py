@@ -9,6 +9,7 @@ it serves device checks, never a day that pays.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +86,7 @@ def build_full_sdxl(seed: int) -> StableDiffusionXLPipeline:
             vae = AutoencoderKL(**VAE)
     finally:
         torch.set_default_dtype(default_dtype)
-    offsets = iter(range(0, 1 << 62, 7919))
+    offsets = itertools.count(0, 7919)
     for model in (text_encoder, text_encoder_2, unet, vae):
         fill_weights(model, pattern, offsets)
     return sdxl_pipeline(text_encoder, text_encoder_2, unet, vae)
