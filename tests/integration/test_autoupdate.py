@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,8 +111,9 @@ def test_an_unreachable_remote_leaves_everything_as_it_was(remote) -> None:
 
 
 @pytest.fixture
-def signing_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A passphrase-less GPG key in a keyring of the test's own; its fingerprint."""
+def signing_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A passphrase-less GPG key in a keyring of the test's own; its fingerprint. The agent gpg starts for the
+    keyring outlives the test unless told to stop."""
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     monkeypatch.setenv("GNUPGHOME", str(home))
@@ -119,7 +121,8 @@ def signing_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                     "ed25519", "sign", "never"], check=True, capture_output=True, timeout=120)  # fmt: skip
     listed = subprocess.run(["gpg", "--batch", "--with-colons", "--list-secret-keys"], capture_output=True, text=True,
                             check=True).stdout  # fmt: skip
-    return next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr:"))
+    yield next(line.split(":")[9] for line in listed.splitlines() if line.startswith("fpr:"))
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], check=True, capture_output=True, timeout=30)
 
 
 def test_with_a_signing_key_only_commits_it_signed_are_taken(remote, signing_key: str) -> None:
