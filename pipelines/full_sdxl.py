@@ -74,8 +74,7 @@ PATTERN_LENGTH = 1_000_003
 def build_full_sdxl(seed: int) -> StableDiffusionXLPipeline:
     """Build the pipeline in float16 (about 7 GB; built in half precision, so 16 GB of memory suffice)."""
     end_token_id = len(build_tokenizer()) - 1  # the tiny tokenizer's last token ends the text
-    generator = torch.Generator().manual_seed(seed)
-    pattern = torch.rand(PATTERN_LENGTH, generator=generator) * 2 - 1
+    pattern = weight_pattern(seed)
     default_dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float16)
     try:
@@ -90,6 +89,11 @@ def build_full_sdxl(seed: int) -> StableDiffusionXLPipeline:
     for model in (text_encoder, text_encoder_2, unet, vae):
         fill_weights(model, pattern, offsets)
     return sdxl_pipeline(text_encoder, text_encoder_2, unet, vae)
+
+
+def weight_pattern(seed: int) -> torch.Tensor:
+    """The draw every weight is filled from: ``PATTERN_LENGTH`` values uniform in [-1, 1), from ``seed``."""
+    return torch.rand(PATTERN_LENGTH, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
 def fill_weights(model: torch.nn.Module, pattern: torch.Tensor, offsets: Iterator[int]) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from accelerate import init_empty_weights
 
-from pipelines.full_sdxl import PATTERN_LENGTH, fill_weights
+from pipelines.full_sdxl import PATTERN_LENGTH, fill_weights, weight_pattern
 
 
 def empty_model() -> torch.nn.Module:
@@ -24,9 +24,8 @@ def empty_model() -> torch.nn.Module:
 
 
 def filled(seed: int) -> torch.nn.Module:
-    pattern = torch.rand(PATTERN_LENGTH, generator=torch.Generator().manual_seed(seed)) * 2 - 1
     model = empty_model()
-    fill_weights(model, pattern, itertools.count(0, 7919))
+    fill_weights(model, weight_pattern(seed), itertools.count(0, 7919))
     return model
 
 
