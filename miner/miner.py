@@ -16,15 +16,14 @@ def optimize(checkpoint: Path) -> None:
     """Make the checkpoint in ``checkpoint`` faster or leaner, in place, without changing its images.
 
     Write files only (safetensors, ONNX, JSON): a validator refuses code and pickles. Each recipe in
-    ``pipelines.recipes`` writes one choice; they combine, as here. Others: ``fewer_steps``, ``deepcache``
+    ``pipelines.recipes`` writes one choice; they combine. Others: ``guidance_cut_off``, ``fewer_steps``, ``deepcache``
     (torch UNet only), ``scheduler``, ``token_merging``, ``quantized``, ``compiled``, ``onnx_quantized_unet``,
     ``onnx_parts`` (the VAE decoder and text encoders in ONNX Runtime too), ``tensorrt``, ``torch_options``
     (README, "Checkpoints"; their effect: ``benchmarks/optimisations.py``).
     """
     from pipelines import recipes  # imported here: a run with --no_optimizations need not load torch
 
-    recipes.onnx_unet(checkpoint)  # the UNet in ONNX Runtime
-    recipes.guidance_cut_off(checkpoint, 0.5)  # guidance for the first half of the steps only
+    recipes.onnx_unet(checkpoint)  # the same UNet in ONNX Runtime: the same pictures, drawn faster
 
 
 if __name__ == "__main__":

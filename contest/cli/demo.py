@@ -92,7 +92,7 @@ def main() -> int:
     variants = args.data_dir / "variants"
     print(f"embedded chain at block {chain.current_block()}, baseline {contest.id} at {baseline}", flush=True)
 
-    run(miner(args, "onnx", "demo/onnx-unet"), "miner 1: the default optimize(): ONNX Runtime UNet, guidance cut-off")
+    run(miner(args, "onnx", "demo/onnx-unet"), "miner 1: the default optimize(): the UNet in ONNX Runtime")
     chain.advance(1)
     onnx_copy = store.fetch("demo/onnx-unet", store.head_revision("demo/onnx-unet"), variants / "onnx", 10**9)
     print("\n=== miner 2: re-uploads miner 1's checkpoint under another name, later, as an attacker would", flush=True)

@@ -127,11 +127,8 @@ def test_onnx_submission_ranks_first(leaderboard: dict) -> None:
     assert row["rank"] == 1 and row["valid"] and row["significant"]
     assert row["score_interval"]["low"] > leaderboard["minimum_improvement"]
     assert row["metrics"]["runtime"] == "onnxruntime"
-    # Its guidance cut-off moves a picture's details now and then (a minimum of 0.86 to 0.95 over demo days), while
-    # the pictures as a whole stay the baseline's.
-    similarity = row["metrics"]["similarity"]
-    assert similarity["minimum"] >= get_contest(leaderboard["contest"]).similarity.threshold
-    assert similarity["mean"] >= 0.9
+    # ONNX Runtime runs the baseline's own UNet, so it draws the baseline's pictures up to rounding.
+    assert row["metrics"]["similarity"]["minimum"] >= 0.99
 
 
 def test_reupload_by_another_hotkey_is_a_duplicate_of_the_earliest(leaderboard: dict) -> None:
