@@ -67,8 +67,9 @@ def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_bas
         assert unfrozen.low > tolerance, unfrozen
         assert frozen.low <= tolerance, frozen
         outcome = judging.measure("burner", submission)  # the judging itself freezes it
+    # Left running, the burner slows every attempt, and a second slow attempt puts the submission out. A noisy
+    # machine may cost one attempt, so the number of attempts is not the test.
     assert isinstance(outcome, Measurement), outcome
-    assert outcome.sampled.attempts == 1
 
 
 def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submission_is_out(
