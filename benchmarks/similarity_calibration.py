@@ -5,9 +5,11 @@ the baseline's with the validator's own gate (``contest.judging.embedding.ImageE
 CLIP image-embedding cosine, weighted as the contest says). Allowed options (every manifest recipe, and the
 baseline loaded again) should pass; known-bad cases (weights that drifted, weights that make NaN, a blank
 image, a model that ignores the prompt) must fail. The table prints the lowest score of each row over all
-its images and whether the contest's threshold separates the two groups.
+its images, whether the contest's threshold separates the two groups, and what the gate sees day by day (the
+minimum over one day's set): on how many days it lets the row through, and the range of the day minima and
+of the day means.
 
-    poetry run python benchmarks/similarity_calibration.py [--days 3] [--only NAME ...] [--work-dir DIR]
+    poetry run python benchmarks/similarity_calibration.py [--days 20] [--only NAME ...] [--work-dir DIR]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from contest.cli.demo import VAE_WEIGHTS, drifted_copy
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest, inspect_for_contest
 from contest.inputs import derive_inputs
 from contest.judging.embedding import ImageEncoderWorker
+from contest.judging.scoring import similarity_refusal
 from contest.judging.similarity import Similarity
 from pipelines import recipes
 from pipelines.generation import GenerationInput
@@ -104,6 +107,17 @@ def prompt_ignored(draw: Draw) -> Draw:
     return drawn
 
 
+def words_swapped(draw: Draw, first: str, second: str) -> Draw:
+    """The baseline's pictures for the same seeds with two words swapped in every prompt: a model that mixes up
+    two colours (the red-team day's checkpoint with two tokenizer entries swapped draws the same)."""
+
+    def swap(prompt: str) -> str:
+        words = prompt.split(" ")
+        return " ".join(second if word == first else first if word == second else word for word in words)
+
+    return lambda inputs: draw([replace(item, prompt=swap(item.prompt)) for item in inputs])
+
+
 def constant(value: int, contest: Contest) -> Draw:
     shape = (contest.generation.height, contest.generation.width, 3)
     return lambda inputs: [np.full(shape, value, np.uint8) for _ in inputs]
@@ -112,7 +126,7 @@ def constant(value: int, contest: Contest) -> Draw:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contest", default=DEFAULT_CONTEST_ID)
-    parser.add_argument("--days", type=int, default=3, help="image sets to draw for each row (default: %(default)s)")
+    parser.add_argument("--days", type=int, default=20, help="image sets to draw for each row (default: %(default)s)")
     parser.add_argument("--only", nargs="*", default=None, help="row names to run (default: all)")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep checkpoints here (default: temporary)")
     args = parser.parse_args()
@@ -149,6 +163,7 @@ def main() -> None:
             "blank (black)": lambda: constant(0, contest),
             "blank (mid grey)": lambda: constant(128, contest),
             "prompt ignored": lambda: prompt_ignored(baseline_draw),
+            "red and blue swapped": lambda: words_swapped(baseline_draw, "red", "blue"),
         }
         rows: list[Row] = []
         with ImageEncoderWorker(models.image_encoder, contest) as encoder:
@@ -164,37 +179,57 @@ def main() -> None:
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _lowest(row: Row) -> float:
-    return row.similarity.minimum
+def must_fail(row: Row) -> bool:
+    """A known-bad case, or a recipe pushed so far (``EXTREMES``) that it draws other pictures."""
+    return not row.allowed or row.name in EXTREMES
+
+
+def by_day(similarity: Similarity, day_images: int) -> list[Similarity]:
+    """What the gate sees on each day image set the row drew (``day_images`` each, in order)."""
+    days = []
+    for start in range(0, len(similarity.per_image), day_images):
+        scores = similarity.per_image[start : start + day_images]
+        ssim, clip = similarity.ssim[start : start + day_images], similarity.clip[start : start + day_images]
+        days.append(Similarity(sum(scores) / len(scores), min(scores), scores, ssim, clip))
+    return days
 
 
 def report(rows: list[Row], contest: Contest, images: int, wall_s: float) -> None:
-    gate = contest.similarity
+    gate, day_images = contest.similarity, contest.sampling.min_pairs
     print(
-        f"\ncontest {contest.id}: {images} images a row; score = {gate.clip_weight:.2f} CLIP + "
-        f"{1 - gate.clip_weight:.2f} SSIM (grayscale), gated on the minimum at {gate.threshold}"
+        f"\ncontest {contest.id}: {images} images a row, days of {day_images}; score = {gate.clip_weight:.2f} CLIP + "
+        f"{1 - gate.clip_weight:.2f} SSIM (grayscale); a day passes with its minimum at least {gate.threshold} "
+        f"and its mean at least {gate.mean_threshold}"
     )
-    print(f"{'case':<26}  {'kind':<7}  {'min SSIM':>8}  {'min CLIP':>8}  {'min score':>9}  {'mean':>6}  gate")
+    columns = "min SSIM  min CLIP  min score    mean  all   days passed  day minima     day means"
+    print(f"{'case':<26}  {'kind':<7}  {columns}")
+    days_of = {row.name: by_day(row.similarity, day_images) for row in rows}
     for row in rows:
-        similarity = row.similarity
-        passed = similarity.minimum >= gate.threshold
+        similarity, days = row.similarity, days_of[row.name]
+        passed = sum(similarity_refusal(day, gate) is None for day in days)
+        minima, means = [day.minimum for day in days], [day.mean for day in days]
         print(
             f"{row.name:<26}  {'allowed' if row.allowed else 'bad':<7}  {min(similarity.ssim):8.4f}  "
             f"{min(similarity.clip):8.4f}  {similarity.minimum:9.4f}  {similarity.mean:6.4f}  "
-            f"{'pass' if passed else 'FAIL'}"
+            f"{'pass' if similarity_refusal(similarity, gate) is None else 'FAIL'}  {passed:>7}/{len(days):<3}  "
+            f"{min(minima):.4f}-{max(minima):.4f}  {min(means):.4f}-{max(means):.4f}"
         )
-    bad = [row for row in rows if not row.allowed]
-    passing = [row for row in rows if row.allowed and row.similarity.minimum >= gate.threshold]
-    out = [row.name for row in rows if row.allowed and row.name not in EXTREMES and row not in passing]
-    if bad and passing:
-        worst, closest = max(bad, key=_lowest), min(passing, key=_lowest)
-        print(
-            f"\nhighest known-bad score {_lowest(worst):.4f} ({worst.name}), {gate.threshold - _lowest(worst):+.4f} "
-            f"below the threshold {gate.threshold}; lowest passing recipe {_lowest(closest):.4f} ({closest.name}), "
-            f"{_lowest(closest) - gate.threshold:+.4f} above it"
-        )
-    if out:
-        print(f"recipes that change what this contest's baseline draws, at these settings: {', '.join(out)}")
+    kept = [row for row in rows if row.allowed and all(similarity_refusal(d, gate) is None for d in days_of[row.name])]
+    for figure, threshold in (("minimum", gate.threshold), ("mean", gate.mean_threshold)):
+        values = {row.name: [getattr(day, figure) for day in days_of[row.name]] for row in rows}
+        below = [row for row in rows if must_fail(row) and max(values[row.name]) < threshold]
+        if kept and below:
+            worst = max(below, key=lambda row: max(values[row.name]))
+            closest = min(kept, key=lambda row: min(values[row.name]))
+            high, low = max(values[worst.name]), min(values[closest.name])
+            print(
+                f"day {figure}: highest case it keeps out {high:.4f} ({worst.name}), lowest recipe "
+                f"passing every day {low:.4f} ({closest.name}); threshold {threshold}, margins "
+                f"{threshold - high:+.4f} / {low - threshold:+.4f}"
+            )
+    changed = [row.name for row in rows if not must_fail(row) and row not in kept]
+    if changed:
+        print(f"recipes that change what this contest's baseline draws on some days, at these settings: {changed}")
     print(f"torch {torch.__version__}, wall {wall_s:.0f} s")
 
 

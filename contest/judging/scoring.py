@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from base.measure import Estimate
-from contest.definitions import Contest
+from contest.definitions import Contest, SimilarityGate
 from contest.judging.compare import Comparison
 from contest.judging.reasons import Reason, ReasonKind
+from contest.judging.similarity import Similarity
 
 WEIGHT_DECAY = 0.5
 
@@ -107,14 +108,22 @@ def score_interval(comparison: Comparison, contest: Contest) -> Estimate:
     return Estimate(scored(speed.value), scored(speed.low), scored(speed.high))
 
 
+def similarity_refusal(similarity: Similarity, gate: SimilarityGate) -> str | None:
+    """Why the similarity gate puts these images out, or None where they pass."""
+    if similarity.minimum < gate.threshold:
+        return f"similarity {similarity.minimum:.4f} is below the threshold {gate.threshold:.2f}"
+    if similarity.mean < gate.mean_threshold:
+        return f"mean similarity {similarity.mean:.4f} is below the threshold {gate.mean_threshold:.2f}"
+    return None
+
+
 def score(comparison: Comparison, contest: Contest) -> Verdict:
     similarity = comparison.similarity
     if similarity is None:
         raise ValueError("a verdict needs the images compared")
-    if similarity.minimum < contest.similarity.threshold:
-        minimum = similarity.minimum
-        threshold = contest.similarity.threshold
-        return invalid(ReasonKind.SIMILARITY, f"similarity {minimum:.4f} is below the threshold {threshold:.2f}")
+    refusal = similarity_refusal(similarity, contest.similarity)
+    if refusal is not None:
+        return invalid(ReasonKind.SIMILARITY, refusal)
     interval = score_interval(comparison, contest)
     significant = interval.low > contest.minimum_improvement
     return Verdict(interval.value, interval.low, interval.high, significant)

@@ -27,12 +27,18 @@ CONTEST = get_contest("tiny-sdxl-cpu")
 MARGIN = CONTEST.tie_margin
 
 
-def comparison(speed: float, half_width: float = 0.01, ssim: float = 0.999, **ratios: float) -> Comparison:
+def images_scoring(*scores: float) -> Similarity:
+    return Similarity(mean=sum(scores) / len(scores), minimum=min(scores), per_image=scores, ssim=scores, clip=scores)
+
+
+def comparison(
+    speed: float, half_width: float = 0.01, ssim: float = 0.999, similarity: Similarity | None = None, **ratios: float
+) -> Comparison:
     return Comparison(
         baseline_time=Estimate(0.1, 0.099, 0.101),
         submission_time=Estimate(0.1 / speed, 0.099 / speed, 0.101 / speed),
         speed_ratio=Estimate(speed, speed * (1 - half_width), speed * (1 + half_width)),
-        similarity=Similarity(mean=ssim, minimum=ssim, per_image=(ssim,), ssim=(ssim,), clip=(ssim,)),
+        similarity=similarity or images_scoring(ssim),
         memory_ratio=ratios.get("memory", 1.0),
         energy_ratio=ratios.get("energy"),
         load_ratio=ratios.get("load", 1.0),
@@ -72,6 +78,23 @@ def test_below_similarity_threshold_is_invalid_with_the_reason() -> None:
     verdict = score(comparison(3.0, ssim=0.5), CONTEST)
     assert not verdict.valid and not verdict.significant
     assert verdict.reason.kind == ReasonKind.SIMILARITY and "below the threshold" in verdict.reason.message
+
+
+def test_one_broken_picture_among_good_ones_is_invalid_by_the_minimum() -> None:
+    gate = CONTEST.similarity
+    broken = gate.threshold - 0.1
+    verdict = score(comparison(3.0, similarity=images_scoring(*[0.999] * 11, broken)), CONTEST)
+    assert verdict.reason.kind == ReasonKind.SIMILARITY
+    assert verdict.reason.message == f"similarity {broken:.4f} is below the threshold {gate.threshold:.2f}"
+
+
+def test_pictures_each_a_little_off_are_invalid_by_the_mean_though_none_is_below_the_minimum() -> None:
+    gate = CONTEST.similarity
+    off = (gate.threshold + gate.mean_threshold) / 2  # each above the minimum's bar, so the mean is below its own
+    verdict = score(comparison(3.0, similarity=images_scoring(*[off] * 12)), CONTEST)
+    assert verdict.reason.kind == ReasonKind.SIMILARITY
+    assert verdict.reason.message == f"mean similarity {off:.4f} is below the threshold {gate.mean_threshold:.2f}"
+    assert score(comparison(3.0, similarity=images_scoring(*[gate.mean_threshold] * 12)), CONTEST).valid
 
 
 def entry(key: str, block: int, value: float | None, half: float = 0.005, significant: bool = True) -> Entry:
