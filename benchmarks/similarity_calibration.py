@@ -186,12 +186,8 @@ def must_fail(row: Row) -> bool:
 
 def by_day(similarity: Similarity, day_images: int) -> list[Similarity]:
     """What the gate sees on each day image set the row drew (``day_images`` each, in order)."""
-    days = []
-    for start in range(0, len(similarity.per_image), day_images):
-        scores = similarity.per_image[start : start + day_images]
-        ssim, clip = similarity.ssim[start : start + day_images], similarity.clip[start : start + day_images]
-        days.append(Similarity(sum(scores) / len(scores), min(scores), scores, ssim, clip))
-    return days
+    days = [slice(start, start + day_images) for start in range(0, len(similarity.per_image), day_images)]
+    return [Similarity.of(similarity.per_image[day], similarity.ssim[day], similarity.clip[day]) for day in days]
 
 
 def report(rows: list[Row], contest: Contest, images: int, wall_s: float) -> None:

@@ -26,6 +26,11 @@ class Similarity:
     ssim: tuple[float, ...]
     clip: tuple[float, ...]  # cosine of the images' CLIP embeddings
 
+    @classmethod
+    def of(cls, per_image: tuple[float, ...], ssim: tuple[float, ...], clip: tuple[float, ...]) -> Similarity:
+        """The figures the gate reads, from each image's combined score and its parts."""
+        return cls(float(np.mean(per_image)), min(per_image), per_image, ssim, clip)
+
 
 def _check(name: str, image: np.ndarray) -> None:
     if image.dtype != np.uint8:
@@ -87,4 +92,4 @@ def compare_images(
     scores = tuple(
         (1.0 - clip_weight) * value + clip_weight * cosine for value, cosine in zip(structural, semantic, strict=True)
     )
-    return Similarity(float(np.mean(scores)), min(scores), scores, structural, semantic)
+    return Similarity.of(scores, structural, semantic)

@@ -28,7 +28,7 @@ MARGIN = CONTEST.tie_margin
 
 
 def images_scoring(*scores: float) -> Similarity:
-    return Similarity(mean=sum(scores) / len(scores), minimum=min(scores), per_image=scores, ssim=scores, clip=scores)
+    return Similarity.of(scores, ssim=scores, clip=scores)
 
 
 def comparison(
