@@ -28,7 +28,9 @@ def test_face_to_face_tells_a_faster_model_from_a_copy_of_the_earlier_one(
     assert faster.later_stands_above(MINIMUM) and not faster.later_stands_below(MINIMUM), faster.summary
     assert faster.pairs >= CONTEST.sampling.min_pairs
     assert not copy.later_stands_above(MINIMUM) and not copy.later_stands_below(MINIMUM), copy.summary
-    assert copy.score is not None and copy.score.low < 0 < copy.score.high
+    # The copy ties with its original: its interval reaches within the contest's tie margin of zero. A 95%
+    # interval misses zero itself in one run of twenty even on a quiet machine, more on one that drifts.
+    assert copy.score is not None and copy.score.low < CONTEST.tie_margin and copy.score.high > -CONTEST.tie_margin
 
 
 def test_a_later_side_that_cannot_start_is_held_and_an_earlier_one_lets_it_stand(
