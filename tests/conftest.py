@@ -31,6 +31,7 @@ import pytest  # noqa: E402
 from contest.baseline import ContestModels, ensure_models  # noqa: E402
 from contest.definitions import get_contest  # noqa: E402
 from pipelines.onnx_unet import export_onnx_checkpoint  # noqa: E402
+from tests.support.image_set import image_set_environment  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +52,10 @@ def onnx_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The demo's whole contest day (``python -m contest.cli.demo``): its data folder and all it printed."""
+    """The demo's whole contest day (``python -m contest.cli.demo``): its data folder and all it printed.
+
+    Its self-checks and its day measure the image set alone: the tests read ranks, kinds and reasons of models
+    far apart, not interval widths (``make demo`` runs the contest's whole sampling)."""
     data_dir = tmp_path_factory.mktemp("demo")
     run = subprocess.run(
         [sys.executable, "-m", "contest.cli.demo", "--data_dir", str(data_dir)],
@@ -60,6 +64,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         text=True,
         timeout=900,
         check=False,
+        env=image_set_environment(),
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     return data_dir, run.stdout + run.stderr

@@ -21,15 +21,14 @@ from base.stores import MAX_DEPTH
 from contest.day.opening import move_to_next_opening
 from contest.day.state import ValidatorState
 from contest.day.steps import DayFailed, DaySetup, run_day
-from contest.definitions import get_contest
 from contest.judging.reasons import MAX_MESSAGE_CHARS, ReasonKind
 from tests.e2e.test_bad_submissions import NETUID
 from tests.support.checkpoints import edit_json
-from tests.support.days import nudge_output
+from tests.support.days import QUICK_CONTEST, nudge_output
 from tests.support.stores import CountingStore
 from tests.support.world import Day
 
-CONTEST = get_contest("tiny-sdxl-cpu")
+CONTEST = QUICK_CONTEST  # the attacks are told apart by reasons and tiers, not by narrow intervals
 COPIERS = 3
 
 

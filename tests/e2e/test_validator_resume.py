@@ -27,7 +27,8 @@ from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
 from contest.judging.ray_hosts import DEVICE_RESOURCE
 from contest.judging.reasons import Reason, ReasonKind
-from tests.support.days import nudge_output
+from tests.support.days import QUICK_CONTEST, nudge_output
+from tests.support.image_set import image_set_environment
 from tests.support.paths import ROOT
 
 NETUID = 7
@@ -58,7 +59,10 @@ def validator(data_dir: Path, *extra: str) -> list[str]:
 
 
 def run_to_end(command: list[str], environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False, env=environment)
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        env=image_set_environment(environment),
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -67,7 +71,7 @@ def killed_after_a_first_outcome(data_dir: Path, *extra: str, environment: dict[
     """``validator.py --once`` SIGKILLed as soon as its state holds one outcome: the hotkeys judged by then."""
     state = ValidatorState.of(data_dir)
     process = subprocess.Popen(
-        validator(data_dir, "--once", *extra), cwd=ROOT, env=environment,
+        validator(data_dir, "--once", *extra), cwd=ROOT, env=image_set_environment(environment),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 300
@@ -135,12 +139,15 @@ def serving_then_stopped(committed_day: Path, tmp_path_factory: pytest.TempPathF
     data_dir = tmp_path_factory.mktemp("serving") / "data"
     shutil.copytree(committed_day, data_dir)
     output_to = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
-    first = subprocess.Popen(validator(data_dir), cwd=ROOT, **output_to)
+    first = subprocess.Popen(validator(data_dir), cwd=ROOT, env=image_set_environment(), **output_to)
     output, deadline = "", time.monotonic() + 300
     while time.monotonic() < deadline and "benchmarking " not in output and first.poll() is None:
         output += first.stdout.readline()
     running_when_second_started = first.poll() is None
-    second = subprocess.run(validator(data_dir, "--once"), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        validator(data_dir, "--once"), cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=image_set_environment(),
+    )  # fmt: skip
     first.send_signal(signal.SIGTERM)
     output += first.communicate(timeout=120)[0]
     return {
@@ -168,9 +175,8 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
     def progress(message: str) -> None:
         judged.extend(["one"] if "benchmarking" in message else [])
 
-    contest = get_contest("tiny-sdxl-cpu")
     board, _ = run_day(
-        DaySetup(chain, stores, contest, NETUID, validator_wallet, data_dir),
+        DaySetup(chain, stores, QUICK_CONTEST, NETUID, validator_wallet, data_dir),
         progress=progress,
         closing=lambda: bool(judged),
     )

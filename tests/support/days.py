@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,12 +11,11 @@ from safetensors.numpy import load_file, save_file
 
 from contest.day.schedule import next_opening
 from contest.definitions import get_contest
+from tests.support.image_set import image_set_only
 from tests.support.in_process_substrate import InProcessSubstrate
 
 CONTEST = get_contest("tiny-sdxl-cpu")
-# Every run of pairs stops once the day's image set (``min_pairs``) is measured: for the tests of what happens
-# around the measurement (faults, restarts), where more pairs would only narrow intervals no assertion reads.
-QUICK_CONTEST = replace(CONTEST, sampling=replace(CONTEST.sampling, max_seconds=0.0))
+QUICK_CONTEST = image_set_only(CONTEST)
 VAE_WEIGHTS = Path("vae") / "diffusion_pytorch_model.safetensors"
 
 

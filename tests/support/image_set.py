@@ -1,0 +1,39 @@
+"""The contests measured on each day's image set alone (``min_pairs``), for the tests that read what happens
+around the measurement (resumes, faults, reasons, ranks of models far apart), not how narrow its intervals are.
+
+More pairs would only narrow intervals no such test reads, and on this machine they are most of a day's time.
+In process, a test passes ``image_set_only(contest)``; a command it starts as a process gets
+``image_set_environment()``, with which Python starts through ``image_set_site/sitecustomize.py`` and swaps
+the contests before the command reads one. The workers a command starts do not keep the switch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+
+from contest import definitions
+from contest.definitions import Contest
+from tests.support.paths import ROOT
+
+SWITCH = "EDGE_TESTS_IMAGE_SET_ONLY"
+SITE = ROOT / "tests" / "support" / "image_set_site"
+
+
+def image_set_only(contest: Contest) -> Contest:
+    """``contest`` whose every run of pairs stops once the day's image set is measured."""
+    return replace(contest, sampling=replace(contest.sampling, max_seconds=0.0))
+
+
+def image_set_contests() -> MappingProxyType[str, Contest]:
+    """Every contest, each measured on its image set alone: what ``definitions.CONTESTS`` becomes."""
+    return MappingProxyType({name: image_set_only(contest) for name, contest in definitions.CONTESTS.items()})
+
+
+def image_set_environment(environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environment`` (this process's by default) for a command that is to measure image sets alone."""
+    kept = dict(os.environ if environment is None else environment)
+    paths = [str(SITE), str(ROOT), *filter(None, [kept.get("PYTHONPATH")])]
+    return kept | {"PYTHONPATH": os.pathsep.join(paths), SWITCH: "1"}
