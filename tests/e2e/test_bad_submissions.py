@@ -26,7 +26,7 @@ from contest.day.steps import DaySetup, run_day
 from contest.judging.reasons import ReasonKind
 from pipelines.manifest import Manifest, TorchOptions, write_manifest
 from tests.support.checkpoints import add_model, edit_json, make_onnx, with_external_weight
-from tests.support.image_set import image_set_only
+from tests.support.days import IMAGE_SET_CONTEST
 from tests.support.world import CONTEST, NETUID, Day
 
 
@@ -130,7 +130,7 @@ def _default_manifest(folder: Path) -> Path:
 
 
 # The tiny contest with a shorter floor under the load limit: the hanging checkpoint costs the day that limit.
-JUDGED_AS = replace(image_set_only(CONTEST), load_timeout_s=10.0)
+JUDGED_AS = replace(IMAGE_SET_CONTEST, load_timeout_s=10.0)
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,11 @@ from contest.day.steps import DayFailed, DaySetup, run_day
 from contest.judging.reasons import MAX_MESSAGE_CHARS, ReasonKind
 from tests.e2e.test_bad_submissions import NETUID
 from tests.support.checkpoints import edit_json
-from tests.support.days import QUICK_CONTEST, nudge_output
+from tests.support.days import IMAGE_SET_CONTEST, nudge_output
 from tests.support.stores import CountingStore
 from tests.support.world import Day
 
-CONTEST = QUICK_CONTEST  # the attacks are told apart by reasons and tiers, not by narrow intervals
+CONTEST = IMAGE_SET_CONTEST  # the attacks are told apart by reasons and tiers, not by narrow intervals
 COPIERS = 3
 
 

@@ -27,7 +27,7 @@ from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
 from contest.judging.ray_hosts import DEVICE_RESOURCE
 from contest.judging.reasons import Reason, ReasonKind
-from tests.support.days import QUICK_CONTEST, nudge_output
+from tests.support.days import IMAGE_SET_CONTEST, nudge_output
 from tests.support.image_set import image_set_environment
 from tests.support.paths import ROOT
 
@@ -176,7 +176,7 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
         judged.extend(["one"] if "benchmarking" in message else [])
 
     board, _ = run_day(
-        DaySetup(chain, stores, QUICK_CONTEST, NETUID, validator_wallet, data_dir),
+        DaySetup(chain, stores, IMAGE_SET_CONTEST, NETUID, validator_wallet, data_dir),
         progress=progress,
         closing=lambda: bool(judged),
     )

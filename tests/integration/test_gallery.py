@@ -7,10 +7,10 @@ import numpy as np
 from PIL import Image
 
 from contest.baseline import ContestModels
-from contest.definitions import day_inputs, get_contest
+from contest.definitions import day_inputs
 from contest.judging.judge import judge
 from contest.publish.gallery import MAX_SIDE, Gallery
-from tests.support.image_set import image_set_only
+from tests.support.days import IMAGE_SET_CONTEST
 
 
 def pictures(count: int, side: int, seed: int = 0) -> list[np.ndarray]:
@@ -75,7 +75,7 @@ def test_a_checkpoint_that_drew_nothing_has_no_thumbnails(tmp_path: Path) -> Non
 def test_a_day_with_nothing_to_measure_still_keeps_the_baselines_pictures(
     tiny_models: ContestModels, tmp_path: Path
 ) -> None:
-    contest = image_set_only(get_contest("tiny-sdxl-cpu"))  # what is kept, not how precisely it was timed
+    contest = IMAGE_SET_CONTEST  # what is kept, not how precisely it was timed
     gallery = Gallery(tmp_path, "day")
     inputs = day_inputs(contest, bytes(32))
     judged = judge(tiny_models, {}, contest, inputs, keep_images=gallery.keep)

@@ -25,9 +25,9 @@ from contest.judging.judge import JudgingRun, judge
 from contest.judging.ray_hosts import DEVICE_RESOURCE, RayFleet, devices
 from contest.judging.reasons import ReasonKind
 from contest.judging.shipping import Entry, ship, unpack
-from tests.support.days import QUICK_CONTEST, nudged_copy
+from tests.support.days import IMAGE_SET_CONTEST, nudged_copy
 
-CONTEST = QUICK_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
+CONTEST = IMAGE_SET_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
 INPUTS = day_inputs(CONTEST, b"\x0d" * 32)
 SHIPPED = "(another machine: each checkpoint is shipped to it)"
 

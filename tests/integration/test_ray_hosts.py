@@ -26,9 +26,9 @@ from contest.judging.pairing import BaselineFailed
 from contest.judging.ray_hosts import DEVICE_RESOURCE, HostActor, Kept, RayFleet, RayHosts, devices
 from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.shipping import Shipment
-from tests.support.days import QUICK_CONTEST
+from tests.support.days import IMAGE_SET_CONTEST
 
-CONTEST = QUICK_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
+CONTEST = IMAGE_SET_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
 INPUTS = day_inputs(CONTEST, b"\x0c" * 32)
 
 

@@ -15,7 +15,7 @@ from tests.support.image_set import image_set_only
 from tests.support.in_process_substrate import InProcessSubstrate
 
 CONTEST = get_contest("tiny-sdxl-cpu")
-QUICK_CONTEST = image_set_only(CONTEST)
+IMAGE_SET_CONTEST = image_set_only(CONTEST)
 VAE_WEIGHTS = Path("vae") / "diffusion_pytorch_model.safetensors"
 
 

@@ -1,4 +1,7 @@
-"""Read by Python at start-up in a command a test started with ``tests.support.image_set.image_set_environment``."""
+"""Read by Python at start-up in a command a test started with ``tests.support.image_set.image_set_environment``.
+
+The switch's name is written here rather than imported: a worker, which does not keep the switch, then imports
+nothing of the project at start-up."""
 
 import os
 
