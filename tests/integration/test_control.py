@@ -18,13 +18,13 @@ import pytest
 
 from base.measure import Estimate, ratio_ci, widened
 from contest.baseline import ContestModels
-from contest.definitions import day_inputs, get_contest
+from contest.definitions import day_inputs
 from contest.judging.checkpoint_worker import CheckpointWorker
 from contest.judging.judge import Judging, Measurement
 from contest.judging.reasons import Reason, ReasonKind
-from tests.support.days import nudged_copy
+from tests.support.days import IMAGE_SET_CONTEST, nudged_copy
 
-CONTEST = get_contest("tiny-sdxl-cpu")
+CONTEST = IMAGE_SET_CONTEST  # the defences act on every run of pairs: the day's image set is one
 INPUTS = day_inputs(CONTEST, b"\x07" * 32)
 
 
