@@ -122,10 +122,17 @@ def fill_weights(model: torch.nn.Module, pattern: torch.Tensor, offsets: Iterato
 
 @torch.no_grad()
 def _fill(parameter: torch.Tensor, pattern: torch.Tensor, offset: int, bound: float) -> None:
-    count = parameter.numel()
-    shifted = torch.roll(pattern, -(offset % PATTERN_LENGTH))
-    repeated = shifted.repeat(count // PATTERN_LENGTH + 1)[:count]
-    parameter.copy_((repeated * bound).view_as(parameter))
+    """``pattern`` from ``offset`` on, scaled by ``bound``, repeated through ``parameter``.
+
+    The scaled block is cast once and broadcast over the tensor's rows of ``PATTERN_LENGTH``, so no temporary is
+    as large as the tensor: the 3.5B weights fill in seconds.
+    """
+    block = (torch.roll(pattern, -(offset % PATTERN_LENGTH)) * bound).to(parameter.dtype)
+    flat = parameter.view(-1)
+    whole, rest = divmod(flat.numel(), PATTERN_LENGTH)
+    if whole:
+        flat[: whole * PATTERN_LENGTH].view(whole, PATTERN_LENGTH).copy_(block.expand(whole, PATTERN_LENGTH))
+    flat[whole * PATTERN_LENGTH :].copy_(block[:rest])
 
 
 def save_full_sdxl(folder: Path, seed: int) -> Path:

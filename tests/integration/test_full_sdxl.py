@@ -1,6 +1,6 @@
 """SDXL at its published size, built offline from a seed: what a device check runs where the Hub is out of reach.
 
-Built once (about 25 s and 7 GB here), read by every test below; marked slow.
+Built once (about 40 s and 7 GB here, most of it writing the files), read by every test below; marked slow.
 """
 
 from __future__ import annotations
