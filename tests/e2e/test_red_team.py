@@ -118,10 +118,17 @@ def test_a_nudged_copy_of_the_leader_shares_its_tier_and_earns_nothing(attacked_
     assert nudged.valid and nudged.tier == rows["honest"].tier and nudged.weight == 0.0
 
 
-def test_the_leader_with_two_colour_words_swapped_is_out_by_similarity(attacked_day) -> None:
+def test_the_leader_with_two_colour_words_swapped_is_out_by_similarity_or_earns_nothing(attacked_day) -> None:
+    """Its pictures differ only where a prompt names red or blue. The gate puts it out on most days; on a day
+    whose image set barely names them it can clear the gate (docs/scoring.md), and it is then what it was made
+    from, a copy of the leader's speed: in the leader's tier, committed later, with no weight."""
     rows, _, _, _ = attacked_day
     swapped = rows["colours-swapped"]
-    assert not swapped.valid and swapped.reason_kind == ReasonKind.SIMILARITY and swapped.weight == 0.0
+    assert swapped.weight == 0.0
+    if swapped.valid:
+        assert swapped.tier == rows["honest"].tier and swapped.metrics.similarity.minimum < 1.0
+    else:
+        assert swapped.reason_kind == ReasonKind.SIMILARITY
 
 
 def test_the_baseline_dressed_in_a_restating_manifest_and_a_licence_is_the_baseline(attacked_day) -> None:
