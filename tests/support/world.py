@@ -6,10 +6,9 @@ import shutil
 from pathlib import Path
 
 from contest.cli.world import World
-from contest.definitions import get_contest
+from tests.support.days import CONTEST
 
 NETUID = 7
-CONTEST = get_contest("tiny-sdxl-cpu")
 
 
 class Day(World):
