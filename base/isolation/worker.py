@@ -24,12 +24,13 @@ import importlib
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from multiprocessing import forkserver
+from multiprocessing import forkserver, spawn
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -89,6 +90,15 @@ KEPT_VARIABLES = frozenset(
 )
 # OPENBLAS_: some processors need OpenBLAS's core type set, or its kernels compute wrong results or crash.
 KEPT_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "OMP_", "MKL_", "OPENBLAS_")
+# multiprocessing runs the parent's main module again in each process it starts (as ``__mp_main__``, its
+# ``if __name__ == "__main__"`` block skipped) unless the process that forked it holds that module already, and
+# the forkserver's own preload of ``"__main__"`` never receives the main's path on Python 3.11 to 3.13. The server
+# therefore imports the main itself (``SERVER_MAIN_MODULE``, preloaded right after ``quiet``), from the reference
+# in ``MAIN_VARIABLE``: otherwise each worker would import the whole command on its own (the CLI, the chain's SDK,
+# Ray on a Ray host), two to three seconds of CPU per worker here.
+MAIN_VARIABLE = "EDGE_WORKER_SERVER_MAIN"
+SERVER_MAIN_MODULE = "base.isolation.server_main"
+_PATH, _NAME = "path:", "name:"
 _server_start = threading.Lock()
 
 
@@ -157,9 +167,35 @@ def kept_environment(environment: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def main_reference() -> str | None:
+    """This process's main module as ``MAIN_VARIABLE`` holds it, or None where a child never imports it again
+    (``python -c``, an interactive session, a package's ``__main__`` such as pytest's)."""
+    main = sys.modules["__main__"]
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None:
+        return None if name == "__main__" or name.endswith(".__main__") else _NAME + name
+    path = getattr(main, "__file__", None)
+    return None if path is None else _PATH + os.path.abspath(path)
+
+
+def import_main(reference: str) -> None:
+    """Import the main module ``reference`` names as a child of this process would.
+
+    A script is run as ``__mp_main__`` and becomes this process's ``__main__``, so a child forked from here finds
+    it and imports nothing; a module is imported by name, so a child that runs it again finds its imports done.
+    """
+    if reference.startswith(_PATH):
+        spawn.import_main_path(reference.removeprefix(_PATH))
+    elif reference.startswith(_NAME):
+        importlib.import_module(reference.removeprefix(_NAME))
+
+
 def server_environment() -> dict[str, str]:
-    """The environment the worker server starts with: the kept part of this process's, and the workers' switches."""
-    return kept_environment(os.environ) | WORKER_ENVIRONMENT | quiet.worker_environment()
+    """The environment the worker server starts with: the kept part of this process's, the workers' switches and
+    the main module to import."""
+    main = main_reference()
+    named_main = {} if main is None else {MAIN_VARIABLE: main}
+    return kept_environment(os.environ) | WORKER_ENVIRONMENT | quiet.worker_environment() | named_main
 
 
 @contextlib.contextmanager
@@ -187,7 +223,7 @@ def start_worker_server(preload: Sequence[str] = ()) -> None:
     The first worker does this itself; a program that will start workers calls it first thing, so that the
     server's imports (seconds, for torch) overlap the program's own start instead of following it.
     """
-    multiprocessing.get_context("forkserver").set_forkserver_preload([quiet.__name__, *preload])
+    multiprocessing.get_context("forkserver").set_forkserver_preload([quiet.__name__, SERVER_MAIN_MODULE, *preload])
     _start_server()
 
 

@@ -1,6 +1,9 @@
 import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +169,18 @@ def test_a_start_that_ran_out_of_time_is_tried_once_more_never_more() -> None:
 
     with pytest.raises(WorkerTimeout):
         started_once_more(always_late)
+
+
+@pytest.mark.parametrize("started_as", [["tests/support/worker_command.py"], ["-m", "tests.support.worker_command"]])
+def test_a_commands_imports_are_done_once_in_the_server_not_again_in_each_worker(
+    started_as: list[str], tmp_path: Path
+) -> None:
+    """multiprocessing runs the command's main module again in every worker it starts: the server runs it first."""
+    command = subprocess.run(
+        [sys.executable, *started_as], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    workers = {int(pid) for pid in command.stdout.split()}
+    importers = [int(line) for line in (tmp_path / "imported-by").read_text().split()]
+    assert len(workers) == 2 and len(importers) == len(set(importers)) == 2, (workers, importers)
+    assert not workers & set(importers)  # the command itself and the server
