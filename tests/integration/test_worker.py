@@ -131,9 +131,6 @@ def test_a_frozen_worker_and_what_it_started_stop_until_the_next_call() -> None:
 
 def test_a_frozen_worker_dies_with_a_parent_killed_by_sigkill() -> None:
     """Nothing of the parent is left to thaw or close it: the worker must not stay behind, stopped for ever."""
-    import subprocess
-    import sys
-
     code = (
         "from tests.support.worker_jobs import hold_a_frozen_worker\nif __name__ == '__main__':\n"
         "    hold_a_frozen_worker()"
