@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -16,7 +15,6 @@ MAX_FILES = 1_000
 MAX_DEPTH = 16
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1_024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def matching_files(paths: Iterable[str], allow_patterns: Sequence[str] | None) -> list[str]:
@@ -53,8 +51,10 @@ def check_listing(paths: Iterable[str | bytes]) -> None:
             raise UnsafeListing(f"more than {MAX_FILES} files")
         path = _text(raw)
         shown = path[:80] + ("..." if len(path) > 80 else "")
-        if _CONTROL.search(path):
-            raise UnsafeListing(f"a file name holds control characters: {shown!r}")
+        if (
+            not path.isprintable()
+        ):  # C0 and C1 controls, bidirectional overrides, line separators: what a terminal or a page acts on
+            raise UnsafeListing(f"a file name holds control characters or invisible formatting: {shown!r}")
         parts = path.split("/")
         if len(parts) > MAX_DEPTH:
             raise UnsafeListing(f"a file is nested {len(parts)} folders deep, over {MAX_DEPTH}: {shown!r}")

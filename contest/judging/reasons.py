@@ -1,7 +1,9 @@
 """Why a submission is out: a kind that code and readers can sort on, and a message that says the particulars.
 
 A message may quote what a miner chose (a class name, a file name, an error its files caused), so it is cut to
-``MAX_MESSAGE_CHARS``: a published reason can never carry a miner's megabytes.
+``MAX_MESSAGE_CHARS``: a published reason can never carry a miner's megabytes. Every character that is not
+printable is written as its escape (``\x9b``, ``\u202e``, ``\n``): a reason is printed in the validator's terminal
+and shown on the page, where a control sequence or a bidirectional override would act instead of being read.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ class Reason:
     message: str
 
     def __post_init__(self) -> None:
-        if len(self.message) > MAX_MESSAGE_CHARS:
-            object.__setattr__(self, "message", self.message[: MAX_MESSAGE_CHARS - len(ELLIPSIS)] + ELLIPSIS)
+        message = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in self.message)
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - len(ELLIPSIS)] + ELLIPSIS
+        object.__setattr__(self, "message", message)
 
     def __str__(self) -> str:
         return self.message

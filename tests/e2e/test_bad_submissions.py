@@ -129,6 +129,9 @@ def _default_manifest(folder: Path) -> Path:
     return folder
 
 
+# A C1 control sequence (clear the screen, cursor home) and a right-to-left override in a file name.
+UNPRINTABLE_NAME = "x\u009b2J\u009b1;1H\u202eTOP 1.0 thgiew.bin"
+
 # The tiny contest with a shorter floor under the load limit: the hanging checkpoint costs the day that limit.
 JUDGED_AS = replace(IMAGE_SET_CONTEST, load_timeout_s=10.0)
 
@@ -172,6 +175,9 @@ def judged_day(
     remote = day.checkpoint("remote-code")
     edit_json(remote / "tokenizer" / "tokenizer_config.json", trust_remote_code=True)
     day.submit("remote-code", remote)
+    unprintable = day.checkpoint("unprintable-name")  # would clear a terminal and reverse what follows on a page
+    (unprintable / "unet" / UNPRINTABLE_NAME).write_bytes(b"\x80\x04K\x01.")
+    day.submit("unprintable-name", unprintable)
     symlink = day.checkpoint("symlink")
     (symlink / "unet" / "notes.json").symlink_to("/etc/passwd")
     day.submit("symlink", symlink)
@@ -308,6 +314,13 @@ def test_a_symlink_out_of_the_checkpoint(judged_day) -> None:
     assert text.endswith("'unet/notes.json' is a link to an absolute path")
 
 
+def test_a_file_name_a_terminal_or_a_page_would_act_on_is_refused_before_download(judged_day) -> None:
+    text = reason(judged_day, "unprintable-name")
+    assert text.startswith("download failed: unprintable-name/model@")
+    assert "control characters or invisible formatting: 'unet/x\\x9b2J\\x9b1;1H\\u202eTOP" in text
+    assert text.isprintable()
+
+
 def test_onnx_external_data_out_of_the_checkpoint(judged_day) -> None:
     assert reason(judged_day, "external-data") == (
         "refused: unet/model.onnx: ONNX external data '/etc/passwd' for tensor 'w' escapes the checkpoint folder"
@@ -392,7 +405,8 @@ def test_each_reason_is_published_with_its_kind(judged_day) -> None:
         "garbage": ReasonKind.INVALID_COMMITMENT, "newer-codec": ReasonKind.INVALID_COMMITMENT,
         "unknown-contest": ReasonKind.UNKNOWN_CONTEST, "missing-repository": ReasonKind.DOWNLOAD,
         "oversize": ReasonKind.DOWNLOAD,
-        "pickle": ReasonKind.REFUSED, "symlink": ReasonKind.DOWNLOAD, "unmodified": ReasonKind.UNMODIFIED_BASELINE,
+        "pickle": ReasonKind.REFUSED, "symlink": ReasonKind.DOWNLOAD, "unprintable-name": ReasonKind.DOWNLOAD,
+        "unmodified": ReasonKind.UNMODIFIED_BASELINE,
         "reupload": ReasonKind.DUPLICATE, "near-copy": ReasonKind.NEAR_COPY, "absurd-config": ReasonKind.FAILED,
     }  # fmt: skip
     assert {name: rows[name].reason_kind for name in expected if name in rows} == expected

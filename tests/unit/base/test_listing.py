@@ -19,6 +19,7 @@ SDXL_LISTING = [
 def test_an_sdxl_pipelines_listing_passes() -> None:
     check_listing(SDXL_LISTING)
     check_listing(path.encode() for path in SDXL_LISTING)
+    check_listing(["unet/notes de café.json"])  # letters beyond ASCII and spaces are printable
 
 
 @pytest.mark.parametrize(
@@ -29,12 +30,28 @@ def test_an_sdxl_pipelines_listing_passes() -> None:
         ([b"unet/\xff.json"], "is not UTF-8"),
         (["unet/\udcff.json"], "is not UTF-8"),
         (["unet/line\nbreak.json"], "control characters"),
+        (["unet/x\x9b2J.json"], "control characters"),
+        (["unet/\u202enosj.safetensors"], "invisible formatting"),
+        (["unet/line\u2028separator.json"], "invisible formatting"),
         (["unet/../../escape.json"], "an empty, relative or over-long part"),
         (["unet//double.json"], "an empty, relative or over-long part"),
         (["unet/" + "n" * (MAX_NAME_BYTES + 1)], "an empty, relative or over-long part"),
         (["/".join(["é" * 60] * 9)], "longer than 1024 bytes"),
     ],
-    ids=["file-count", "depth", "bytes", "surrogate", "control", "dot-dot", "empty-part", "long-name", "long-path"],
+    ids=[
+        "file-count",
+        "depth",
+        "bytes",
+        "surrogate",
+        "control",
+        "c1-control",
+        "bidi-override",
+        "line-separator",
+        "dot-dot",
+        "empty-part",
+        "long-name",
+        "long-path",
+    ],
 )
 def test_a_listing_no_checkpoint_needs_is_refused_with_why(paths: list, why: str) -> None:
     with pytest.raises(UnsafeListing, match=why):
