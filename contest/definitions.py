@@ -154,10 +154,17 @@ class Contest:
     max_checkpoint_bytes: int
     load_timeout_s: float
     worker_memory_bytes: int  # resident memory a benchmark worker may use before it is killed
+    # The CPU threads a checkpoint draws with (torch's and ONNX Runtime's intra-op pools, in its worker); None
+    # leaves the libraries' default, one per core.
+    cpu_threads: int | None = None
     leader: LeaderPolicy = LeaderPolicy()
     prompts: PromptSource = "words"
     opens_at: str = "12:00"
     timezone: str = "America/New_York"
+
+    def __post_init__(self) -> None:
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ValueError(f"contest {self.id!r}: cpu_threads must be at least 1 or None, got {self.cpu_threads}")
 
 
 SDXL = Contest(
@@ -253,6 +260,10 @@ _CONTESTS = (
         max_checkpoint_bytes=64 * 1024**2,
         load_timeout_s=30.0,  # loading and warming up takes about 2 s here
         worker_memory_bytes=2 * 1024**3,
+        # On two cores torch draws the tiny model no faster on a second thread (154 and 160 ms an image) while
+        # that thread spins through twice the CPU time, and pairs vary more (a per-pair spread of 0.06-0.10 in
+        # the log ratio against 0.04-0.06): one thread leaves the other core to the validator and its hosts.
+        cpu_threads=1,
         prompts="shape-world",
     ),
 )

@@ -125,6 +125,7 @@ def open_session(model_file: Path, options: OnnxOptions) -> ort.InferenceSession
     session_options.graph_optimization_level = GRAPH_OPTIMIZATION[options.graph_optimization]
     for key, value in NO_SPINNING.items():
         session_options.add_session_config_entry(key, value)
+    session_options.intra_op_num_threads = torch.get_num_threads()  # one thread setting for both libraries
     providers = choose_providers(options.providers, ort.get_available_providers())
     engines = engine_folder(model_file, options, Path(tempfile.gettempdir()) / ENGINE_CACHE)
     if "TensorrtExecutionProvider" in providers:

@@ -16,6 +16,15 @@ from pipelines.manifest import GenerationOptions
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def use_cpu_threads(count: int | None) -> None:
+    """Draw on ``count`` CPU threads in this process (None: the library's default, one per core).
+
+    ONNX Runtime sessions opened afterwards size their pool the same (``onnx_unet.open_session``).
+    """
+    if count is not None:
+        torch.set_num_threads(count)
+
+
 def load_sdxl_pipeline(
     folder: Path, device: str, dtype: str, **components: torch.nn.Module | None
 ) -> StableDiffusionXLPipeline:

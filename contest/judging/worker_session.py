@@ -14,6 +14,7 @@ from contest.definitions import get_contest, inspect_for_contest
 from contest.judging.checkpoint_worker import Loaded, Session, SessionRequest, TimedImage
 from pipelines.generation import GenerationInput, check_image
 from pipelines.loader import load_runtime
+from pipelines.torch_runtime import use_cpu_threads
 
 
 class CheckpointSession:
@@ -27,6 +28,7 @@ class CheckpointSession:
         self.device = contest.device
         self.image_shape = (contest.generation.height, contest.generation.width, 3)
         self.synchronize = synchronizer_for(self.device)
+        use_cpu_threads(contest.cpu_threads)
         self._memory = open_memory_probe(self.device)
         self._memory.start()
         started = time.perf_counter()
