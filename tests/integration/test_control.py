@@ -59,8 +59,8 @@ def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_bas
     with Judging(tiny_models, CONTEST, INPUTS, submission_session=session) as judging:
         judging.control()
         with CheckpointWorker(submission, CONTEST, INPUTS, session) as burner:
-            # That the burner slows the baseline when left running is shown without the drift term: how much a
-            # half-core burner slows it depends on the machine's cores. Frozen, the judging's own check holds.
+            # That the burner slows the baseline when left running is shown without the drift term, which is
+            # the machine's and not the burner's. Frozen, the judging's own check holds.
             unfrozen = slowdown_beside(judging, burner, frozen=False, drift=0.0)
             frozen = slowdown_beside(judging, burner, frozen=True, drift=CONTEST.control.drift)
         tolerance = CONTEST.control.slowdown_tolerance
@@ -91,9 +91,8 @@ def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
     tiny_models: ContestModels, submission: Path
 ) -> None:
     session = "tests.support.standin_runtimes:BurnsBesideItself"
-    # The mechanism, not the calibration: with the contest's drift a half-core burner must slow the baseline by
-    # more than half to be seen, which it does on two cores and not on a machine with more; without drift any
-    # slow-down the pairs show clearly above the tolerance puts it out.
+    # The mechanism, not the calibration: without the machine's drift, any slow-down the pairs show clearly
+    # above the tolerance puts it out.
     contest = replace(CONTEST, control=replace(CONTEST.control, drift=0.0))
     lines: list[str] = []
     with Judging(tiny_models, contest, INPUTS, lines.append, submission_session=session) as judging:

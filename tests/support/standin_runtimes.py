@@ -7,6 +7,8 @@ answer the same calls as ``contest.judging.worker_session.CheckpointSession``.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 import sys
 import threading
@@ -21,10 +23,18 @@ from pipelines.generation import GenerationInput
 
 WORK = np.random.default_rng(0).standard_normal((384, 384))
 ESCAPED_BURN_S = 120  # a detached burner ends by itself, so a failed test leaves nothing running for long
-# Burners spin one core in plain Python, half the time (busy this long, then asleep as long): that doubles the
-# baseline's time on a 2-core machine, where a core taken all the time makes torch's threads wait on each other
-# a hundredfold.
-DUTY_S = 0.002
+# Burners keep every core busy with two threads hashing (which runs outside the GIL): a baseline drawing on one
+# thread then gets at most half a core, whatever the machine's number of cores, and takes twice as long or more.
+BURNERS = 2 * len(os.sched_getaffinity(0))
+BURN_BLOCK = bytes(1 << 20)
+BURN_CODE = """import time, hashlib, threading
+end, block = time.monotonic() + {seconds}, bytes(1 << 20)
+def burn():
+    while time.monotonic() < end:
+        hashlib.sha256(block)
+for _ in range({threads}):
+    threading.Thread(target=burn).start()
+"""
 
 
 def _work(rounds: int = 10) -> None:
@@ -63,20 +73,18 @@ class _StandIn:
 
 
 class BurnsBetweenImages(_StandIn):
-    """After each image, a thread burns until the next image is asked for: a pool that never goes to sleep."""
+    """After each image, threads burn every core until the next image is asked for: a pool that never sleeps."""
 
     def __init__(self, request: SessionRequest) -> None:
         super().__init__(request)
         self._idle = threading.Event()
-        threading.Thread(target=self._burn, daemon=True).start()
+        for _ in range(BURNERS):
+            threading.Thread(target=self._burn, daemon=True).start()
 
     def _burn(self) -> None:
         while True:
             self._idle.wait()
-            busy = time.perf_counter() + DUTY_S
-            while time.perf_counter() < busy:
-                pass
-            time.sleep(DUTY_S)
+            hashlib.sha256(BURN_BLOCK)
 
     def generate(self, item: GenerationInput) -> TimedImage:
         self._idle.clear()
@@ -86,15 +94,18 @@ class BurnsBetweenImages(_StandIn):
             self._idle.set()
 
 
-def _start_burner(dies_with_parent: bool) -> subprocess.Popen:
-    """A process in a session of its own, out of reach of the worker's freezing, that burns half a core."""
-    tie = "import ctypes\nctypes.CDLL(None).prctl(1, 9)\n" if dies_with_parent else ""  # PR_SET_PDEATHSIG, KILL
-    burn = (
-        f"{tie}import time\nend = time.monotonic() + {ESCAPED_BURN_S}\nwhile time.monotonic() < end:\n"
-        f"    busy = time.perf_counter() + {DUTY_S}\n    while time.perf_counter() < busy: pass\n"
-        f"    time.sleep({DUTY_S})"
-    )
-    return subprocess.Popen([sys.executable, "-c", burn], start_new_session=True)
+def _start_burner(escapes: bool) -> subprocess.Popen:
+    """A process out of reach of the worker's freezing (a process group of its own) that burns every core.
+
+    One that ``escapes`` takes a session of its own too and outlives its worker; otherwise it dies with the worker
+    and stays in the judging's session, where the scheduler shares the cores between its threads and the
+    baseline's (where autogrouping is on, it gives each session its share, so a burner in a session of its own
+    barely slows a baseline drawing on one thread).
+    """
+    tie = "" if escapes else "import ctypes\nctypes.CDLL(None).prctl(1, 9)\n"  # PR_SET_PDEATHSIG, KILL
+    burn = tie + BURN_CODE.format(seconds=ESCAPED_BURN_S, threads=BURNERS)
+    command = [sys.executable, "-c", burn]
+    return subprocess.Popen(command, start_new_session=True) if escapes else subprocess.Popen(command, process_group=0)
 
 
 class LeavesABurnerBehind(_StandIn):
@@ -102,7 +113,7 @@ class LeavesABurnerBehind(_StandIn):
 
     def __init__(self, request: SessionRequest) -> None:
         super().__init__(request)
-        _start_burner(dies_with_parent=False)
+        _start_burner(escapes=True)
 
 
 class BurnsBesideItself(_StandIn):
@@ -110,4 +121,4 @@ class BurnsBesideItself(_StandIn):
 
     def __init__(self, request: SessionRequest) -> None:
         super().__init__(request)
-        self.burner = _start_burner(dies_with_parent=True)
+        self.burner = _start_burner(escapes=False)
