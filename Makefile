@@ -82,6 +82,7 @@ serve: setup
 
 benchmark: setup
 	$(POETRY) run python benchmarks/runtime_comparison.py
+	$(POETRY) run python benchmarks/cpu_threads.py
 	$(POETRY) run python benchmarks/null_submission.py
 	$(POETRY) run python benchmarks/agreement.py
 	$(POETRY) run python benchmarks/contest_scaling.py

@@ -260,9 +260,9 @@ _CONTESTS = (
         max_checkpoint_bytes=64 * 1024**2,
         load_timeout_s=30.0,  # loading and warming up takes about 2 s here
         worker_memory_bytes=2 * 1024**3,
-        # On two cores torch draws the tiny model no faster on a second thread (154 and 160 ms an image) while
-        # that thread spins through twice the CPU time, and pairs vary more (a per-pair spread of 0.06-0.10 in
-        # the log ratio against 0.04-0.06): one thread leaves the other core to the validator and its hosts.
+        # On two cores a second thread draws the tiny model at most about a tenth faster for twice the CPU time,
+        # and A/A pairs spread more (benchmarks/cpu_threads.py): one thread leaves the other core to the
+        # validator, its hosts and its encoder.
         cpu_threads=1,
         prompts="shape-world",
     ),
