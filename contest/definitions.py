@@ -223,7 +223,8 @@ _CONTESTS = (
     SDXL_OFFLINE,
     Contest(
         id="tiny-sdxl-cpu",
-        description="A tiny SDXL-architecture pipeline trained on a world of shapes, on the CPU, 128x128, 8 steps",
+        description="A tiny SDXL-architecture pipeline trained on a world of shapes, on one CPU thread, 128x128, "
+        "8 steps",
         baseline=ModelReference(source="shipped", path="tiny-sdxl-cpu/baseline", sha256=TINY_BASELINE_SHA256),
         device="cpu",
         device_name=None,
