@@ -9,8 +9,8 @@ bytes, the same speed), and three with small real differences (channels_last, ea
 with basic graph optimisation). Uid 0 is the subnet owner, where weight goes when no submission qualifies.
 
 Prints each day's ranks and weights per validator (and which entries were held behind an earlier one after a
-face-to-face run), then: days with the same winner, weight given to the baseline, the dressed baseline and the
-copies, face-to-face runs, and the largest slow-down of the baseline seen inside a pair.
+face-to-face run), then: days with the same winner, days with the same weights, weight given to the baseline,
+the dressed baseline and the copies, face-to-face runs, and the largest slow-down of the baseline inside a pair.
 
     poetry run python benchmarks/agreement.py [--days 10] [--work-dir DIR]
 """
@@ -153,6 +153,7 @@ def main() -> None:
         chain, names = set_up(work)
         print(f"{len(names)} miners committed; * marks a significant score; w is the weight", flush=True)
         same_winner, copy_weight, largest_slowdown, openings_agree, face_to_face = 0, 0.0, 0.0, 0, 0
+        same_weights, weight_gap = 0, 0.0
         leaders: dict[str, list[str]] = {validator: [] for validator in VALIDATORS}
         for day in range(1, args.days + 1):
             block = move_to_next_opening(chain, contest)
@@ -160,6 +161,10 @@ def main() -> None:
             summaries = {validator: summary_of(board, names) for validator, board in boards.items()}
             winners = {summary[0] for summary in summaries.values()}
             same_winner += len(winners) == 1
+            first, second = (summary[1] for summary in summaries.values())
+            gap = max(abs(first.get(name, 0.0) - second.get(name, 0.0)) for name in {*first, *second})
+            same_weights += gap == 0.0
+            weight_gap = max(weight_gap, gap)
             openings_agree += len({board["opening_block"] for board in boards.values()}) == 1
             copy_weight += sum(summary[1].get(name, 0.0) for summary in summaries.values() for name in NEVER_PAID)
             largest_slowdown = max([largest_slowdown, *(summary[2] for summary in summaries.values())])
@@ -172,6 +177,7 @@ def main() -> None:
         print(f"\nover {args.days} days, two validators each ({time.monotonic() - started:.0f} s):")
         print(f"  the same opening block: {openings_agree} of {args.days} days")
         print(f"  the same winner: {same_winner} of {args.days} days")
+        print(f"  the same weights: {same_weights} of {args.days} days (a weight differed by {weight_gap:.4f} at most)")
         print(f"  weight to the baseline, the dressed baseline and the copies: {copy_weight:.4f} in total")
         print(f"  face-to-face runs: {face_to_face} ({face_to_face / (2 * args.days):.1f} a validator-day)")
         print(f"  the largest slow-down of the baseline inside a pair: {largest_slowdown:+.1%}")
