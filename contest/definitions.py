@@ -261,9 +261,9 @@ _CONTESTS = (
         max_checkpoint_bytes=64 * 1024**2,
         load_timeout_s=30.0,  # loading and warming up takes about 2 s here
         worker_memory_bytes=2 * 1024**3,
-        # On two cores a second thread draws the tiny model at most about a tenth faster for twice the CPU time,
-        # and A/A pairs spread more (benchmarks/cpu_threads.py): one thread leaves the other core to the
-        # validator, its hosts and its encoder.
+        # On two cores a second thread draws the tiny model 7-15% faster for twice the CPU time, and A/A pairs
+        # spread more (benchmarks/cpu_threads.py): one thread measures more steadily and leaves the other core to
+        # the validator, its hosts and its encoder.
         cpu_threads=1,
         prompts="shape-world",
     ),
