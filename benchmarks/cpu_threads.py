@@ -19,41 +19,37 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from similarity_calibration import Draw, drawer
+
 from contest.baseline import ensure_models
-from contest.definitions import DEFAULT_CONTEST_ID, Contest, get_contest, inspect_for_contest
+from contest.definitions import DEFAULT_CONTEST_ID, get_contest
 from contest.inputs import derive_inputs
-from pipelines.generation import GenerationInput, Runtime
-from pipelines.loader import load_runtime
+from contest.judging.pairing import order_of
+from pipelines.generation import GenerationInput
 from pipelines.onnx_unet import export_onnx_checkpoint
 from pipelines.torch_runtime import use_cpu_threads
 
 FIXED_BLOCK_HASH = bytes.fromhex("c0de" * 16)
 
 
-def load(folder: Path, contest: Contest) -> Runtime:
-    manifest = inspect_for_contest(folder, contest)
-    return load_runtime(folder, manifest, contest.generation, contest.device, contest.default_dtype)
-
-
-def drawing(runtime: Runtime, inputs: Sequence[GenerationInput]) -> tuple[float, float]:
+def drawing(draw: Draw, inputs: Sequence[GenerationInput]) -> tuple[float, float]:
     """Wall and CPU seconds an image, one image at a time."""
     cpu, wall = time.process_time(), time.perf_counter()
     for item in inputs:
-        runtime.generate([item])
+        draw([item])
     return (time.perf_counter() - wall) / len(inputs), (time.process_time() - cpu) / len(inputs)
 
 
-def pair_spread(first: Runtime, second: Runtime, inputs: Sequence[GenerationInput]) -> float:
-    """The standard deviation of log(second's time / first's) over pairs in ABBA order."""
+def pair_spread(first: Draw, second: Draw, inputs: Sequence[GenerationInput]) -> float:
+    """The standard deviation of log(second's time / first's) over pairs in the judging's ABBA order."""
     logs = []
     for index, item in enumerate(inputs):
-        order = (first, second) if index % 4 in (0, 3) else (second, first)
-        seconds = {}
-        for runtime in order:
+        seconds = [0.0, 0.0]
+        for side in order_of(index):
             started = time.perf_counter()
-            runtime.generate([item])
-            seconds[id(runtime)] = time.perf_counter() - started
-        logs.append(math.log(seconds[id(second)] / seconds[id(first)]))
+            (first, second)[side]([item])
+            seconds[side] = time.perf_counter() - started
+        logs.append(math.log(seconds[1] / seconds[0]))
     return statistics.stdev(logs)
 
 
@@ -74,13 +70,13 @@ def main() -> None:
         print("threads  runtime      ms/image  CPU ms/image  busy cores  A/A pair spread")
         for threads in args.threads:
             use_cpu_threads(threads)
-            runtimes = {"diffusers": load(baseline, contest), "onnxruntime": load(onnx, contest)}
-            copy = load(baseline, contest)
-            for runtime in (*runtimes.values(), copy):
-                runtime.generate(list(warmup))
-            spread = pair_spread(runtimes["diffusers"], copy, paired)
-            for name, runtime in runtimes.items():
-                wall, cpu = drawing(runtime, timed)
+            draws = {"diffusers": drawer(baseline, contest), "onnxruntime": drawer(onnx, contest)}
+            copy = drawer(baseline, contest)
+            for draw in (*draws.values(), copy):
+                draw(list(warmup))
+            spread = pair_spread(draws["diffusers"], copy, paired)
+            for name, draw in draws.items():
+                wall, cpu = drawing(draw, timed)
                 shown = f"{spread:.3f}" if name == "diffusers" else "-"
                 figures = f"{wall * 1000:8.0f}  {cpu * 1000:12.0f}  {cpu / wall:10.2f}  {shown:>15}"
                 print(f"{threads:<8} {name:<12} {figures}")

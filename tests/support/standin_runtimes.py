@@ -104,8 +104,8 @@ def _start_burner(escapes: bool) -> subprocess.Popen:
     """
     tie = "" if escapes else "import ctypes\nctypes.CDLL(None).prctl(1, 9)\n"  # PR_SET_PDEATHSIG, KILL
     burn = tie + BURN_CODE.format(seconds=ESCAPED_BURN_S, threads=BURNERS)
-    command = [sys.executable, "-c", burn]
-    return subprocess.Popen(command, start_new_session=True) if escapes else subprocess.Popen(command, process_group=0)
+    group = None if escapes else 0  # a session of its own makes a group of its own anyway
+    return subprocess.Popen([sys.executable, "-c", burn], start_new_session=escapes, process_group=group)
 
 
 class LeavesABurnerBehind(_StandIn):
