@@ -345,7 +345,7 @@ def test_a_near_copy_draws_the_same_images_and_is_attributed_to_the_earliest(jud
     rows, hotkeys = judged_day
     text = reason(judged_day, "near-copy")
     assert text.startswith(f"near-copy of {hotkeys['good']} (committed at block ")
-    assert f"on all {CONTEST.sampling.min_pairs} of the day's inputs" in text
+    assert f"on all {JUDGED_AS.sampling.min_pairs} of the day's inputs" in text
     assert rows["near-copy"].duplicate_of == hotkeys["good"]
     assert rows["near-copy"].metrics.similarity == rows["good"].metrics.similarity  # measured: the same images
 

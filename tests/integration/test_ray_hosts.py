@@ -50,7 +50,7 @@ def pickled(checkpoint: Path, folder: Path) -> Path:
 def spread_day(
     cluster: None, tiny_models: ContestModels, onnx_checkpoint: Path, tiny_checkpoint: Path, tmp_path_factory
 ) -> tuple[JudgingRun, list[str]]:
-    """Two hosts judge a faster model and a pickle; host-0 is killed two seconds into the faster model."""
+    """Two hosts judge a faster model and a pickle; host-0 is killed as soon as it is handed the faster model."""
     opened: list[RayHosts] = []
     lines: list[str] = []
 
@@ -61,7 +61,7 @@ def spread_day(
     def progress(line: str) -> None:
         lines.append(line)
         if line.endswith("onnx: on host-0"):
-            threading.Timer(2.0, ray.kill, [opened[0].actors["host-0"]]).start()
+            threading.Thread(target=ray.kill, args=[opened[0].actors["host-0"]]).start()
 
     pickle = pickled(tiny_checkpoint, tmp_path_factory.mktemp("pickle") / "checkpoint")
     run = judge(

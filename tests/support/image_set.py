@@ -1,7 +1,9 @@
-"""The contests measured on each day's image set alone (``min_pairs``), for the tests that read what happens
-around the measurement (resumes, faults, reasons, ranks of models far apart), not how narrow its intervals are.
+"""The contests measured on a day's image set alone, cut to one ABBA block (4 inputs) after one warm-up image, for
+the tests that read what happens around the measurement (resumes, faults, reasons, ranks of models far apart),
+not how narrow its intervals are.
 
-More pairs would only narrow intervals no such test reads, and on this machine they are most of a day's time.
+More pairs and warm-ups would only narrow intervals no such test reads, and on this machine drawing them is much
+of a day's time.
 In process, a test passes ``image_set_only(contest)``; a command it starts as a process gets
 ``image_set_environment()``, with which Python starts through ``image_set_site/sitecustomize.py`` and swaps
 the contests before the command reads one. The workers a command starts do not keep the switch.
@@ -23,8 +25,14 @@ SITE = ROOT / "tests" / "support" / "image_set_site"
 
 
 def image_set_only(contest: Contest) -> Contest:
-    """``contest`` whose every run of pairs stops once the day's image set is measured."""
-    return replace(contest, sampling=replace(contest.sampling, max_seconds=0.0))
+    """``contest`` whose image set is one ABBA block, warmed up on one input, and whose every run of pairs stops
+    once that set is measured."""
+    sampling = contest.sampling
+    return replace(
+        contest,
+        sampling=replace(sampling, min_pairs=sampling.block_pairs, max_seconds=0.0),
+        warmup_samples=1,
+    )
 
 
 def image_set_contests() -> MappingProxyType[str, Contest]:
