@@ -20,6 +20,7 @@ from bittensor import Wallet
 from base.chain import BittensorChain, resolve
 from base.chain import commitment as codec
 from base.commandline import NetworkConfig
+from base.retry import DEFAULT_RETRY, RetryPolicy
 from contest import definitions
 from contest.cli import mining, validating
 from contest.cli.world import new_wallet
@@ -32,6 +33,7 @@ from tests.support.in_process_substrate import InProcessSubstrate
 ENDPOINT = "ws://in-process.test:9944"
 NETUID = 39
 REPOSITORY = "alice/tiny-fast"
+QUICK = RetryPolicy(attempts=DEFAULT_RETRY.attempts, first_wait_s=0.001)
 
 
 def keep_as_is(checkpoint: Path) -> None:
@@ -58,11 +60,12 @@ def network(tmp_path_factory: pytest.TempPathFactory):
 
 
 def in_process(substrate: InProcessSubstrate) -> Callable[[NetworkConfig], BittensorChain]:
-    """The commands' chain, with ``substrate`` behind the SDK at ENDPOINT (any other endpoint is a real socket)."""
+    """The commands' chain, with ``substrate`` behind the SDK at ENDPOINT (any other endpoint is a real socket),
+    retrying as often as the default but without its seconds of back-off."""
 
     def opened(config: NetworkConfig) -> BittensorChain:
         endpoint = resolve(config.network, config.chain_endpoint)
-        return BittensorChain(endpoint, substrate=substrate if endpoint == ENDPOINT else None)
+        return BittensorChain(endpoint, retry=QUICK, substrate=substrate if endpoint == ENDPOINT else None)
 
     return opened
 
