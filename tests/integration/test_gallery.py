@@ -80,7 +80,8 @@ def test_a_day_with_nothing_to_measure_still_keeps_the_baselines_pictures(
     inputs = day_inputs(contest, bytes(32))
     judged = judge(tiny_models, {}, contest, inputs, keep_images=gallery.keep)
     (control,) = judged.controls  # the A/A control runs whatever the day holds
-    assert judged.judgements == {} and len(judged.baseline.sample_seconds) == control.pairs >= contest.sampling.min_pairs
+    assert judged.judgements == {}
+    assert len(judged.baseline.sample_seconds) == control.pairs >= contest.sampling.min_pairs
     thumbnails = gallery.thumbnails(None)
     assert len(thumbnails) == 4 and len({thumbnail.sha256 for thumbnail in thumbnails}) == 4  # four inputs
     for thumbnail in thumbnails:
