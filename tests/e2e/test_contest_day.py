@@ -175,15 +175,14 @@ def test_weights_sum_to_one_and_reach_the_chain(demo: tuple[Path, str], leaderbo
 def test_the_published_per_pair_times_recompute_the_speed_ratio(leaderboard: dict) -> None:
     measured = [row for row in leaderboard["submissions"] if row["sampling"]]
     assert measured
+    policy = IMAGE_SET_CONTEST.sampling  # the demo's, as the fixture runs it
     for row in measured:
         sampling = row["sampling"]
         assert len(sampling["baseline_seconds"]) == len(sampling["submission_seconds"]) == sampling["pairs"]
         # A checkpoint that fails the similarity gate is out after one block; any other sees the day's image set.
-        contest_sampling = IMAGE_SET_CONTEST.sampling  # the demo's, as the fixture runs it
-        least = contest_sampling.block_pairs if sampling["stop_reason"] == "dissimilar" else contest_sampling.min_pairs
+        least = policy.block_pairs if sampling["stop_reason"] == "dissimilar" else policy.min_pairs
         assert sampling["pairs"] >= least
-        spread = get_contest("tiny-sdxl-cpu").sampling.worker_spread
-        again = speed_ratio(sampling["baseline_seconds"], sampling["submission_seconds"], spread)
+        again = speed_ratio(sampling["baseline_seconds"], sampling["submission_seconds"], policy.worker_spread)
         assert (again.value, again.low, again.high) == pytest.approx(tuple(row["metrics"]["speed_ratio"].values()))
 
 

@@ -26,9 +26,10 @@ ESCAPED_BURN_S = 120  # a detached burner ends by itself, so a failed test leave
 # Burners keep every core busy with two threads hashing (which runs outside the GIL): a baseline drawing on one
 # thread then gets at most half a core, whatever the machine's number of cores, and takes twice as long or more.
 BURNERS = 2 * len(os.sched_getaffinity(0))
-BURN_BLOCK = bytes(1 << 20)
+BURN_BLOCK_BYTES = 1 << 20
+BURN_BLOCK = bytes(BURN_BLOCK_BYTES)
 BURN_CODE = """import time, hashlib, threading
-end, block = time.monotonic() + {seconds}, bytes(1 << 20)
+end, block = time.monotonic() + {seconds}, bytes({block_bytes})
 def burn():
     while time.monotonic() < end:
         hashlib.sha256(block)
@@ -103,7 +104,7 @@ def _start_burner(escapes: bool) -> subprocess.Popen:
     barely slows a baseline drawing on one thread).
     """
     tie = "" if escapes else "import ctypes\nctypes.CDLL(None).prctl(1, 9)\n"  # PR_SET_PDEATHSIG, KILL
-    burn = tie + BURN_CODE.format(seconds=ESCAPED_BURN_S, threads=BURNERS)
+    burn = tie + BURN_CODE.format(seconds=ESCAPED_BURN_S, block_bytes=BURN_BLOCK_BYTES, threads=BURNERS)
     group = None if escapes else 0  # a session of its own makes a group of its own anyway
     return subprocess.Popen([sys.executable, "-c", burn], start_new_session=escapes, process_group=group)
 
