@@ -4,12 +4,11 @@
     poetry run python miner/miner.py --check_only  # judge it as a validator would; no push, no commit
 
 Keep this file thin: it runs as a script, so ``miner/`` is first on ``sys.path``; everything else comes
-from the installed packages.
+from the installed packages. The self-check's workers' server imports this file as the program's main module, so
+the command is imported only when the file runs as a script.
 """
 
 from pathlib import Path
-
-from contest.cli.mining import main
 
 
 def optimize(checkpoint: Path) -> None:
@@ -27,4 +26,6 @@ def optimize(checkpoint: Path) -> None:
 
 
 if __name__ == "__main__":
+    from contest.cli.mining import main
+
     raise SystemExit(main(optimize))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy.stats import bootstrap
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ def _estimate(value: float, low: float, high: float) -> Estimate:
     return Estimate(value=value, low=min(low, value), high=max(high, value))
 
 
+def _bootstrap(*arguments: Any, **options: Any) -> Any:
+    """``scipy.stats.bootstrap``, imported at its first use: the processes that import this module for its types
+    alone (every worker, the miner) never compute an interval, and importing scipy.stats costs 0.7 s of each start."""
+    from scipy.stats import bootstrap
+
+    return bootstrap(*arguments, **options)
+
+
 def _median_ratio(baseline: np.ndarray, submission: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.median(baseline, axis=axis) / np.median(submission, axis=axis)
 
@@ -63,7 +71,7 @@ def _median_ratio(baseline: np.ndarray, submission: np.ndarray, axis: int = -1) 
 def median_ci(samples: Sequence[float], confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> Estimate:
     """Median of ``samples`` with a percentile bootstrap interval, reproducible for a given ``seed``."""
     values = _checked(samples, "samples")
-    result = bootstrap(
+    result = _bootstrap(
         (_resamplable(values),),
         np.median,
         n_resamples=resamples,
@@ -121,7 +129,7 @@ def ratio_ci(
         if base.size != sub.size:
             raise ValueError(f"paired samples differ in length: {base.size} and {sub.size}")
         return median_ci(base / sub, confidence, resamples, seed)
-    result = bootstrap(
+    result = _bootstrap(
         (_resamplable(base), _resamplable(sub)),
         _median_ratio,
         n_resamples=resamples,

@@ -181,3 +181,23 @@ def test_a_commands_imports_are_done_once_in_the_server_not_again_in_each_worker
     importers = [int(line) for line in (tmp_path / "imported-by").read_text().split()]
     assert len(workers) == 2 and len(importers) == len(set(importers)) == 2, (workers, importers)
     assert not workers & set(importers)  # the command itself and the server
+
+
+@pytest.mark.parametrize(
+    ("script", "command"),
+    [("validator/validator.py", "contest.cli.validating"), ("miner/miner.py", "contest.cli.mining")],
+)
+def test_an_entry_script_run_again_as_the_servers_main_leaves_its_command_unimported(script: str, command: str) -> None:
+    """The server imports the entry script as multiprocessing would (``__mp_main__``): the command, with the chain's
+    SDK, is the script's to import when it runs, not two more seconds of every server's start."""
+    probe = (
+        "import sys; from multiprocessing import spawn; "
+        f"spawn.import_main_path({script!r}); "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    imported = set(run.stdout.split())
+    assert "__mp_main__" in imported
+    assert command not in imported and "bittensor" not in imported
