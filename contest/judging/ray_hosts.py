@@ -151,12 +151,13 @@ class RayFleet:
 
 
 def connect(address: str, cpu_hosts: int = 1) -> None:
-    """Join the cluster at ``address`` (``auto``, ``ray://host:port``), or start one here (``local``) that stands
-    for ``cpu_hosts`` CPU-contest devices (Ray counts a machine's GPUs itself)."""
+    """Join the cluster at ``address`` (``auto``, ``ray://host:port``), or start one of its own here (``local``,
+    whatever else runs on this machine) that stands for ``cpu_hosts`` CPU-contest devices (Ray counts a machine's
+    GPUs itself)."""
     if ray.is_initialized():
         return
     if address == "local":
-        ray.init(resources={DEVICE_RESOURCE: cpu_hosts}, include_dashboard=False, log_to_driver=True)
+        ray.init(address="local", resources={DEVICE_RESOURCE: cpu_hosts}, include_dashboard=False, log_to_driver=True)
     else:
         ray.init(address=address, log_to_driver=True)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,14 @@ from tests.support.days import IMAGE_SET_CONTEST, nudged_copy
 CONTEST = IMAGE_SET_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
 INPUTS = day_inputs(CONTEST, b"\x0d" * 32)
 SHIPPED = "(another machine: each checkpoint is shipped to it)"
+# A validator's own cluster (``--ray.address local``) for three CPU-contest devices: its address and device count.
+STARTED_HERE = """
+import ray
+from contest.judging.ray_hosts import DEVICE_RESOURCE, connect
+connect("local", cpu_hosts=3)
+print(ray.get_runtime_context().gcs_address, int(ray.cluster_resources()[DEVICE_RESOURCE]))
+ray.shutdown()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +80,20 @@ def test_a_shipped_folder_arrives_byte_for_byte_with_its_links_and_empty_folders
     assert tree(source)["unet/notes.json"] == ("link", "/etc/passwd")
 
 
+def test_a_validator_starting_its_own_cluster_here_does_not_join_one_already_running(two_nodes) -> None:
+    cluster, _ = two_nodes
+    own = subprocess.run(
+        [sys.executable, "-c", STARTED_HERE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert own.returncode == 0, own.stderr[-3000:]
+    address, device_count = own.stdout.split()
+    assert address != cluster.address and device_count == "3", own.stdout
+
+
 @pytest.mark.parametrize("path", ["../escape", "/etc/cron.d/job", "a/../../b", ""])
 def test_a_shipped_path_outside_its_folder_is_refused(two_nodes, tmp_path: Path, path: str) -> None:
     with pytest.raises(ValueError, match="a shipped path must lie inside its folder"):
@@ -90,8 +114,8 @@ def submissions(tiny_checkpoint: Path, onnx_checkpoint: Path, tmp_path_factory) 
 def spread_over_two_nodes(
     two_nodes, tiny_models: ContestModels, submissions: dict[str, Path]
 ) -> tuple[JudgingRun, list[str]]:
-    """The submissions judged on two hosts, one per node; the second node is removed two seconds into the first
-    submission its host was shipped."""
+    """The submissions judged on two hosts, one per node; the second node is removed as its host is handed its
+    first submission (at once: a submission of the image set alone may be judged within a second or two)."""
     cluster, second = two_nodes
     lines: list[str] = []
     elsewhere: list[str] = []
@@ -102,7 +126,7 @@ def spread_over_two_nodes(
         if line.endswith(SHIPPED):
             elsewhere.append(line.split()[0])
         if elsewhere and line.endswith(f": on {elsewhere[0]}") and not removal:
-            removal.append(threading.Timer(2.0, cluster.remove_node, [second]))
+            removal.append(threading.Timer(0.0, cluster.remove_node, [second]))
             removal[0].start()
 
     run = judge(tiny_models, submissions, CONTEST, INPUTS, progress=progress, hosts=RayFleet())

@@ -34,7 +34,7 @@ INPUTS = day_inputs(CONTEST, b"\x0c" * 32)
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    ray.init(num_cpus=2, resources={DEVICE_RESOURCE: 2}, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, resources={DEVICE_RESOURCE: 2}, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
