@@ -58,8 +58,14 @@ $(OLAH): | $(UV)
 	$(PYTHON) -m venv .tools/olah
 	$(UV) pip install --quiet --python .tools/olah/bin/python olah==$(OLAH_VERSION)
 
+# Two test processes (pytest-xdist): run one at a time, the tests keep about one of two cores busy. A file's tests
+# stay in one process, so its module fixtures are built once; the demo's day is run once for both (tests/conftest.py).
+# Then, in one process, the tests that measure how the cores are shared: they need the machine to themselves.
+TEST_PROCESSES ?= 2
+
 test: setup $(OLAH)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile -m "not alone"
+	$(BIN)/python -m pytest -m alone
 
 # The unit tier alone: one module at a time, in process, no servers (under 90 s here).
 test-fast: setup

@@ -24,9 +24,11 @@ os.environ.pop("HF_ENDPOINT", None)
 import json  # noqa: E402 - the imports below come after the home is set
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
 
 from contest.baseline import ContestModels, ensure_models  # noqa: E402
 from contest.definitions import get_contest  # noqa: E402
@@ -55,19 +57,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The demo's whole contest day (``python -m contest.cli.demo``): its data folder and all it printed.
 
     Its self-checks and its day measure the image set alone: the tests read ranks, kinds and reasons of models
-    far apart, not interval widths (``make demo`` runs the contest's whole sampling)."""
-    data_dir = tmp_path_factory.mktemp("demo")
-    run = subprocess.run(
-        [sys.executable, "-m", "contest.cli.demo", "--data_dir", str(data_dir)],
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        env=image_set_environment(),
-    )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    return data_dir, run.stdout + run.stderr
+    far apart, not interval widths (``make demo`` runs the contest's whole sampling). One day per run: where
+    pytest-xdist runs the tests in several processes, the first to need it runs it and the others read it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each process's own
+    data_dir, ran = shared / "demo", shared / "demo.json"
+    with FileLock(shared / "demo.lock"):
+        if not ran.exists():
+            data_dir.mkdir()
+            run = subprocess.run(
+                [sys.executable, "-m", "contest.cli.demo", "--data_dir", str(data_dir)],
+                cwd=Path(__file__).resolve().parent.parent,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+                env=image_set_environment(),
+            )
+            ran.write_text(json.dumps({"returncode": run.returncode, "printed": run.stdout + run.stderr}))
+    day = json.loads(ran.read_text())
+    assert day["returncode"] == 0, day["printed"][-8000:]
+    return data_dir, day["printed"]
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +90,27 @@ def leaderboard(demo: tuple[Path, str]) -> dict:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under ``e2e/`` runs whole days or commands: ``slow``."""
+    """Everything under ``e2e/`` runs whole days or commands: ``slow``.
+
+    Spread over processes (``make test``: pytest-xdist, ``--dist loadfile``), the slow files start first, so that
+    the quick ones fill the gaps at the end instead of one slow file running by itself; the first file that reads
+    the demo's day starts before them all, and the others that read it come last, when it is ready.
+    """
     for item in items:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_start_order(items))
+
+
+def _start_order(items: list[pytest.Item]) -> Callable[[pytest.Item], int]:
+    reading_the_demo = list(dict.fromkeys(item.path for item in items if "demo" in item.fixturenames))
+
+    def order(item: pytest.Item) -> int:
+        if reading_the_demo and item.path == reading_the_demo[0]:
+            return 0
+        if item.path in reading_the_demo:
+            return 3
+        return 1 if item.get_closest_marker("slow") else 2
+
+    return order

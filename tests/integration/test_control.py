@@ -24,6 +24,7 @@ from contest.judging.judge import Judging, Measurement
 from contest.judging.reasons import Reason, ReasonKind
 from tests.support.days import IMAGE_SET_CONTEST, nudged_copy
 
+pytestmark = pytest.mark.alone  # a stand-in's slow-down is told from the machine's: nothing else may run
 CONTEST = IMAGE_SET_CONTEST  # the defences act on every run of pairs: the day's image set is one
 INPUTS = day_inputs(CONTEST, b"\x07" * 32)
 

@@ -34,6 +34,7 @@ def test_a_tiny_contest_checkpoint_draws_on_one_core(checkpoint: str, request: p
     assert found["busy_cores"] < 1.1, found
 
 
+@pytest.mark.alone  # a second core kept busy: only where no other test holds it
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: every setting draws on it")
 @pytest.mark.parametrize("checkpoint", ["tiny_checkpoint", "onnx_checkpoint"])
 def test_without_the_setting_the_same_drawing_keeps_more_than_one_core_busy(
