@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,7 +210,10 @@ def test_a_second_validator_on_the_same_folder_exits_and_the_first_goes_on_unhar
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[tuple[str, dict[str, str]]]:
     """A Ray head started apart from any validator, as docs/validating.md starts one: token authentication, two
-    CPU-contest devices, on loopback. It outlives the validators the test kills."""
+    CPU-contest devices, on loopback. It outlives the validators the test kills.
+
+    Started in the foreground (``--block``) in a session of its own and ended by killing that session, not with
+    ``ray stop``, which ends every Ray process on the machine, another test's cluster included."""
     ray = str(Path(sys.executable).with_name("ray"))
     environment = {**os.environ, "RAY_AUTH_MODE": "token"}
     subprocess.run([ray, "get-auth-token", "--generate"], env=environment, capture_output=True, check=True, timeout=60)
@@ -219,12 +223,28 @@ def ray_head() -> Iterator[tuple[str, dict[str, str]]]:
     start = [
         ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
         "--resources", json.dumps({DEVICE_RESOURCE: 2}), "--include-dashboard", "false", "--disable-usage-stats",
+        "--block",
     ]  # fmt: skip
-    subprocess.run(start, env=environment, capture_output=True, check=True, timeout=120)
+    head = subprocess.Popen(
+        start, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    too_slow = threading.Timer(120, os.killpg, [head.pid, signal.SIGKILL])  # a head that never starts ends the read
+    too_slow.start()
     try:
+        printed = []
+        assert head.stdout is not None
+        for line in head.stdout:  # the head is up once it says so
+            printed.append(line)
+            if "Ray runtime started" in line:
+                break
+        else:
+            raise AssertionError("the Ray head exited before it started:\n" + "".join(printed)[-3000:])
+        too_slow.cancel()
         yield f"127.0.0.1:{port}", environment
     finally:
-        subprocess.run([ray, "stop", "--force"], env=environment, capture_output=True, timeout=120)
+        too_slow.cancel()
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait(timeout=60)
 
 
 def test_a_validator_killed_mid_day_with_the_cluster_up_resumes_with_only_what_is_left(
