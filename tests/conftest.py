@@ -28,12 +28,18 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from filelock import FileLock  # noqa: E402
 
 from contest.baseline import ContestModels, ensure_models  # noqa: E402
 from contest.definitions import get_contest  # noqa: E402
 from pipelines.onnx_unet import export_onnx_checkpoint  # noqa: E402
 from tests.support.image_set import image_set_environment  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two test processes share two cores: torch's pool of one thread per core in each would spin against the
+    # other's. What a test runs in a worker process still draws on the threads its contest sets.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
