@@ -36,7 +36,9 @@ from contest.definitions import get_contest  # noqa: E402
 from pipelines.onnx_unet import export_onnx_checkpoint  # noqa: E402
 from tests.support.image_set import image_set_environment  # noqa: E402
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
+SPREAD = bool(os.environ.get("PYTEST_XDIST_WORKER"))  # one of several test processes that pytest-xdist started
+
+if SPREAD:
     # Two test processes share two cores: torch's pool of one thread per core in each would spin against the
     # other's. What a test runs in a worker process still draws on the threads its contest sets.
     torch.set_num_threads(1)
@@ -66,7 +68,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     far apart, not interval widths (``make demo`` runs the contest's whole sampling). One day per run: where
     pytest-xdist runs the tests in several processes, the first to need it runs it and the others read it."""
     shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if SPREAD:
         shared = shared.parent  # the run's folder, above each process's own
     data_dir, ran = shared / "demo", shared / "demo.json"
     with FileLock(shared / "demo.lock"):
@@ -105,7 +107,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.slow)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if SPREAD:
         items.sort(key=_start_order(items))
 
 
