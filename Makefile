@@ -64,7 +64,7 @@ $(OLAH): | $(UV)
 TEST_PROCESSES ?= 2
 
 test: setup $(OLAH)
-	$(BIN)/python -m pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile -m "not alone"
+	$(BIN)/python -m pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile --no-loadscope-reorder -m "not alone"
 	$(BIN)/python -m pytest -m alone
 
 # The unit tier alone: one module at a time, in process, no servers (under 90 s here).
