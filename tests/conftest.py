@@ -38,9 +38,27 @@ from tests.support.image_set import image_set_environment  # noqa: E402
 
 SPREAD = bool(os.environ.get("PYTEST_XDIST_WORKER"))  # one of several test processes that pytest-xdist started
 
+
+def own_cores(worker: str, workers: int, cores: list[int]) -> set[int]:
+    """The cores test process ``worker`` (``gw0``, ``gw1``, ...) of ``workers`` keeps to: every ``workers``-th from
+    its own index on, so the processes share none; all of ``cores`` where there are fewer cores than processes."""
+    if workers > len(cores):
+        return set(cores)
+    return set(cores[int(worker.removeprefix("gw")) :: workers])
+
+
 if SPREAD:
-    # Two test processes share two cores: torch's pool of one thread per core in each would spin against the
-    # other's. What a test runs in a worker process still draws on the threads its contest sets.
+    # Each test process keeps to cores of its own, and what it starts inherits them: a day timed in one process is
+    # not slowed by the other's work in the middle of a pair, so the tests that read who is faster read the same
+    # as when run alone. Torch's pool in the test process itself takes one thread.
+    os.sched_setaffinity(
+        0,
+        own_cores(
+            os.environ["PYTEST_XDIST_WORKER"],
+            int(os.environ["PYTEST_XDIST_WORKER_COUNT"]),
+            sorted(os.sched_getaffinity(0)),
+        ),
+    )
     torch.set_num_threads(1)
 
 
