@@ -26,15 +26,16 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from filelock import FileLock  # noqa: E402
 
-from contest.baseline import ContestModels, ensure_models  # noqa: E402
-from contest.definitions import get_contest  # noqa: E402
-from pipelines.onnx_unet import export_onnx_checkpoint  # noqa: E402
-from tests.support.image_set import image_set_environment  # noqa: E402
+if TYPE_CHECKING:
+    from contest.baseline import ContestModels
+
+# The libraries load where a fixture needs them, not here: pytest-xdist's controlling process reads this file too,
+# and starts the test processes only once it has.
 
 SPREAD = bool(os.environ.get("PYTEST_XDIST_WORKER"))  # one of several test processes that pytest-xdist started
 
@@ -59,12 +60,17 @@ if SPREAD:
             sorted(os.sched_getaffinity(0)),
         ),
     )
+    import torch
+
     torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> ContestModels:
     """The embedded default's models, as shipped: the baseline and the similarity gate's image encoder."""
+    from contest.baseline import ensure_models
+    from contest.definitions import get_contest
+
     return ensure_models(get_contest("tiny-sdxl-cpu"), tmp_path_factory.mktemp("models"))
 
 
@@ -75,6 +81,8 @@ def tiny_checkpoint(tiny_models: ContestModels) -> Path:
 
 @pytest.fixture(scope="session")
 def onnx_checkpoint(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipelines.onnx_unet import export_onnx_checkpoint
+
     return export_onnx_checkpoint(tiny_checkpoint, tmp_path_factory.mktemp("onnx") / "checkpoint")
 
 
@@ -85,6 +93,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     Its self-checks and its day measure the image set alone: the tests read ranks, kinds and reasons of models
     far apart, not interval widths (``make demo`` runs the contest's whole sampling). One day per run: where
     pytest-xdist runs the tests in several processes, the first to need it runs it and the others read it."""
+    from tests.support.image_set import image_set_environment
+
     shared = tmp_path_factory.getbasetemp()
     if SPREAD:
         shared = shared.parent  # the run's folder, above each process's own
