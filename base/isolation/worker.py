@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import multiprocessing
 import os
@@ -273,6 +274,8 @@ def _serve(
     scratch: Path,
     readable: Sequence[Path] | None,
 ) -> None:
+    gc.freeze()  # what the server imported is never garbage: no collection here walks it (base.isolation.server_main)
+    gc.enable()
     _own_process_group()
     _enter_scratch(scratch)
     if isolated:

@@ -1,3 +1,4 @@
+import gc
 import os
 import socket
 import subprocess
@@ -30,6 +31,16 @@ def test_a_failing_call_carries_its_traceback_and_leaves_the_worker_usable() -> 
             worker.call(worker_jobs.Counter.fail, timeout_s=30)
         assert "Traceback" in str(caught.value)
         assert worker.call(worker_jobs.Counter.add, 2, timeout_s=30) == 2
+
+
+def test_a_worker_collects_its_own_garbage_and_leaves_what_it_inherited_out_of_every_collection() -> None:
+    """The server never collects while it imports; each worker collects what it makes, not what it was forked
+    with. The parent's collector is as it was."""
+    before = gc.isenabled(), gc.get_freeze_count()
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60) as worker:
+        enabled, inherited = worker.call(worker_jobs.Counter.collector, timeout_s=30)
+    assert enabled and inherited > 1_000  # the interpreter and what the server imported
+    assert (gc.isenabled(), gc.get_freeze_count()) == before
 
 
 def test_failing_construction_is_reported() -> None:

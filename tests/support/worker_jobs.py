@@ -1,5 +1,6 @@
 """A class for the worker tests: a worker builds objects from importable (module-level) factories."""
 
+import gc
 import os
 import socket
 import time
@@ -22,6 +23,10 @@ class Counter:
 
     def environment(self, name: str) -> str | None:
         return os.environ.get(name)
+
+    def collector(self) -> tuple[bool, int]:
+        """Whether the garbage collector runs here, and how many objects it leaves out of every collection."""
+        return gc.isenabled(), gc.get_freeze_count()
 
     def hang(self) -> None:
         time.sleep(3600)
