@@ -12,6 +12,7 @@ imported, and huggingface_hub reads its token and cache under ``~``.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -123,6 +124,17 @@ def leaderboard(demo: tuple[Path, str]) -> dict:
     data_dir, _ = demo
     (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
     return json.loads(path.read_text())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection() -> object:
+    """Collection imports the test modules and, through them, the libraries: the collector stays off meanwhile, as
+    it would walk the new objects again and again as they load."""
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.enable()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
