@@ -58,9 +58,11 @@ $(OLAH): | $(UV)
 	$(PYTHON) -m venv .tools/olah
 	$(UV) pip install --quiet --python .tools/olah/bin/python olah==$(OLAH_VERSION)
 
-# Two test processes (pytest-xdist): run one at a time, the tests keep about one of two cores busy. A file's tests
-# stay in one process, so its module fixtures are built once; the demo's day is run once for both (tests/conftest.py).
-# Then, in one process, the tests that measure how the cores are shared: they need the machine to themselves.
+# Two test processes (pytest-xdist), each kept to cores of its own (tests/conftest.py): run one at a time, the tests
+# keep about one of two cores busy. A file's tests stay in one process, so its module fixtures are built once, and
+# the files start in the order tests/conftest.py sets (xdist would otherwise start those with most tests first); the
+# demo's day is run once for both. Then, in one process, the tests that measure how the cores are shared: they need
+# the machine to themselves.
 TEST_PROCESSES ?= 2
 
 test: setup $(OLAH)

@@ -13,6 +13,7 @@ submission and is drained: it is given no more, and the leaderboard says why.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
 
@@ -39,11 +41,25 @@ from pipelines.generation import GenerationInput
 
 log = logging.getLogger(__name__)
 DEVICE_RESOURCE = "contest_device"
+# A host's folder for what the validator ships to it: ``edge-received-<pid>-<random>`` in the machine's temporary
+# folder, removed when the host closes, or by the next host on the machine where it died without closing.
+RECEIVED_PREFIX = "edge-received-"
 Kept = list[tuple[str | None, list[np.ndarray]]]
 
 
 class HostRefused(RuntimeError):
     """A host could not judge for this contest: its device is not the contest's, or its workers did not start."""
+
+
+def received_folder() -> Path:
+    """A new folder for what is shipped to this host, after those of hosts that died on this machine without
+    closing (a node lost mid-day) are removed: a shipped SDXL is 7 GB."""
+    temporary = Path(tempfile.gettempdir())
+    for left in temporary.glob(f"{RECEIVED_PREFIX}*"):
+        owner = left.name.removeprefix(RECEIVED_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not psutil.pid_exists(int(owner)):
+            remove_tree(left)
+    return Path(tempfile.mkdtemp(prefix=f"{RECEIVED_PREFIX}{os.getpid()}-"))
 
 
 class HostActor:
@@ -77,7 +93,7 @@ class HostActor:
         if contest.device_name and device.name != contest.device_name:
             raise HostRefused(f"{self.name} on {socket.gethostname()} has a {device.name}, not {contest.device_name}")
         if shipped_models is not None:
-            self.received = scratch_in = Path(tempfile.mkdtemp(prefix=f"edge-{self.name}-"))
+            self.received = scratch_in = received_folder()
             baseline, encoder = (self._receive(shipment) for shipment in shipped_models)
             models = replace(models, baseline=baseline, image_encoder=encoder)
         self.opened = Judging(models, contest, inputs, self._progress, self._keep, scratch_in=scratch_in)

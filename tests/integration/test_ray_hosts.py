@@ -6,7 +6,10 @@ Each host starts its own baseline, image encoder and A/A control; the tests hand
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +26,16 @@ from contest.definitions import day_inputs
 from contest.judging.hosts import HostActivity, HostReport
 from contest.judging.judge import HostSetup, JudgingRun, Outcome, judge
 from contest.judging.pairing import BaselineFailed
-from contest.judging.ray_hosts import DEVICE_RESOURCE, HostActor, Kept, RayFleet, RayHosts, devices
+from contest.judging.ray_hosts import (
+    DEVICE_RESOURCE,
+    RECEIVED_PREFIX,
+    HostActor,
+    Kept,
+    RayFleet,
+    RayHosts,
+    devices,
+    received_folder,
+)
 from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.shipping import Shipment
 from tests.support.days import IMAGE_SET_CONTEST
@@ -206,3 +218,21 @@ def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
         ("drained", drained),
     ]
     assert {a.machine for a in activities if a.doing != "opening"} == {"stand-in: cpu"}
+
+
+def test_a_hosts_folder_left_by_one_that_died_is_removed_by_the_next_host_on_the_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost node's host never closes: what was shipped to it (7 GB for SDXL) would stay on its machine."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # a process id that no longer runs
+    dead = tmp_path / f"{RECEIVED_PREFIX}{ended.pid}-abc"
+    (dead / "shipped-1").mkdir(parents=True)
+    alive = tmp_path / f"{RECEIVED_PREFIX}{os.getppid()}-def"
+    alive.mkdir()
+    other = tmp_path / "edge-other-1"
+    other.mkdir()
+    new = received_folder()
+    assert new.parent == tmp_path and new.name.startswith(f"{RECEIVED_PREFIX}{os.getpid()}-")
+    assert not dead.exists() and alive.is_dir() and other.is_dir()
