@@ -343,13 +343,24 @@ def json_depth(data: bytes) -> int:
     return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose every key is written once: where one is written twice, Python keeps the last and another
+    reader (safetensors' own, a runtime's) may keep the first, so what is checked would not be what loads."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key[:40]!r} is written twice in one object")
+        found[key] = value
+    return found
+
+
 def _parse_json(data: bytes, name: str, invalid: str = "invalid JSON") -> Any:
     """``json.loads`` once the bytes show a depth it can afford; ``invalid`` starts the refusal's reason."""
     depth = json_depth(data)
     if depth > MAX_JSON_DEPTH:
         raise CheckpointRefused(name, f"{invalid}: nested {depth} deep, over the limit of {MAX_JSON_DEPTH}")
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError and oversized numbers
         raise CheckpointRefused(name, f"{invalid}: {error}") from None
 

@@ -572,6 +572,14 @@ def safetensors_bytes(header: bytes, payload: bytes = b"") -> bytes:
         (safetensors_bytes(b'["w"]'), "its header is not a JSON object"),
         (safetensors_bytes(b"{not json}"), "invalid header: "),
         (safetensors_bytes(b"{" + b'"a":[' * 40 + b"]" * 40 + b"}"), "invalid header: nested 41 deep"),
+        (
+            safetensors_bytes(
+                b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F16","shape":[2],'
+                b'"data_offsets":[0,4]}}'.ljust(88),
+                b"\0" * 4,
+            ),
+            "invalid header: the key 'w' is written twice in one object",
+        ),
     ],
 )
 def test_a_safetensors_file_that_is_not_one_is_refused(checkpoint: Path, content: bytes, reason: str) -> None:
@@ -616,6 +624,16 @@ def test_json_nested_past_the_limit_is_refused_from_its_bytes(checkpoint: Path) 
     assert (error.path, error.reason) == (
         "vae/extra.json",
         f"invalid JSON: nested 40 deep, over the limit of {MAX_JSON_DEPTH}",
+    )
+
+
+def test_a_json_key_written_twice_in_one_object_is_refused(checkpoint: Path) -> None:
+    """Python keeps the last value and other readers the first: the file is refused, not read one way."""
+    (checkpoint / "unet" / "config.json").write_text('{"in_channels": 4, "layers": {"a": 1, "a": 2}}')
+    error = refusal(checkpoint)
+    assert (error.path, error.reason) == (
+        "unet/config.json",
+        "invalid JSON: the key 'a' is written twice in one object",
     )
 
 
