@@ -28,34 +28,39 @@ MAKEFLAGS += --jobs=2
 
 setup: $(STAMP) $(POETRY)
 
-# torch first, pinned exactly and through pip: this machine's pip configuration serves the CPU build, a GPU
-# machine's the CUDA build (uv would take PyPI's). Then, with uv, the locked set as it is (it is complete, so
-# no resolving; the torch already there satisfies its pin), the ONNX Runtime build for this machine (GPU and
-# TensorRT beside an NVIDIA driver) and the project itself in editable mode; beside a driver, torch, ONNX Runtime
-# and TensorRT must then share one CUDA major (tools/check_cuda_stack.py). Bytecode is compiled at install
+# torch through pip, pinned exactly: this machine's pip configuration serves the CPU build, a GPU machine's the CUDA
+# build (uv would take PyPI's). Beside it, with uv, the rest of the locked set as it is (complete, so nothing is
+# resolved): the two write disjoint packages, so they run side by side, and pip then adds whatever of torch's own
+# requirements the lock lacks (CUDA's libraries beside a driver). Then the ONNX Runtime build for this machine (GPU
+# and TensorRT beside an NVIDIA driver) and the project itself in editable mode; beside a driver, torch, ONNX
+# Runtime and TensorRT must then share one CUDA major (tools/check_cuda_stack.py). Bytecode is compiled at install
 # time: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise compile every module at every start.
 $(STAMP): pyproject.toml requirements.lock tools/setup_packages.py tools/check_cuda_stack.py | $(UV)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(UV) venv --quiet --seed --python $(PYTHON) $(VENV)
+	echo torch > $(VENV)/installed-by-pip.txt
+	$(BIN)/python -m pip install --quiet --quiet --no-deps torch==2.13.0 & torch=$$!; \
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps \
+		--excludes $(VENV)/installed-by-pip.txt -r requirements.lock; locked=$$?; \
+	wait $$torch && test $$locked -eq 0
 	$(BIN)/python -m pip install --quiet --quiet torch==2.13.0
-	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -r requirements.lock
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python $$($(BIN)/python -m tools.setup_packages)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps --no-build-isolation -e .
 	$(BIN)/python -m tools.check_cuda_stack
 	touch $@
 
+# uv is one binary: pip puts it in .tools/uv/bin, with no environment around it.
 $(UV):
-	$(PYTHON) -m venv .tools/uv
-	.tools/uv/bin/python -m pip install --quiet --quiet uv==$(UV_VERSION)
+	$(PYTHON) -m pip install --quiet --quiet --target .tools/uv uv==$(UV_VERSION)
 
 # Poetry lives in its own environment and uses the in-project .venv for `poetry run`.
 $(POETRY): | $(UV)
-	$(PYTHON) -m venv $(POETRY_HOME)
+	$(UV) venv --quiet --python $(PYTHON) $(POETRY_HOME)
 	$(UV) pip install --quiet --python $(POETRY_HOME)/bin/python poetry==$(POETRY_VERSION)
 
 # olah, a local Hugging Face-compatible server the store tests download from, in its own environment:
 # it is a test fixture, not part of the product.
 $(OLAH): | $(UV)
-	$(PYTHON) -m venv .tools/olah
+	$(UV) venv --quiet --python $(PYTHON) .tools/olah
 	$(UV) pip install --quiet --python .tools/olah/bin/python olah==$(OLAH_VERSION)
 
 # Two test processes (pytest-xdist), each kept to cores of its own (tests/conftest.py): run one at a time, the tests
