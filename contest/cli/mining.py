@@ -32,7 +32,6 @@ from base.stores import StoreError, folder_digest, submission_hash
 from contest.baseline import ContestModels, ensure_models
 from contest.cli.passed_checks import PassedChecks
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, day_inputs, get_contest, inspect_for_contest
-from contest.judging.checkpoint_worker import start_judging_server
 from contest.judging.scoring import Verdict
 from contest.judging.selfcheck import self_check
 from contest.publish.report import format_judged
@@ -86,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _prepare(args: argparse.Namespace, optimize: Optimize, baseline: Path, work_dir: Path) -> Path:
-    start_judging_server()  # for the self-check that follows: its imports overlap the copy and optimize()
     source = args.model_dir if args.model_dir.is_dir() else baseline
     log.info("starting from %s", source)
     checkpoint = work_dir / "checkpoint"
@@ -101,7 +99,8 @@ def _check(
     checkpoint: Path, models: ContestModels, contest: Contest, block_hash: bytes, passed: PassedChecks, recheck: bool
 ) -> None:
     """The checkpoint refused or judged as a validator would; one that passed within the day (``passed``) is not
-    measured again unless ``recheck``."""
+    measured again unless ``recheck``. The workers' server starts with the first worker: a checkpoint refused, or
+    not measured again, never imports the runtimes."""
     try:
         inspect_for_contest(checkpoint, contest)
     except CheckpointRefused as error:

@@ -1,9 +1,13 @@
 """Bad input to the CLIs: one clear line and a non-zero exit, and nothing committed."""
 
+import contextlib
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from bittensor import Wallet
 
@@ -84,3 +88,29 @@ def test_submitting_without_a_repository_says_what_is_missing(setup) -> None:
     assert result.returncode == 1
     assert "--repository is needed to submit (or pass --check_only" in result.stdout
     assert chain.commitments(7) == []
+
+
+def test_a_refused_checkpoint_is_one_line_and_starts_no_workers_server(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    """The checkpoint is screened first: the workers' server, with the runtimes' imports, starts only for one that is
+    measured."""
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_checkpoint, pickled)
+    (pickled / "unet" / "extra.bin").write_bytes(b"\x80\x04K\x01.")
+    command = ["miner/miner.py", "--check_only", "--no_optimizations", "--model_dir", str(pickled)]
+    miner = psutil.Popen(
+        [sys.executable, *command, "--data_dir", str(tmp_path / "data")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    servers: set[int] = set()
+    while miner.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            children = miner.children(recursive=True)
+            servers |= {child.pid for child in children if "forkserver" in " ".join(child.cmdline())}
+        time.sleep(0.02)
+    output = miner.stdout.read()
+    assert miner.returncode == 1, output
+    assert output.strip().splitlines()[-1] == (
+        "error: the checkpoint would be refused: unet/extra.bin: pickle files are not accepted (only safetensors and"
+        " ONNX weights)"
+    )
+    assert servers == set()
