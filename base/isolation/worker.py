@@ -39,6 +39,7 @@ from typing import Any, Self, TypeVar
 import psutil
 
 from base.isolation import quiet, sandbox
+from base.isolation.owned_folders import owned_folder
 from base.removal import remove_tree
 
 A = TypeVar("A")
@@ -347,7 +348,7 @@ class Worker:
         start_worker_server(preload)
         if scratch_in is not None:
             scratch_in.mkdir(parents=True, exist_ok=True)
-        self._scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch_in))
+        self._scratch = owned_folder(SCRATCH_PREFIX, scratch_in)
         self._channel, child_end = context.Pipe()
         confined = None if readable is None else tuple(readable)
         arguments = (factory, argument, child_end, isolated, self._scratch, confined)

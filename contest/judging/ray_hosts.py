@@ -13,9 +13,7 @@ submission and is drained: it is given no more, and the leaderboard says why.
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -23,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
 
 from base.errors import first_line
+from base.isolation import owned_folder
 from base.measure.device import probe_device
 from base.removal import remove_tree
 from contest.baseline import ContestModels
@@ -54,12 +52,7 @@ class HostRefused(RuntimeError):
 def received_folder() -> Path:
     """A new folder for what is shipped to this host, after those of hosts that died on this machine without
     closing (a node lost mid-day) are removed: a shipped SDXL is 7 GB."""
-    temporary = Path(tempfile.gettempdir())
-    for left in temporary.glob(f"{RECEIVED_PREFIX}*"):
-        owner = left.name.removeprefix(RECEIVED_PREFIX).split("-", 1)[0]
-        if owner.isdigit() and not psutil.pid_exists(int(owner)):
-            remove_tree(left)
-    return Path(tempfile.mkdtemp(prefix=f"{RECEIVED_PREFIX}{os.getpid()}-"))
+    return owned_folder(RECEIVED_PREFIX)
 
 
 class HostActor:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from base.isolation import Worker, WorkerCrashed, WorkerError, WorkerOverMemory, WorkerTimeout, started_once_more
+from base.isolation import (
+    SCRATCH_PREFIX,
+    Worker,
+    WorkerCrashed,
+    WorkerError,
+    WorkerOverMemory,
+    WorkerTimeout,
+    started_once_more,
+)
 from tests.support import worker_jobs
 from tests.support.paths import ROOT
 
@@ -157,6 +165,30 @@ def test_a_frozen_worker_dies_with_a_parent_killed_by_sigkill() -> None:
     while os.path.exists(f"/proc/{worker}") and process_state(worker) != "Z" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{worker}") or process_state(worker) == "Z"
+
+
+def test_the_folder_of_a_worker_whose_parent_was_killed_goes_when_the_next_worker_starts(tmp_path: Path) -> None:
+    """A parent killed by SIGKILL never closes its worker, nor removes the worker's scratch folder (a runtime's
+    engine cache may lie there): the next worker made in the same place removes it."""
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom base.isolation import Worker\n"
+        "from tests.support.worker_jobs import Counter\nif __name__ == '__main__':\n"
+        "    worker = Worker(Counter, 0, start_timeout_s=60, scratch_in=Path(sys.argv[1]))\n"
+        "    print(worker.call(Counter.pid, timeout_s=30), flush=True)\n    sys.stdin.read()"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        parent.stdout.readline()
+        (left,) = tmp_path.glob(f"{SCRATCH_PREFIX}{parent.pid}-*")
+    finally:
+        parent.kill()
+        parent.wait()
+    with Worker(worker_jobs.Counter, 0, start_timeout_s=60, scratch_in=tmp_path):
+        (own,) = tmp_path.glob(f"{SCRATCH_PREFIX}{os.getpid()}-*")
+        assert not left.exists()
+    assert not own.exists()
 
 
 def test_a_start_that_ran_out_of_time_is_tried_once_more_never_more() -> None:
