@@ -20,8 +20,11 @@ def owned_folder(prefix: str, parent: Path | None = None) -> Path:
     """A new folder ``<prefix><pid>-<random>`` in ``parent`` (the system's temporary folder by default), made once
     the folders of that kind in ``parent`` whose process is gone are removed."""
     where = Path(tempfile.gettempdir()) if parent is None else parent
-    for left in where.glob(f"{prefix}*"):
-        owner = left.name.removeprefix(prefix).split("-", 1)[0]
-        if owner.isdigit() and not psutil.pid_exists(int(owner)):
-            remove_tree(left)
+    remove_tree(*(left for left in where.glob(f"{prefix}*") if _owner_is_gone(left.name.removeprefix(prefix))))
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=where))
+
+
+def _owner_is_gone(rest: str) -> bool:
+    """Whether ``<pid>-<random>`` names a process that no longer runs; any other name is not this module's."""
+    owner = rest.split("-", 1)[0]
+    return owner.isdigit() and not psutil.pid_exists(int(owner))
