@@ -90,7 +90,7 @@ def test_submitting_without_a_repository_says_what_is_missing(setup) -> None:
     assert chain.commitments(7) == []
 
 
-def test_a_refused_checkpoint_is_one_line_and_starts_no_workers_server(tmp_path: Path, tiny_checkpoint: Path) -> None:
+def test_a_refused_checkpoint_says_why_and_starts_no_workers_server(tmp_path: Path, tiny_checkpoint: Path) -> None:
     """With no optimize() to overlap, the checkpoint is screened first: the workers' server, with the runtimes'
     imports, starts only for one that is measured."""
     pickled = tmp_path / "pickled"
