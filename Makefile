@@ -67,12 +67,14 @@ $(OLAH): | $(UV)
 # keep about one of two cores busy. A file's tests stay in one process, so its module fixtures are built once, and
 # the files start in the order tests/conftest.py sets (xdist would otherwise start those with most tests first); the
 # demo's day is run once for both. Then, in one process, the tests that measure how the cores are shared: they need
-# the machine to themselves.
+# the machine to themselves. Only the files that mark such tests are collected for them: collecting every file
+# imports every library the tests use, for seconds that nothing else runs beside.
 TEST_PROCESSES ?= 2
+ALONE_FILES = $(shell grep -rlE --include='*.py' 'mark\.alone' tests)
 
 test: setup $(OLAH)
 	$(BIN)/python -m pytest --numprocesses=$(TEST_PROCESSES) --dist=loadfile --no-loadscope-reorder -m "not alone"
-	$(BIN)/python -m pytest -m alone
+	$(BIN)/python -m pytest -m alone $(ALONE_FILES)
 
 # The unit tier alone: one module at a time, in process, no servers (under 90 s here).
 test-fast: setup
