@@ -20,7 +20,7 @@ import pytest
 from bittensor import Wallet
 
 from base.chain import LocalChain
-from tests.support.image_set import image_set_environment
+from tests.support.image_set import ONE_BLOCK, image_set_environment
 from tests.support.paths import ROOT
 
 POETRY_DIR = ROOT / ".tools" / "poetry" / "bin"
@@ -65,8 +65,8 @@ def test_pm2_keeps_the_validator_and_its_page_online_and_the_day_is_served(tmp_p
          "walletPath": str(data_dir / "wallets"), "dataDir": str(data_dir), "pagePort": str(port)},
     )  # fmt: skip
 
-    # The validator's day measures the image set alone (``tests.support.image_set``): PM2 passes this on.
-    environment = image_set_environment({**os.environ, "PM2_HOME": str(tmp_path / "pm2-home")})
+    # The validator's day measures one block of the image set (``tests.support.image_set``): PM2 passes this on.
+    environment = image_set_environment({**os.environ, "PM2_HOME": str(tmp_path / "pm2-home")}, ONE_BLOCK)
     environment["PATH"] = f"{POETRY_DIR}{os.pathsep}{environment['PATH']}"
 
     def pm2_run(*args: str) -> subprocess.CompletedProcess:

@@ -28,8 +28,8 @@ from contest.day.steps import DaySetup, run_day
 from contest.definitions import get_contest
 from contest.judging.ray_hosts import DEVICE_RESOURCE
 from contest.judging.reasons import Reason, ReasonKind
-from tests.support.days import IMAGE_SET_CONTEST, nudge_output
-from tests.support.image_set import image_set_environment
+from tests.support.days import ONE_BLOCK_CONTEST, nudge_output
+from tests.support.image_set import ONE_BLOCK, image_set_environment
 from tests.support.paths import ROOT
 
 NETUID = 7
@@ -62,7 +62,7 @@ def validator(data_dir: Path, *extra: str) -> list[str]:
 def run_to_end(command: list[str], environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-        env=image_set_environment(environment),
+        env=image_set_environment(environment, ONE_BLOCK),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
@@ -72,7 +72,7 @@ def killed_after_a_first_outcome(data_dir: Path, *extra: str, environment: dict[
     """``validator.py --once`` SIGKILLed as soon as its state holds one outcome: the hotkeys judged by then."""
     state = ValidatorState.of(data_dir)
     process = subprocess.Popen(
-        validator(data_dir, "--once", *extra), cwd=ROOT, env=image_set_environment(environment),
+        validator(data_dir, "--once", *extra), cwd=ROOT, env=image_set_environment(environment, ONE_BLOCK),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 300
@@ -136,7 +136,10 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
 
 @pytest.fixture(scope="module")
 def serving_then_stopped(committed_day: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A serving validator mid-benchmark; a second one started on its folder; then SIGTERM to the first."""
+    """A serving validator mid-benchmark; a second one started on its folder; then SIGTERM to the first.
+
+    The first measures the whole image set: it must still be judging when the second has started and exited, which
+    takes a second or two, and one block of three submissions can be judged in as little on a core of its own."""
     data_dir = tmp_path_factory.mktemp("serving") / "data"
     shutil.copytree(committed_day, data_dir)
     output_to = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
@@ -177,7 +180,7 @@ def test_a_day_closed_by_the_next_opening_keeps_what_it_judged(committed_day: Pa
         judged.extend(["one"] if "benchmarking" in message else [])
 
     board, _ = run_day(
-        DaySetup(chain, stores, IMAGE_SET_CONTEST, NETUID, validator_wallet, data_dir),
+        DaySetup(chain, stores, ONE_BLOCK_CONTEST, NETUID, validator_wallet, data_dir),
         progress=progress,
         closing=lambda: bool(judged),
     )

@@ -16,12 +16,12 @@ from base.stores import GitStore, HuggingFaceStore, StoreError, submission_hash
 from contest.cli.world import new_wallet
 from contest.day.state import ValidatorState
 from contest.day.steps import DaySetup, run_day
-from tests.support.days import IMAGE_SET_CONTEST, nudged_copy, past_the_opening, substrate_before_opening
+from tests.support.days import ONE_BLOCK_CONTEST, nudged_copy, past_the_opening, substrate_before_opening
 from tests.support.hub_servers import olah_mirror, upload_hub
 
 ENDPOINT = "ws://in-process.test:9944"
 NETUID = 39
-CONTEST = IMAGE_SET_CONTEST
+CONTEST = ONE_BLOCK_CONTEST  # what a fault costs the day, not how fast anything is
 QUICK = RetryPolicy(attempts=4, first_wait_s=0.01)
 ONCE = RetryPolicy(attempts=1)  # huggingface_hub resumes a cut transfer 5 times itself, a second apart
 

@@ -19,7 +19,7 @@ import pytest
 from contest.baseline import ContestModels
 from contest.definitions import day_inputs
 from contest.judging.judge import Judging, Measurement
-from tests.support.days import IMAGE_SET_CONTEST, nudged_copy
+from tests.support.days import ONE_BLOCK_CONTEST, nudged_copy
 from tests.support.paths import ROOT
 
 EXIT_LIMIT_S = 10.0
@@ -123,7 +123,7 @@ def test_a_baseline_that_dies_mid_day_is_restarted_and_the_submission_is_judged_
     tiny_models: ContestModels, tmp_path: Path
 ) -> None:
     """The baseline's worker is killed between two submissions: the next is measured on fresh workers."""
-    contest = IMAGE_SET_CONTEST
+    contest = ONE_BLOCK_CONTEST  # whether it is judged, not how fast
     submission = nudged_copy(tiny_models.baseline, tmp_path / "nudged")
     lines: list[str] = []
     with Judging(tiny_models, contest, day_inputs(contest, b"\x07" * 32), lines.append) as judging:

@@ -27,9 +27,9 @@ from contest.judging.judge import JudgingRun, judge
 from contest.judging.ray_hosts import DEVICE_RESOURCE, RayFleet, devices
 from contest.judging.reasons import ReasonKind
 from contest.judging.shipping import Entry, ship, unpack
-from tests.support.days import IMAGE_SET_CONTEST, nudged_copy
+from tests.support.days import ONE_BLOCK_CONTEST, nudged_copy
 
-CONTEST = IMAGE_SET_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
+CONTEST = ONE_BLOCK_CONTEST  # what is asserted is where and whether, not how fast
 INPUTS = day_inputs(CONTEST, b"\x0d" * 32)
 SHIPPED = "(another machine: each checkpoint is shipped to it)"
 # A validator's own cluster (``--ray.address local``) for three CPU-contest devices: its address and device count.

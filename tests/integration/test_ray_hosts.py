@@ -38,9 +38,9 @@ from contest.judging.ray_hosts import (
 )
 from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.shipping import Shipment
-from tests.support.days import IMAGE_SET_CONTEST
+from tests.support.days import ONE_BLOCK_CONTEST
 
-CONTEST = IMAGE_SET_CONTEST  # runs stop at the day's image set: what is asserted is where and whether, not how fast
+CONTEST = ONE_BLOCK_CONTEST  # what is asserted is where and whether, not how fast
 INPUTS = day_inputs(CONTEST, b"\x0c" * 32)
 
 

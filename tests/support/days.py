@@ -11,11 +11,12 @@ from safetensors.numpy import load_file, save_file
 
 from contest.day.schedule import next_opening
 from contest.definitions import get_contest
-from tests.support.image_set import image_set_only
+from tests.support.image_set import ONE_BLOCK, image_set_only
 from tests.support.in_process_substrate import InProcessSubstrate
 
 CONTEST = get_contest("tiny-sdxl-cpu")
-IMAGE_SET_CONTEST = image_set_only(CONTEST)
+IMAGE_SET_CONTEST = image_set_only(CONTEST)  # for the tests that read which model is faster
+ONE_BLOCK_CONTEST = image_set_only(CONTEST, ONE_BLOCK)  # for those that read whether, where and how often
 VAE_WEIGHTS = Path("vae") / "diffusion_pytorch_model.safetensors"
 
 

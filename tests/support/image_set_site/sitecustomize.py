@@ -5,8 +5,9 @@ nothing of the project at start-up."""
 
 import os
 
-if os.environ.get("EDGE_TESTS_IMAGE_SET_ONLY") == "1":
+blocks = os.environ.get("EDGE_TESTS_IMAGE_SET_ONLY")  # how many ABBA blocks the image set is cut to
+if blocks:
     from contest import definitions
     from tests.support.image_set import image_set_contests
 
-    definitions.CONTESTS = image_set_contests()
+    definitions.CONTESTS = image_set_contests(int(blocks))
