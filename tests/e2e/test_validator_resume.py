@@ -138,8 +138,8 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
 def serving_then_stopped(committed_day: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A serving validator mid-benchmark; a second one started on its folder; then SIGTERM to the first.
 
-    The first measures the whole image set: it must still be judging when the second has started and exited, which
-    takes a second or two, and one block of three submissions can be judged in as little on a core of its own."""
+    The first measures two blocks, not one: it must still be judging when the second has started and exited, a second
+    or two, and on a core of its own it can judge all three submissions' single blocks in as little."""
     data_dir = tmp_path_factory.mktemp("serving") / "data"
     shutil.copytree(committed_day, data_dir)
     output_to = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
