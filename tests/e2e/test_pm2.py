@@ -66,7 +66,7 @@ def test_pm2_keeps_the_validator_and_its_page_online_and_the_day_is_served(tmp_p
     )  # fmt: skip
 
     # The validator's day measures one block of the image set (``tests.support.image_set``): PM2 passes this on.
-    environment = image_set_environment({**os.environ, "PM2_HOME": str(tmp_path / "pm2-home")}, ONE_BLOCK)
+    environment = image_set_environment({**os.environ, "PM2_HOME": str(tmp_path / "pm2-home")}, blocks=ONE_BLOCK)
     environment["PATH"] = f"{POETRY_DIR}{os.pathsep}{environment['PATH']}"
 
     def pm2_run(*args: str) -> subprocess.CompletedProcess:

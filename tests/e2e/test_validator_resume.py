@@ -62,7 +62,7 @@ def validator(data_dir: Path, *extra: str) -> list[str]:
 def run_to_end(command: list[str], environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-        env=image_set_environment(environment, ONE_BLOCK),
+        env=image_set_environment(environment, blocks=ONE_BLOCK),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
@@ -72,7 +72,7 @@ def killed_after_a_first_outcome(data_dir: Path, *extra: str, environment: dict[
     """``validator.py --once`` SIGKILLed as soon as its state holds one outcome: the hotkeys judged by then."""
     state = ValidatorState.of(data_dir)
     process = subprocess.Popen(
-        validator(data_dir, "--once", *extra), cwd=ROOT, env=image_set_environment(environment, ONE_BLOCK),
+        validator(data_dir, "--once", *extra), cwd=ROOT, env=image_set_environment(environment, blocks=ONE_BLOCK),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 300
@@ -138,8 +138,8 @@ def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committe
 def serving_then_stopped(committed_day: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A serving validator mid-benchmark; a second one started on its folder; then SIGTERM to the first.
 
-    The first measures two blocks, not one: it must still be judging when the second has started and exited, a second
-    or two, and on a core of its own it can judge all three submissions' single blocks in as little."""
+    The first measures two blocks, not one: it must still be judging once the second has started and exited, a
+    second or two, and in that time a validator on a core of its own judges all three submissions on one block each."""
     data_dir = tmp_path_factory.mktemp("serving") / "data"
     shutil.copytree(committed_day, data_dir)
     output_to = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}

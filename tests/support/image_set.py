@@ -50,7 +50,7 @@ def image_set_contests(blocks: int = IMAGE_SET_BLOCKS) -> MappingProxyType[str, 
 
 
 def image_set_environment(
-    environment: Mapping[str, str] | None = None, blocks: int = IMAGE_SET_BLOCKS
+    environment: Mapping[str, str] | None = None, *, blocks: int = IMAGE_SET_BLOCKS
 ) -> dict[str, str]:
     """``environment`` (this process's by default) for a command that is to measure image sets alone."""
     kept = dict(os.environ if environment is None else environment)
