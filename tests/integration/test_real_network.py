@@ -27,7 +27,7 @@ from contest.cli.world import new_wallet
 from contest.definitions import get_contest
 from tests.support.days import nudge_output, past_the_opening, substrate_before_opening
 from tests.support.hub_servers import UploadHub, free_port, olah_mirror, upload_hub
-from tests.support.image_set import ONE_BLOCK, image_set_contests
+from tests.support.image_set import image_set_contests
 from tests.support.in_process_substrate import InProcessSubstrate
 
 ENDPOINT = "ws://in-process.test:9944"
@@ -105,7 +105,9 @@ def test_miner_commits_and_validator_judges_that_exact_revision(
     network, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, substrate, hub, miner, validator = network
-    monkeypatch.setattr(definitions, "CONTESTS", image_set_contests(ONE_BLOCK))  # the self-check's and the day's pairs
+    # Two blocks, not one: the nudged copy must read as no significant improvement, and one block's interval runs only
+    # from its slowest pair to its fastest.
+    monkeypatch.setattr(definitions, "CONTESTS", image_set_contests())
     miner_flags = flags(root, "miner", "miner", ENDPOINT, hub.url)
     seen: list[str] = []
     opener = watching_the_hub(substrate, hub, seen)

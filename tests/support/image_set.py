@@ -2,10 +2,11 @@
 around the measurement rather than how narrow its intervals are.
 
 Two ABBA blocks (8 inputs, ``IMAGE_SET_BLOCKS``) for the tests that read which model is faster: ranks and weights
-of models far apart, a baseline slowed beside a submission. More pairs would only narrow intervals no such test
-reads, and on this machine drawing them is much of a day's time. Fewer would not do: one block's interval runs
-down to its slowest pair, and a single noisy pair (one seen at 1.06 beside three at 1.6 to 1.8) then all but hides
-a model 1.6 times as fast.
+of models far apart, a baseline slowed beside a submission, a copy that earns nothing. More pairs would only narrow
+intervals no such test reads, and on this machine drawing them is much of a day's time. Fewer would not do: one
+block's interval runs from its slowest pair to its fastest, so a single noisy pair (one seen at 1.06 beside three at
+1.6 to 1.8) all but hides a model 1.6 times as fast, and four pairs that happen to favour a copy lift it above the
+minimum improvement.
 
 One block (4 inputs, ``ONE_BLOCK``) for the tests that read only whether, where and how often a submission is
 judged (resumes, faults, hosts, the commands a user runs): what they assert is decided before any interval is,
