@@ -1,14 +1,20 @@
-"""Judging spread over Ray actors on a real local Ray instance: two hosts stand for two CPU-contest devices.
+"""Judging spread over Ray hosts on two nodes (``ray.cluster_utils.Cluster``: two raylets on this machine, one
+CPU-contest device each).
 
-Each host starts its own baseline, image encoder and A/A control; the tests hand them checkpoints through
-``judge`` as a validator's day does.
+Each host opens its own baseline, image encoder and A/A control; the host on the second node stands for a host on
+another machine, so the validator ships it the models and each checkpoint through the object store. One day is
+judged, as a validator's day hands out checkpoints through ``judge``, and every test below reads it: the second
+node is removed as soon as its host is handed a submission, a machine lost, and that submission is judged again on
+the other host. The same submissions judged in the validator's own process must come out the same.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 import ray
+from ray.cluster_utils import Cluster
 
 from base.measure.device import probe_device
 from contest.baseline import ContestModels
@@ -37,95 +44,92 @@ from contest.judging.ray_hosts import (
     received_folder,
 )
 from contest.judging.reasons import Reason, ReasonKind
-from contest.judging.shipping import Shipment
-from tests.support.days import ONE_BLOCK_CONTEST
+from contest.judging.shipping import Entry, Shipment, ship, unpack
+from tests.support.days import ONE_BLOCK_CONTEST, nudged_copy
 
 CONTEST = ONE_BLOCK_CONTEST  # what is asserted is where and whether, not how fast
-INPUTS = day_inputs(CONTEST, b"\x0c" * 32)
+INPUTS = day_inputs(CONTEST, b"\x0d" * 32)
+SHIPPED = "(another machine: each checkpoint is shipped to it)"
+HOSTS = ("host-0", "host-1")
+# A validator's own cluster (``--ray.address local``) for three CPU-contest devices: its address and device count.
+STARTED_HERE = """
+import ray
+from contest.judging.ray_hosts import DEVICE_RESOURCE, connect
+connect("local", cpu_hosts=3)
+print(ray.get_runtime_context().gcs_address, int(ray.cluster_resources()[DEVICE_RESOURCE]))
+ray.shutdown()
+"""
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[None]:
-    ray.init(address="local", num_cpus=2, resources={DEVICE_RESOURCE: 2}, include_dashboard=False, log_to_driver=False)
-    yield
+def cluster() -> Iterator[Cluster]:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {DEVICE_RESOURCE: 1}})
+    cluster.add_node(num_cpus=1, resources={DEVICE_RESOURCE: 1})
+    ray.init(address=cluster.address, log_to_driver=False)
+    yield cluster
     ray.shutdown()
+    cluster.shutdown()
 
 
-def pickled(checkpoint: Path, folder: Path) -> Path:
-    """The checkpoint with a pickle beside its UNet: refused when screened."""
-    shutil.copytree(checkpoint, folder)
-    (folder / "unet" / "weights.data").write_bytes(b"\x80\x04K\x01.")
-    return folder
+@pytest.fixture
+def two_devices(cluster: Cluster) -> Cluster:
+    """The cluster with both its devices: a node removed by the day is given back (the tests that need two hosts
+    come first in this file, so this is only needed where they are run in another order)."""
+    if devices(CONTEST) < 2:
+        cluster.add_node(num_cpus=1, resources={DEVICE_RESOURCE: 1})
+        cluster.wait_for_nodes()
+    return cluster
 
 
-@pytest.fixture(scope="module")
-def spread_day(
-    cluster: None, tiny_models: ContestModels, onnx_checkpoint: Path, tiny_checkpoint: Path, tmp_path_factory
-) -> tuple[JudgingRun, list[str]]:
-    """Two hosts judge a faster model and a pickle; host-0 is killed as soon as it is handed the faster model."""
-    opened: list[RayHosts] = []
-    lines: list[str] = []
+def tree(folder: Path) -> dict[str, object]:
+    """Every entry under ``folder``, walked without the code under test: bytes, link targets, folders."""
+    found: dict[str, object] = {}
+    for root, folders, files in os.walk(folder):
+        for name in folders + files:
+            path = Path(root) / name
+            relative = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                found[relative] = ("link", os.readlink(path))
+            elif path.is_dir():
+                found[relative] = "folder"
+            else:
+                found[relative] = path.read_bytes()
+    return found
 
-    def hosts(setup: HostSetup) -> RayHosts:
-        opened.append(RayFleet()(setup))
-        return opened[0]
 
-    def progress(line: str) -> None:
-        lines.append(line)
-        if line.endswith("onnx: on host-0"):
-            threading.Thread(target=ray.kill, args=[opened[0].actors["host-0"]]).start()
+def test_a_shipped_folder_arrives_byte_for_byte_with_its_links_and_empty_folders(cluster, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    (source / "unet" / "deep" / "er").mkdir(parents=True)
+    (source / "empty").mkdir()
+    (source / "model_index.json").write_text('{"_class_name": "StableDiffusionXLPipeline"}')
+    (source / "unet" / "deep" / "er" / "weights.bin").write_bytes(bytes(range(256)) * 1000)
+    (source / "unet" / "notes.json").symlink_to("/etc/passwd")  # out of the folder: shipped as the link it is
+    arrived = unpack(ship(source), tmp_path / "arrived")
+    assert tree(arrived) == tree(source)
+    assert tree(source)["unet/notes.json"] == ("link", "/etc/passwd")
 
-    pickle = pickled(tiny_checkpoint, tmp_path_factory.mktemp("pickle") / "checkpoint")
-    run = judge(
-        tiny_models, {"onnx": onnx_checkpoint, "pickle": pickle}, CONTEST, INPUTS, progress=progress, hosts=hosts
+
+@pytest.mark.parametrize("path", ["../escape", "/etc/cron.d/job", "a/../../b", ""])
+def test_a_shipped_path_outside_its_folder_is_refused(cluster, tmp_path: Path, path: str) -> None:
+    with pytest.raises(ValueError, match="a shipped path must lie inside its folder"):
+        unpack((Entry(path, "folder"),), tmp_path / "arrived")
+
+
+def test_a_validator_starting_its_own_cluster_here_does_not_join_one_already_running(cluster: Cluster) -> None:
+    own = subprocess.run(
+        [sys.executable, "-c", STARTED_HERE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    return run, lines
-
-
-def test_each_host_opens_with_its_own_baseline_and_control(spread_day: tuple[JudgingRun, list[str]]) -> None:
-    assert devices(CONTEST) == 2
-    run, lines = spread_day
-    assert any(line.startswith("host-0 is ready on ") for line in lines), lines
-    assert any(line.startswith("host-1 is ready on ") for line in lines), lines
-    assert len(run.controls) == 1  # the surviving host's: the lost one took its own with it
-    assert run.controls[0].pairs >= CONTEST.sampling.min_pairs
-
-
-def test_submissions_go_to_free_hosts_and_are_judged_as_in_process(spread_day: tuple[JudgingRun, list[str]]) -> None:
-    run, lines = spread_day
-    onnx, refused = run.judgements["onnx"].verdict, run.judgements["pickle"].verdict
-    assert onnx.valid and onnx.score is not None and onnx.score > CONTEST.minimum_improvement, onnx
-    assert refused.reason is not None and refused.reason.kind == ReasonKind.REFUSED
-    assert any(line.endswith("pickle: on host-1") for line in lines), lines
-
-
-def test_a_host_killed_mid_submission_has_it_judged_again_on_the_other(
-    spread_day: tuple[JudgingRun, list[str]],
-) -> None:
-    run, lines = spread_day
-    assert any("host-0 was lost while judging onnx" in line for line in lines), lines
-    assert any("onnx: its host was lost" in line and "judging it again" in line for line in lines), lines
-    assert lines.index(next(line for line in lines if line.endswith("onnx: on host-1"))) > lines.index(
-        next(line for line in lines if "host-0 was lost" in line)
-    )
-    assert run.judgements["onnx"].verdict.valid
-    assert run.judged_on == {"onnx": "host-1", "pickle": "host-1"}
-    (survivor,) = run.hosts  # the lost host's report went with it
-    assert survivor.name == "host-1" and survivor.machine.endswith(f": {survivor.baseline.device.name}")
-
-
-def test_every_host_is_ended_after_the_run_and_no_worker_of_theirs_is_left(
-    spread_day: tuple[JudgingRun, list[str]],
-) -> None:
-    assert devices_free_within(10.0) == 2
-    deadline = time.monotonic() + 10.0
-    while (left := host_workers()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert left == []
+    assert own.returncode == 0, own.stderr[-3000:]
+    address, device_count = own.stdout.split()
+    assert address != cluster.address and device_count == "3", own.stdout
 
 
 def test_hosts_on_another_device_than_the_contests_refuse_before_any_worker_starts(
-    spread_day: tuple[JudgingRun, list[str]], tiny_models: ContestModels
+    two_devices: Cluster, tiny_models: ContestModels
 ) -> None:
     """Each host checks its device first and says so in one line; with none left, nothing can be judged."""
     elsewhere = replace(CONTEST, device_name="NVIDIA GeForce RTX 4090")
@@ -136,35 +140,7 @@ def test_hosts_on_another_device_than_the_contests_refuse_before_any_worker_star
     assert f"has a {probe_device('cpu').name}, not NVIDIA GeForce RTX 4090; host-1 did not open" in str(refused.value)
     assert [line.split(":")[0] for line in lines] == ["host-0 did not open", "host-1 did not open"], lines
     assert host_workers() == []
-    assert devices_free_within(10.0) == 2
-
-
-def host_workers() -> list[str]:
-    """The hosts' checkpoint and encoder workers: started by Ray's worker processes through multiprocessing."""
-    found = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            command = " ".join(process.cmdline())
-        except psutil.Error:
-            continue
-        if "multiprocessing" in command and any(_ray_worker(parent) for parent in process.parents()):
-            found.append(f"{process.pid}: {command[:80]}")
-    return found
-
-
-def devices_free_within(seconds: float) -> float:
-    deadline = time.monotonic() + seconds
-    while (free := ray.available_resources().get(DEVICE_RESOURCE, 0.0)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return free
-
-
-def _ray_worker(process: psutil.Process) -> bool:
-    """Ray titles its worker processes ``ray::<actor or task>``."""
-    try:
-        return " ".join(process.cmdline()).startswith("ray::")
-    except psutil.Error:
-        return False
+    assert devices_free_within(10.0, 2) == 2
 
 
 class DriftingHost(HostActor):
@@ -187,7 +163,7 @@ class DriftingHost(HostActor):
 
 
 def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
-    spread_day: tuple[JudgingRun, list[str]], tiny_models: ContestModels
+    two_devices: Cluster, tiny_models: ContestModels
 ) -> None:
     lines: list[str] = []
     activities: list[HostActivity] = []
@@ -209,7 +185,7 @@ def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
         "host-0": "its baseline ran 40% slower",
         "host-1": None,
     }
-    assert devices_free_within(10.0) == 2
+    assert devices_free_within(10.0, 2) == 2
     (drained,) = drained_on
     assert [(a.doing, a.submission) for a in activities if a.name == "host-0"] == [
         ("opening", None),
@@ -218,6 +194,147 @@ def test_a_host_whose_machine_drifts_is_drained_and_the_others_judge_the_rest(
         ("drained", drained),
     ]
     assert {a.machine for a in activities if a.doing != "opening"} == {"stand-in: cpu"}
+
+
+@pytest.fixture(scope="module")
+def submissions(tiny_checkpoint: Path, onnx_checkpoint: Path, tmp_path_factory) -> dict[str, Path]:
+    """A faster model, a copy as fast as the baseline, a pickle beside a UNet (refused when screened)."""
+    work = tmp_path_factory.mktemp("two-nodes")
+    pickle = work / "pickle"
+    shutil.copytree(tiny_checkpoint, pickle)
+    (pickle / "unet" / "weights.data").write_bytes(b"\x80\x04K\x01.")
+    return {"onnx": onnx_checkpoint, "nudged": nudged_copy(tiny_checkpoint, work / "nudged"), "pickle": pickle}
+
+
+@pytest.fixture(scope="module")
+def spread_day(
+    cluster: Cluster, tiny_models: ContestModels, submissions: dict[str, Path]
+) -> tuple[JudgingRun, list[str]]:
+    """The submissions judged on two hosts, one per node; the second node is removed as its host is handed its
+    first submission (at once: a submission of the image set alone may be judged within a second or two)."""
+    assert devices(CONTEST) == 2
+    (second,) = cluster.worker_nodes
+    lines: list[str] = []
+    elsewhere: list[str] = []
+    removal: list[threading.Timer] = []
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if line.endswith(SHIPPED):
+            elsewhere.append(line.split()[0])
+        if elsewhere and line.endswith(f": on {elsewhere[0]}") and not removal:
+            removal.append(threading.Timer(0.0, cluster.remove_node, [second]))
+            removal[0].start()
+
+    run = judge(tiny_models, submissions, CONTEST, INPUTS, progress=progress, hosts=RayFleet())
+    assert removal, lines  # the second node's host was handed a submission
+    removal[0].join()
+    return run, lines
+
+
+def lost_and_survivor(lines: list[str]) -> tuple[str, str, str]:
+    """The host on the removed node, the submission it was judging, and the host that judged on."""
+    (lost,) = [line.split()[0] for line in lines if line.endswith(SHIPPED)]
+    (key,) = [found[1] for line in lines if (found := re.match(rf"{lost} was lost while judging (\w+):", line))]
+    (survivor,) = set(HOSTS) - {lost}
+    return lost, key, survivor
+
+
+def test_each_host_opens_with_its_own_baseline_and_control(spread_day: tuple[JudgingRun, list[str]]) -> None:
+    run, lines = spread_day
+    assert all(any(line.startswith(f"{host} is ready on ") for line in lines) for host in HOSTS), lines
+    assert len(run.controls) == 1  # the surviving host's: the lost one took its own with it
+    assert run.controls[0].pairs >= CONTEST.sampling.min_pairs
+
+
+def test_the_host_on_the_other_node_opens_on_the_baseline_shipped_to_it(spread_day) -> None:
+    _, lines = spread_day
+    ready = [line for line in lines if " is ready on " in line]
+    assert len(ready) == 2, lines
+    assert sum(line.endswith(SHIPPED) for line in ready) == 1, ready  # the other is on the validator's node
+
+
+def test_submissions_go_to_free_hosts_and_are_judged_as_in_process(spread_day: tuple[JudgingRun, list[str]]) -> None:
+    run, lines = spread_day
+    handed = [found[1] for line in lines if (found := re.search(r": on (host-\d)$", line))]
+    assert set(handed[:2]) == set(HOSTS), lines  # the first two went to the two free hosts, not one after another
+    onnx, refused = run.judgements["onnx"].verdict, run.judgements["pickle"].verdict
+    assert onnx.valid and onnx.score is not None and onnx.score > CONTEST.minimum_improvement, onnx
+    assert refused.reason is not None and refused.reason.kind == ReasonKind.REFUSED
+
+
+def test_a_node_removed_mid_submission_has_it_judged_again_on_the_other_host(spread_day) -> None:
+    run, lines = spread_day
+    lost, key, survivor = lost_and_survivor(lines)
+    assert any(f"{key}: its host was lost" in line and "judging it again" in line for line in lines), lines
+    lost_at = lines.index(next(line for line in lines if f"{lost} was lost" in line))
+    assert lines.index(next(line for line in lines if line.endswith(f"{key}: on {survivor}"))) > lost_at
+    assert run.judged_on == {key: survivor for key in ("onnx", "nudged", "pickle")}
+    verdicts = {key: judgement.verdict for key, judgement in run.judgements.items()}
+    # Judged again while the lost node's processes are torn down on the same machine: whether, not how fast.
+    assert verdicts["onnx"].valid and verdicts["nudged"].valid, verdicts
+    assert verdicts["pickle"].reason is not None and verdicts["pickle"].reason.kind == ReasonKind.REFUSED
+
+
+def test_a_lost_host_takes_its_device_and_its_report_with_it(spread_day: tuple[JudgingRun, list[str]]) -> None:
+    run, lines = spread_day
+    _, _, survivor = lost_and_survivor(lines)
+    (report,) = run.hosts
+    assert report.name == survivor and report.machine.endswith(f": {report.baseline.device.name}")
+    assert devices(CONTEST) == 1
+
+
+def test_every_host_is_ended_after_the_run_and_no_worker_of_theirs_is_left(
+    spread_day: tuple[JudgingRun, list[str]],
+) -> None:
+    assert devices_free_within(10.0, 1) == 1  # the surviving node's device, given back
+    deadline = time.monotonic() + 10.0
+    while (left := host_workers()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == []
+
+
+@pytest.fixture(scope="module")
+def judged_in_process(tiny_models: ContestModels, submissions: dict[str, Path]) -> JudgingRun:
+    """The same submissions on the same image set, judged in the validator's own process."""
+    return judge(tiny_models, submissions, CONTEST, INPUTS)
+
+
+def test_two_nodes_and_one_process_agree_on_each_outcome_and_on_the_top_score(
+    spread_day, judged_in_process: JudgingRun
+) -> None:
+    spread, _ = spread_day
+    expected = {"onnx": "valid", "nudged": "valid", "pickle": "refused"}
+    assert spread.kinds() == judged_in_process.kinds() == expected
+    assert spread.top_scored() == judged_in_process.top_scored() == "onnx"
+
+
+def host_workers() -> list[str]:
+    """The hosts' checkpoint and encoder workers: started by Ray's worker processes through multiprocessing."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        if "multiprocessing" in command and any(_ray_worker(parent) for parent in process.parents()):
+            found.append(f"{process.pid}: {command[:80]}")
+    return found
+
+
+def devices_free_within(seconds: float, expected: int) -> float:
+    deadline = time.monotonic() + seconds
+    while (free := ray.available_resources().get(DEVICE_RESOURCE, 0.0)) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return free
+
+
+def _ray_worker(process: psutil.Process) -> bool:
+    """Ray titles its worker processes ``ray::<actor or task>``."""
+    try:
+        return " ".join(process.cmdline()).startswith("ray::")
+    except psutil.Error:
+        return False
 
 
 def test_a_hosts_folder_left_by_one_that_died_is_removed_by_the_next_host_on_the_machine(
