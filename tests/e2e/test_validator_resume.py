@@ -1,5 +1,6 @@
-"""The validator as a real process: killed with SIGKILL mid-benchmark, restarted, it finishes the day
-with every submission judged exactly once; SIGTERM stops it cleanly; ``status`` reads its state."""
+"""The validator as a real process: killed with SIGKILL mid-benchmark while it judges on a Ray cluster, restarted,
+it finishes the day with every submission judged exactly once; SIGTERM stops it cleanly; ``status`` reads its
+state."""
 
 from __future__ import annotations
 
@@ -93,45 +94,6 @@ def killed_after_a_first_outcome(data_dir: Path, *extra: str, environment: dict[
 def leaderboard(data_dir: Path) -> dict:
     (path,) = (data_dir / "leaderboards" / "tiny-sdxl-cpu").glob("*.json")
     return json.loads(path.read_text())
-
-
-def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(committed_day: Path, tmp_path: Path) -> None:
-    crashed = tmp_path / "crashed"
-    shutil.copytree(committed_day, crashed)
-    state = ValidatorState.of(crashed)
-    judged_before = killed_after_a_first_outcome(crashed)
-    day = state.running_day("tiny-sdxl-cpu")
-    boards = crashed / "leaderboards" / "tiny-sdxl-cpu"
-    before_restart = {
-        hotkey: {
-            path.relative_to(boards).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in boards.glob(f"*/miners/{hotkey}/*.webp")
-        }
-        for hotkey in judged_before
-    }
-
-    resumed = run_to_end(validator(crashed, "--once"))
-    assert f"resumes at block {day.opening_block}" in resumed.stdout
-    assert resumed.stdout.count("was judged before the restart") == len(judged_before)
-    assert resumed.stdout.count("benchmarking ") == len(MINERS) - len(judged_before)
-
-    board = leaderboard(crashed)
-    hotkeys = [row["hotkey"] for row in board["submissions"]]
-    assert len(hotkeys) == len(set(hotkeys)) == len(MINERS)
-    assert board["opening_block"] == day.opening_block
-    assert state.latest_day("tiny-sdxl-cpu").status == "finished"
-    assert set(state.outcomes(day.id)) == set(hotkeys)
-
-    assert all(row["valid"] for row in board["submissions"])  # three distinct valid models, as run without a kill
-    pictures = {row["hotkey"]: {t["file"]: t["sha256"] for t in row["thumbnails"]} for row in board["submissions"]}
-    assert all(len(files) == 4 for files in pictures.values())  # judged before the kill or after it
-    for hotkey in judged_before:  # the pictures taken before the kill are the ones listed
-        assert pictures[hotkey] == before_restart[hotkey]
-
-    status = json.loads(run_to_end(validator(crashed, "status")).stdout)
-    assert status["day"]["status"] == "finished" and status["day"]["judged"] == len(MINERS)
-    assert status["last_weights"]["block"] == board["weights_set_at_block"]
-    assert status["leader"] == board["leader"]
 
 
 @pytest.fixture(scope="module")
@@ -251,23 +213,70 @@ def ray_head() -> Iterator[tuple[str, dict[str, str]]]:
         head.wait(timeout=60)
 
 
-def test_a_validator_killed_mid_day_with_the_cluster_up_resumes_with_only_what_is_left(
-    committed_day: Path, tmp_path: Path, ray_head: tuple[str, dict[str, str]]
-) -> None:
+@pytest.fixture(scope="module")
+def killed_and_resumed(
+    committed_day: Path, ray_head: tuple[str, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    """A validator judging on the cluster, SIGKILLed once it has judged a first submission, then started again on
+    the same folder and cluster, then asked for its ``status``: the pictures each hotkey judged before the kill had
+    on disk, and what the restarted validator printed."""
     address, environment = ray_head
-    data_dir = tmp_path / "spread"
+    data_dir = tmp_path_factory.mktemp("spread") / "data"
     shutil.copytree(committed_day, data_dir)
     judged_before = killed_after_a_first_outcome(data_dir, "--ray.address", address, environment=environment)
-
+    day = ValidatorState.of(data_dir).running_day("tiny-sdxl-cpu")
+    boards = data_dir / "leaderboards" / "tiny-sdxl-cpu"
+    pictures_before = {
+        hotkey: {
+            path.relative_to(boards).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in boards.glob(f"*/miners/{hotkey}/*.webp")
+        }
+        for hotkey in judged_before
+    }
     resumed = run_to_end(validator(data_dir, "--once", "--ray.address", address), environment)
-    assert resumed.stdout.count("was judged before the restart") == len(judged_before)
-    assert resumed.stdout.count("benchmarking against the baseline") == len(MINERS) - len(judged_before)
-    assert sum(" is ready on " in line for line in resumed.stdout.splitlines()) == 1
+    status = json.loads(run_to_end(validator(data_dir, "status")).stdout)
+    return {
+        "data_dir": data_dir, "day": day, "judged_before": judged_before, "pictures_before": pictures_before,
+        "resumed": resumed.stdout, "status": status,
+    }  # fmt: skip
+
+
+def test_sigkill_mid_benchmark_then_restart_judges_each_submission_once(killed_and_resumed: dict) -> None:
+    data_dir, day, judged_before = (killed_and_resumed[key] for key in ("data_dir", "day", "judged_before"))
+    resumed = killed_and_resumed["resumed"]
+    assert f"resumes at block {day.opening_block}" in resumed
+    assert resumed.count("was judged before the restart") == len(judged_before)
+    assert resumed.count("benchmarking against the baseline") == len(MINERS) - len(judged_before)
+
     board = leaderboard(data_dir)
-    assert all(row["valid"] for row in board["submissions"]) and len(board["submissions"]) == len(MINERS)
+    hotkeys = [row["hotkey"] for row in board["submissions"]]
+    assert len(hotkeys) == len(set(hotkeys)) == len(MINERS)
+    assert board["opening_block"] == day.opening_block
+    state = ValidatorState.of(data_dir)
+    assert state.latest_day("tiny-sdxl-cpu").status == "finished"
+    assert set(state.outcomes(day.id)) == set(hotkeys)
+
+    assert all(row["valid"] for row in board["submissions"])  # three distinct valid models, as run without a kill
+    pictures = {row["hotkey"]: {t["file"]: t["sha256"] for t in row["thumbnails"]} for row in board["submissions"]}
+    assert all(len(files) == 4 for files in pictures.values())  # judged before the kill or after it
+    for hotkey in judged_before:  # the pictures taken before the kill are the ones listed
+        assert pictures[hotkey] == killed_and_resumed["pictures_before"][hotkey]
+
+    status = killed_and_resumed["status"]
+    assert status["day"]["status"] == "finished" and status["day"]["judged"] == len(MINERS)
+    assert status["last_weights"]["block"] == board["weights_set_at_block"]
+    assert status["leader"] == board["leader"]
+
+
+def test_a_validator_killed_mid_day_with_the_cluster_up_resumes_with_only_what_is_left(
+    killed_and_resumed: dict,
+) -> None:
+    """The killed validator's host held the cluster's one device: the restarted one opens a host on it again."""
+    resumed, judged_before = killed_and_resumed["resumed"], killed_and_resumed["judged_before"]
+    assert sum(" is ready on " in line for line in resumed.splitlines()) == 1
+    board = leaderboard(killed_and_resumed["data_dir"])
     assert [host["name"] for host in board["hosts"]] == ["host-0"]
     judged_now = {row["hotkey"] for row in board["submissions"]} - judged_before
     assert all(row["host"] == "host-0" for row in board["submissions"] if row["hotkey"] in judged_now)
-    status = json.loads(run_to_end(validator(data_dir, "status")).stdout)
-    assert status["day"]["status"] == "finished" and status["day"]["judged"] == len(MINERS)
+    status = killed_and_resumed["status"]
     assert [(host["name"], host["doing"]) for host in status["hosts"]] == [("host-0", "ready")]
