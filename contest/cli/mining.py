@@ -32,7 +32,6 @@ from base.stores import StoreError, folder_digest, submission_hash
 from contest.baseline import ContestModels, ensure_models
 from contest.cli.passed_checks import PassedChecks
 from contest.definitions import DEFAULT_CONTEST_ID, Contest, day_inputs, get_contest, inspect_for_contest
-from contest.judging.checkpoint_worker import start_judging_server
 from contest.judging.scoring import Verdict
 from contest.judging.selfcheck import self_check
 from contest.publish.report import format_judged
@@ -91,7 +90,6 @@ def _prepare(args: argparse.Namespace, optimize: Optimize, baseline: Path, work_
     checkpoint = work_dir / "checkpoint"
     shutil.copytree(source, checkpoint, ignore=shutil.ignore_patterns(".git"))
     if not args.no_optimizations:
-        start_judging_server()  # for a self-check that follows: its imports overlap optimize()
         log.info("running optimize()")
         optimize(checkpoint)
     return checkpoint
@@ -101,8 +99,8 @@ def _check(
     checkpoint: Path, models: ContestModels, contest: Contest, block_hash: bytes, passed: PassedChecks, recheck: bool
 ) -> None:
     """The checkpoint refused or judged as a validator would; one that passed within the day (``passed``) is not
-    measured again unless ``recheck``. With no optimize() for its imports to overlap, the workers' server starts with
-    the first worker: a checkpoint refused, or not measured again, then never imports the runtimes."""
+    measured again unless ``recheck``. The workers' server starts with the first worker, not beside optimize(): a
+    checkpoint refused, or not measured again, then never imports the runtimes a second time."""
     try:
         inspect_for_contest(checkpoint, contest)
     except CheckpointRefused as error:

@@ -91,8 +91,8 @@ def test_submitting_without_a_repository_says_what_is_missing(setup) -> None:
 
 
 def test_a_refused_checkpoint_says_why_and_starts_no_workers_server(tmp_path: Path, tiny_checkpoint: Path) -> None:
-    """With no optimize() to overlap, the checkpoint is screened first: the workers' server, with the runtimes'
-    imports, starts only for one that is measured."""
+    """The checkpoint is screened first: the workers' server, with the runtimes' imports, starts only for one that
+    is measured."""
     pickled = tmp_path / "pickled"
     shutil.copytree(tiny_checkpoint, pickled)
     (pickled / "unet" / "extra.bin").write_bytes(b"\x80\x04K\x01.")
