@@ -24,7 +24,6 @@ from contest.judging.judge import Judging, Measurement
 from contest.judging.reasons import Reason, ReasonKind
 from tests.support.days import IMAGE_SET_CONTEST, nudged_copy
 
-pytestmark = pytest.mark.alone  # a stand-in's slow-down is told from the machine's: nothing else may run
 CONTEST = IMAGE_SET_CONTEST  # the defences act on every run of pairs: the day's image set is one
 INPUTS = day_inputs(CONTEST, b"\x07" * 32)
 
@@ -53,6 +52,7 @@ def slowdown_beside(judging: Judging, neighbour: CheckpointWorker, frozen: bool,
     return Estimate(ratio.value - 1, ratio.low - 1, ratio.high - 1)
 
 
+@pytest.mark.alone  # a stand-in's slow-down is told from the machine's: nothing else may run
 def test_freezing_keeps_a_runtime_that_burns_between_images_from_slowing_the_baseline(
     tiny_models: ContestModels, submission: Path
 ) -> None:
@@ -88,6 +88,7 @@ def test_a_process_left_running_after_the_worker_closed_is_killed_and_the_submis
     assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
 
 
+@pytest.mark.alone  # the same: the slow-down must be the stand-in's
 def test_the_control_puts_out_a_submission_beside_which_the_baseline_runs_slow(
     tiny_models: ContestModels, submission: Path
 ) -> None:
