@@ -47,6 +47,7 @@ from contest.judging.reasons import Reason, ReasonKind
 from contest.judging.shipping import Entry, Shipment, ship, unpack
 from tests.support.days import ONE_BLOCK_CONTEST, nudged_copy
 
+pytestmark = pytest.mark.slow  # a whole day judged over a Ray cluster, and the cluster itself
 CONTEST = ONE_BLOCK_CONTEST  # what is asserted is where and whether, not how fast
 INPUTS = day_inputs(CONTEST, b"\x0d" * 32)
 SHIPPED = "(another machine: each checkpoint is shipped to it)"
