@@ -7,7 +7,6 @@ Built once in memory (7 GB, a few seconds), read by every test below; marked slo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,11 +34,10 @@ PUBLISHED_PARAMETERS = {
 
 
 @pytest.fixture(scope="module")
-def full_size() -> Iterator[StableDiffusionXLPipeline]:
+def full_size() -> StableDiffusionXLPipeline:
+    """Released with the module's fixtures: its 7 GB are not kept past this file's tests."""
     assert CONTEST.baseline.source == "full-size-sdxl" and CONTEST.baseline.seed is not None
-    pipeline = build_full_sdxl(CONTEST.baseline.seed)
-    yield pipeline
-    del pipeline  # 7 GB: not kept past this file's tests
+    return build_full_sdxl(CONTEST.baseline.seed)
 
 
 def test_each_component_has_sdxls_published_size_in_half_precision(full_size: StableDiffusionXLPipeline) -> None:

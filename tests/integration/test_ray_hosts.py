@@ -52,6 +52,7 @@ CONTEST = ONE_BLOCK_CONTEST  # what is asserted is where and whether, not how fa
 INPUTS = day_inputs(CONTEST, b"\x0d" * 32)
 SHIPPED = "(another machine: each checkpoint is shipped to it)"
 HOSTS = ("host-0", "host-1")
+NODE = {"num_cpus": 1, "resources": {DEVICE_RESOURCE: 1}}  # each node: one CPU-contest device
 # A validator's own cluster (``--ray.address local``) for three CPU-contest devices: its address and device count.
 STARTED_HERE = """
 import ray
@@ -64,8 +65,8 @@ ray.shutdown()
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "resources": {DEVICE_RESOURCE: 1}})
-    cluster.add_node(num_cpus=1, resources={DEVICE_RESOURCE: 1})
+    cluster = Cluster(initialize_head=True, head_node_args=NODE)
+    cluster.add_node(**NODE)
     ray.init(address=cluster.address, log_to_driver=False)
     yield cluster
     ray.shutdown()
@@ -77,8 +78,7 @@ def two_devices(cluster: Cluster) -> Cluster:
     """The cluster with both its devices: a node removed by the day is given back (the tests that need two hosts
     come first in this file, so this is only needed where they are run in another order)."""
     if devices(CONTEST) < 2:
-        cluster.add_node(num_cpus=1, resources={DEVICE_RESOURCE: 1})
-        cluster.wait_for_nodes()
+        cluster.add_node(**NODE)  # returns once the node is up
     return cluster
 
 
